@@ -1,0 +1,7 @@
+// Header the JavaCPP-generated JNI glue includes. Plain C declarations only: no CUDA headers,
+// streams as void*, so plain g++ compiles the glue on any machine.
+#pragma once
+#include "braindrip/common.h"
+#include "braindrip/ops.h"
+#include "braindrip/cpu_runtime.h"
+#include "braindrip/cuda_runtime_api.h"

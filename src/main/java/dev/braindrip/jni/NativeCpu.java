@@ -1,0 +1,41 @@
+package dev.braindrip.jni;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JNI binding of libbraindrip_cpu. Pointers cross as {@code long} addresses; every function
+ * returns a bd_status code (0 = ok) with the reason in {@link #bd_cpu_last_error()}.
+ * Nothing outside {@code dev.braindrip.jni} calls these directly; {@code CpuOps} wraps them.
+ */
+@Platform(include = "braindrip_jni.h", link = "braindrip_cpu")
+public final class NativeCpu {
+    static {
+        Loader.load();
+    }
+
+    private NativeCpu() {}
+
+    /** Loads the library (idempotent); throws UnsatisfiedLinkError with the cause if it cannot. */
+    public static void load() {
+        Loader.load(NativeCpu.class);
+    }
+
+    public static native @Cast("const char*") String bd_cpu_last_error();
+
+    // ---- memory
+    public static native @Cast("intptr_t") long bd_cpu_malloc(long bytes);
+    public static native void bd_cpu_free(@Cast("void*") long p);
+    public static native int bd_cpu_memcpy(@Cast("void*") long dst, @Cast("const void*") long src, long bytes);
+    public static native int bd_cpu_memset(@Cast("void*") long p, int value, long bytes);
+    public static native void bd_cpu_set_threads(int n);
+    public static native int bd_cpu_threads();
+
+    // ---- ops
+    public static native int bd_cpu_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long w,
+            @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_add_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long residual,
+            @Cast("const void*") long w, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols,
+            float eps, int dtype, @Cast("void*") long stream);
+}

@@ -1,0 +1,55 @@
+package dev.braindrip.jni;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JNI binding of libbraindrip_cuda (absent when the build had no nvcc). The CUDA runtime
+ * (libcudart.so.13) is bundled and preloaded, so this class loads on machines without a toolkit;
+ * without a driver its calls return BD_ERR_NO_DEVICE. Use {@code CudaRuntime.probe()} rather than
+ * touching this class directly: the probe catches load failures once and keeps the reason.
+ */
+@Platform(include = "braindrip_jni.h", link = "braindrip_cuda", preload = "cudart@.13")
+public final class NativeCuda {
+    static {
+        Loader.load();
+    }
+
+    private NativeCuda() {}
+
+    public static void load() {
+        Loader.load(NativeCuda.class);
+    }
+
+    public static native @Cast("const char*") String bd_cuda_last_error();
+
+    // ---- device, memory, streams, events
+    public static native int bd_cuda_device_count();
+    public static native int bd_cuda_set_device(int device);
+    public static native int bd_cuda_device_info(int device, @Cast("char*") byte[] name, int nameLen, int[] major, int[] minor,
+            int[] sms, @Cast("int64_t*") long[] totalBytes);
+    public static native int bd_cuda_mem_info(@Cast("int64_t*") long[] freeBytes, @Cast("int64_t*") long[] totalBytes);
+    public static native @Cast("intptr_t") long bd_cuda_malloc(long bytes);
+    public static native int bd_cuda_free(@Cast("void*") long p);
+    public static native int bd_cuda_memcpy(@Cast("void*") long dst, @Cast("const void*") long src, long bytes);
+    public static native int bd_cuda_memcpy_async(@Cast("void*") long dst, @Cast("const void*") long src, long bytes,
+            @Cast("void*") long stream);
+    public static native int bd_cuda_memset_async(@Cast("void*") long p, int value, long bytes, @Cast("void*") long stream);
+    public static native int bd_cuda_device_synchronize();
+    public static native @Cast("intptr_t") long bd_cuda_stream_create();
+    public static native int bd_cuda_stream_destroy(@Cast("void*") long stream);
+    public static native int bd_cuda_stream_synchronize(@Cast("void*") long stream);
+    public static native @Cast("intptr_t") long bd_cuda_event_create();
+    public static native int bd_cuda_event_destroy(@Cast("void*") long event);
+    public static native int bd_cuda_event_record(@Cast("void*") long event, @Cast("void*") long stream);
+    public static native int bd_cuda_event_synchronize(@Cast("void*") long event);
+    public static native float bd_cuda_event_elapsed_ms(@Cast("void*") long start, @Cast("void*") long end);
+
+    // ---- ops
+    public static native int bd_cuda_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long w,
+            @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_add_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long residual,
+            @Cast("const void*") long w, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols,
+            float eps, int dtype, @Cast("void*") long stream);
+}
