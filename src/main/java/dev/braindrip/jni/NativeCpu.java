@@ -2,6 +2,7 @@ package dev.braindrip.jni;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
@@ -30,12 +31,35 @@ public final class NativeCpu {
     public static native int bd_cpu_memcpy(@Cast("void*") long dst, @Cast("const void*") long src, long bytes);
     public static native int bd_cpu_memset(@Cast("void*") long p, int value, long bytes);
     public static native void bd_cpu_set_threads(int n);
+    // host array <-> native memory (JavaCPP pins or copies the array around the call)
+    public static native @Name("bd_cpu_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") float[] src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") short[] src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") int[] src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") long[] src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") byte[] src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") float[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") short[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") int[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") long[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") byte[] dst, @Cast("const void*") long src, long bytes);
     public static native int bd_cpu_threads();
 
-    // ---- ops
-    public static native int bd_cpu_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long w,
-            @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
-    public static native int bd_cpu_add_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long residual,
-            @Cast("const void*") long w, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols,
-            float eps, int dtype, @Cast("void*") long stream);
+    // ---- ops (native/include/braindrip/ops.h; identical for both backends)
+    public static native int bd_cpu_convert(@Cast("const void*") long x, int srcDtype, @Cast("void*") long y, int dstDtype, long n, @Cast("void*") long stream);
+    public static native int bd_cpu_add(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_mul(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_scale(@Cast("const void*") long x, @Cast("void*") long y, long n, float s, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_add_bias(@Cast("void*") long y, @Cast("const void*") long bias, long rows, long cols, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_activation(@Cast("const void*") long x, @Cast("void*") long y, long n, int act, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_glu(@Cast("const void*") long x, @Cast("void*") long y, long rows, long f, int glu, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long w, @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_layernorm(@Cast("const void*") long x, @Cast("const void*") long w, @Cast("const void*") long b, @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_add_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long residual, @Cast("const void*") long w, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_add_layernorm(@Cast("const void*") long x, @Cast("const void*") long residual, @Cast("const void*") long w, @Cast("const void*") long b, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_softmax(@Cast("const void*") long x, @Cast("void*") long y, long rows, long cols, float invTemperature, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_embedding(@Cast("const void*") long table, @Cast("const void*") long ids, int idsDtype, @Cast("void*") long y, long n, long vocab, long dim, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_rope(@Cast("const void*") long x, @Cast("const void*") long positions, int posDtype, @Cast("void*") long y, long tokens, long heads, long headDim, long rotaryDim, float theta, int style, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_argmax(@Cast("const void*") long x, @Cast("int32_t*") long out, long rows, long cols, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_topk(@Cast("const void*") long x, @Cast("float*") long values, @Cast("int32_t*") long indices, long rows, long cols, long k, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_cross_entropy(@Cast("const void*") long logits, @Cast("const void*") long targets, int targetDtype, @Cast("float*") long loss, long rows, long cols, int dtype, @Cast("void*") long stream);
 }

@@ -2,6 +2,7 @@ package dev.braindrip.jni;
 
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
@@ -37,6 +38,17 @@ public final class NativeCuda {
             @Cast("void*") long stream);
     public static native int bd_cuda_memset_async(@Cast("void*") long p, int value, long bytes, @Cast("void*") long stream);
     public static native int bd_cuda_device_synchronize();
+    // host array <-> device memory (synchronous cudaMemcpy from/to the pinned or copied array)
+    public static native @Name("bd_cuda_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") float[] src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") short[] src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") int[] src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") long[] src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyIn(@Cast("void*") long dst, @Cast("const void*") byte[] src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyOut(@Cast("void*") float[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyOut(@Cast("void*") short[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyOut(@Cast("void*") int[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyOut(@Cast("void*") long[] dst, @Cast("const void*") long src, long bytes);
+    public static native @Name("bd_cuda_memcpy") int copyOut(@Cast("void*") byte[] dst, @Cast("const void*") long src, long bytes);
     public static native @Cast("intptr_t") long bd_cuda_stream_create();
     public static native int bd_cuda_stream_destroy(@Cast("void*") long stream);
     public static native int bd_cuda_stream_synchronize(@Cast("void*") long stream);
@@ -46,10 +58,22 @@ public final class NativeCuda {
     public static native int bd_cuda_event_synchronize(@Cast("void*") long event);
     public static native float bd_cuda_event_elapsed_ms(@Cast("void*") long start, @Cast("void*") long end);
 
-    // ---- ops
-    public static native int bd_cuda_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long w,
-            @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
-    public static native int bd_cuda_add_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long residual,
-            @Cast("const void*") long w, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols,
-            float eps, int dtype, @Cast("void*") long stream);
+    // ---- ops (native/include/braindrip/ops.h; identical for both backends)
+    public static native int bd_cuda_convert(@Cast("const void*") long x, int srcDtype, @Cast("void*") long y, int dstDtype, long n, @Cast("void*") long stream);
+    public static native int bd_cuda_add(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_mul(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_scale(@Cast("const void*") long x, @Cast("void*") long y, long n, float s, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_add_bias(@Cast("void*") long y, @Cast("const void*") long bias, long rows, long cols, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_activation(@Cast("const void*") long x, @Cast("void*") long y, long n, int act, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_glu(@Cast("const void*") long x, @Cast("void*") long y, long rows, long f, int glu, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long w, @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_layernorm(@Cast("const void*") long x, @Cast("const void*") long w, @Cast("const void*") long b, @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_add_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long residual, @Cast("const void*") long w, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_add_layernorm(@Cast("const void*") long x, @Cast("const void*") long residual, @Cast("const void*") long w, @Cast("const void*") long b, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_softmax(@Cast("const void*") long x, @Cast("void*") long y, long rows, long cols, float invTemperature, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_embedding(@Cast("const void*") long table, @Cast("const void*") long ids, int idsDtype, @Cast("void*") long y, long n, long vocab, long dim, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_rope(@Cast("const void*") long x, @Cast("const void*") long positions, int posDtype, @Cast("void*") long y, long tokens, long heads, long headDim, long rotaryDim, float theta, int style, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_argmax(@Cast("const void*") long x, @Cast("int32_t*") long out, long rows, long cols, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_topk(@Cast("const void*") long x, @Cast("float*") long values, @Cast("int32_t*") long indices, long rows, long cols, long k, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_cross_entropy(@Cast("const void*") long logits, @Cast("const void*") long targets, int targetDtype, @Cast("float*") long loss, long rows, long cols, int dtype, @Cast("void*") long stream);
 }

@@ -1,0 +1,101 @@
+package dev.braindrip.jni;
+
+/** CPU implementation of {@link Kernels}: forwards to {@link NativeCpu}. */
+final class CpuKernels implements Kernels {
+    CpuKernels() {}
+
+    @Override
+    public boolean isCuda() {
+        return false;
+    }
+
+    @Override
+    public String lastError() {
+        return NativeCpu.bd_cpu_last_error();
+    }
+
+    @Override
+    public int convert(long x, int srcDtype, long y, int dstDtype, long n, long stream) {
+        return NativeCpu.bd_cpu_convert(x, srcDtype, y, dstDtype, n, stream);
+    }
+
+    @Override
+    public int add(long a, long b, long y, long n, int dtype, long stream) {
+        return NativeCpu.bd_cpu_add(a, b, y, n, dtype, stream);
+    }
+
+    @Override
+    public int mul(long a, long b, long y, long n, int dtype, long stream) {
+        return NativeCpu.bd_cpu_mul(a, b, y, n, dtype, stream);
+    }
+
+    @Override
+    public int scale(long x, long y, long n, float s, int dtype, long stream) {
+        return NativeCpu.bd_cpu_scale(x, y, n, s, dtype, stream);
+    }
+
+    @Override
+    public int addBias(long y, long bias, long rows, long cols, int dtype, long stream) {
+        return NativeCpu.bd_cpu_add_bias(y, bias, rows, cols, dtype, stream);
+    }
+
+    @Override
+    public int activation(long x, long y, long n, int act, int dtype, long stream) {
+        return NativeCpu.bd_cpu_activation(x, y, n, act, dtype, stream);
+    }
+
+    @Override
+    public int glu(long x, long y, long rows, long f, int glu, int dtype, long stream) {
+        return NativeCpu.bd_cpu_glu(x, y, rows, f, glu, dtype, stream);
+    }
+
+    @Override
+    public int rmsnorm(long x, long w, long y, long rows, long cols, float eps, int dtype, long stream) {
+        return NativeCpu.bd_cpu_rmsnorm(x, w, y, rows, cols, eps, dtype, stream);
+    }
+
+    @Override
+    public int layernorm(long x, long w, long b, long y, long rows, long cols, float eps, int dtype, long stream) {
+        return NativeCpu.bd_cpu_layernorm(x, w, b, y, rows, cols, eps, dtype, stream);
+    }
+
+    @Override
+    public int addRmsnorm(long x, long residual, long w, long y, long sum, long rows, long cols, float eps, int dtype, long stream) {
+        return NativeCpu.bd_cpu_add_rmsnorm(x, residual, w, y, sum, rows, cols, eps, dtype, stream);
+    }
+
+    @Override
+    public int addLayernorm(long x, long residual, long w, long b, long y, long sum, long rows, long cols, float eps, int dtype, long stream) {
+        return NativeCpu.bd_cpu_add_layernorm(x, residual, w, b, y, sum, rows, cols, eps, dtype, stream);
+    }
+
+    @Override
+    public int softmax(long x, long y, long rows, long cols, float invTemperature, int dtype, long stream) {
+        return NativeCpu.bd_cpu_softmax(x, y, rows, cols, invTemperature, dtype, stream);
+    }
+
+    @Override
+    public int embedding(long table, long ids, int idsDtype, long y, long n, long vocab, long dim, int dtype, long stream) {
+        return NativeCpu.bd_cpu_embedding(table, ids, idsDtype, y, n, vocab, dim, dtype, stream);
+    }
+
+    @Override
+    public int rope(long x, long positions, int posDtype, long y, long tokens, long heads, long headDim, long rotaryDim, float theta, int style, int dtype, long stream) {
+        return NativeCpu.bd_cpu_rope(x, positions, posDtype, y, tokens, heads, headDim, rotaryDim, theta, style, dtype, stream);
+    }
+
+    @Override
+    public int argmax(long x, long out, long rows, long cols, int dtype, long stream) {
+        return NativeCpu.bd_cpu_argmax(x, out, rows, cols, dtype, stream);
+    }
+
+    @Override
+    public int topk(long x, long values, long indices, long rows, long cols, long k, int dtype, long stream) {
+        return NativeCpu.bd_cpu_topk(x, values, indices, rows, cols, k, dtype, stream);
+    }
+
+    @Override
+    public int crossEntropy(long logits, long targets, int targetDtype, long loss, long rows, long cols, int dtype, long stream) {
+        return NativeCpu.bd_cpu_cross_entropy(logits, targets, targetDtype, loss, rows, cols, dtype, stream);
+    }
+}

@@ -1,0 +1,42 @@
+package dev.braindrip.ops;
+
+import dev.braindrip.jni.Addresses;
+import dev.braindrip.tensor.Arena;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Tensor;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas;
+
+/**
+ * GEMM on the CPU through OpenBLAS (JavaCPP presets): F32 directly with cblas_sgemm; F16/BF16
+ * are converted to F32 first (the CPU backend may convert) and the result rounded back.
+ */
+final class CpuGemm implements Gemm {
+    @Override
+    public void run(Arena arena, Tensor a, Tensor b, Tensor c, int m, int n, int k, boolean transB) {
+        if (m == 0 || n == 0) return;
+        if (a.dtype() == DType.F32) {
+            sgemm(a.address(), b.address(), c.address(), m, n, k, transB);
+            return;
+        }
+        Ops ops = arena.ops();
+        try (Tensor a32 = ops.convert(a, DType.F32);
+             Tensor b32 = ops.convert(b, DType.F32);
+             Tensor c32 = arena.empty(DType.F32, c.shape())) {
+            sgemm(a32.address(), b32.address(), c32.address(), m, n, k, transB);
+            try (Tensor back = ops.convert(c32, c.dtype())) {
+                c.copyFrom(back);
+            }
+        }
+    }
+
+    private static void sgemm(long a, long b, long c, int m, int n, int k, boolean transB) {
+        if (k == 0) {
+            new FloatPointer(Addresses.pointer(c)).capacity((long) m * n).fill(0);
+            return;
+        }
+        openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, transB ? openblas.CblasTrans : openblas.CblasNoTrans,
+                m, n, k, 1f, new FloatPointer(Addresses.pointer(a)), k, new FloatPointer(Addresses.pointer(b)), transB ? k : n,
+                0f, new FloatPointer(Addresses.pointer(c)), n);
+    }
+}

@@ -1,0 +1,80 @@
+package dev.braindrip.ops;
+
+import dev.braindrip.tensor.Arena;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Device;
+import dev.braindrip.tensor.Tensor;
+
+/**
+ * Every kernel once, on one device. Outputs are new tensors in the arena the Ops came from
+ * ({@link Arena#ops()}); inputs must live on that arena's device. Floating inputs of one call
+ * share a dtype (F32, F16 or BF16), which is also the output dtype unless noted; compute is F32.
+ * A shape or dtype mismatch throws IllegalArgumentException naming the op and the mismatch; a
+ * closed input throws IllegalStateException; a CUDA failure throws CudaException naming the kernel.
+ * "Rows" are all dimensions but the last; "cols" the last.
+ */
+public interface Ops {
+    static Ops forArena(Arena arena) {
+        return new NativeOps(arena);
+    }
+
+    Arena arena();
+
+    default Device device() {
+        return arena().device();
+    }
+
+    /** c = a · b (+ bias): a (..., K); b (K, N), or (N, K) with transB; bias (N) or null; c (..., N). */
+    Tensor gemm(Tensor a, Tensor b, Tensor bias, boolean transB);
+
+    default Tensor matmul(Tensor a, Tensor b) {
+        return gemm(a, b, null, false);
+    }
+
+    /** Converts a float tensor to another float dtype (round to nearest even). */
+    Tensor convert(Tensor x, DType dtype);
+
+    Tensor add(Tensor a, Tensor b);
+
+    Tensor mul(Tensor a, Tensor b);
+
+    Tensor scale(Tensor x, float s);
+
+    Tensor activation(Tensor x, Activation fn);
+
+    /** x (..., 2F): gate = first F columns, up = last F; y (..., F) = act(gate) * up. */
+    Tensor glu(Tensor x, Glu fn);
+
+    /** x (..., D), weight (D). */
+    Tensor rmsnorm(Tensor x, Tensor weight, float eps);
+
+    /** x (..., D), weight (D), bias (D) or null. */
+    Tensor layernorm(Tensor x, Tensor weight, Tensor bias, float eps);
+
+    /** sum = x + residual; normed = rmsnorm(sum). */
+    NormResult addRmsnorm(Tensor x, Tensor residual, Tensor weight, float eps);
+
+    /** sum = x + residual; normed = layernorm(sum). */
+    NormResult addLayernorm(Tensor x, Tensor residual, Tensor weight, Tensor bias, float eps);
+
+    /** Row softmax of x / temperature (temperature > 0). */
+    Tensor softmax(Tensor x, float temperature);
+
+    /** table (V, D), ids (...) I32 or I64 → (..., D). */
+    Tensor embedding(Tensor table, Tensor ids);
+
+    /** x (..., S, H, D) with positions (... S) I32 or I64 (one per token). */
+    Tensor rope(Tensor x, Tensor positions, RopeSpec spec);
+
+    /** Row argmax → I32 (rows...). */
+    Tensor argmax(Tensor x);
+
+    /** Row top-k (1 ≤ k ≤ cols). */
+    TopK topk(Tensor x, int k);
+
+    /** Per-row cross-entropy: logits (..., V), targets (...) I32/I64 → loss F32 (...). Negative targets are ignored (loss 0). */
+    Tensor crossEntropy(Tensor logits, Tensor targets);
+
+    /** Waits for the device to finish the work queued so far. */
+    void synchronize();
+}

@@ -1,0 +1,231 @@
+package dev.braindrip.tensor;
+
+import dev.braindrip.ops.Ops;
+import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * An allocator for tensors on one device, in the manner of Arrow's BufferAllocator: it counts
+ * bytes, refuses allocations past its limit, and on close frees every tensor still alive and
+ * throws IllegalStateException listing them (a leak is a bug to fix, not to ignore).
+ *
+ * <pre>{@code
+ * try (Arena arena = Arena.on(Device.best(), 8L << 30)) {
+ *     Tensor x = arena.randn(DType.BF16, 4096, 4096);
+ *     Tensor y = arena.ops().rmsnorm(x, w, 1e-6f);
+ * }
+ * }</pre>
+ */
+public final class Arena implements AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final Device device;
+    private final long limit;
+    private final State state;
+    private final Cleaner.Cleanable cleanable;
+    private final SplittableRandom random;
+    private Ops ops;
+
+    /** Memory bookkeeping kept apart from the Arena so the Cleaner can free it if the Arena is dropped. */
+    private static final class State implements Runnable {
+        final Device device;
+        final Map<Tensor, Long> live = new IdentityHashMap<>();
+        long allocated;
+        long peak;
+        boolean closed;
+
+        State(Device device) {
+            this.device = device;
+        }
+
+        @Override
+        public synchronized void run() {
+            for (Map.Entry<Tensor, Long> e : live.entrySet()) {
+                try {
+                    DeviceMemory.free(device, e.getValue());
+                } catch (RuntimeException ignored) {
+                    // safety net only: the driver may already be gone at exit
+                }
+            }
+            live.clear();
+            allocated = 0;
+            closed = true;
+        }
+    }
+
+    private Arena(Device device, long limit, long seed) {
+        if (limit <= 0) throw new IllegalArgumentException("arena limit (" + limit + " bytes) must be > 0");
+        device.requireUsable();
+        this.device = device;
+        this.limit = limit;
+        this.state = new State(device);
+        this.cleanable = CLEANER.register(this, state);
+        this.random = new SplittableRandom(seed);
+    }
+
+    /** An arena on {@code device} that may hold at most {@code limitBytes} at once. */
+    public static Arena on(Device device, long limitBytes) {
+        return new Arena(device, limitBytes, 0x5eedL);
+    }
+
+    /** As {@link #on(Device, long)} with the seed of {@link #randn} and {@link #uniform}. */
+    public static Arena on(Device device, long limitBytes, long seed) {
+        return new Arena(device, limitBytes, seed);
+    }
+
+    public Device device() {
+        return device;
+    }
+
+    public long limit() {
+        return limit;
+    }
+
+    public synchronized long allocatedBytes() {
+        return state.allocated;
+    }
+
+    public synchronized long peakBytes() {
+        return state.peak;
+    }
+
+    public synchronized int liveTensors() {
+        return state.live.size();
+    }
+
+    /** The kernels of this arena's device; their outputs are allocated in this arena. */
+    public synchronized Ops ops() {
+        checkOpen();
+        if (ops == null) ops = Ops.forArena(this);
+        return ops;
+    }
+
+    // ---- allocation
+
+    /** An uninitialized tensor. */
+    public Tensor empty(DType dtype, long... shape) {
+        return allocate(dtype, shape, null);
+    }
+
+    /** An uninitialized tensor with a name used in messages and leak reports. */
+    public Tensor empty(String name, DType dtype, long... shape) {
+        return allocate(dtype, shape, name);
+    }
+
+    public Tensor zeros(DType dtype, long... shape) {
+        return empty(dtype, shape).zero();
+    }
+
+    /** A tensor holding {@code data} (rounded to dtype when F16/BF16). */
+    public Tensor fromFloats(float[] data, DType dtype, long... shape) {
+        Tensor t = empty(dtype, shape);
+        try {
+            return t.copyFrom(data);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    public Tensor fromInts(int[] data, long... shape) {
+        Tensor t = empty(DType.I32, shape);
+        try {
+            return t.copyFrom(data);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    public Tensor fromLongs(long[] data, long... shape) {
+        Tensor t = empty(DType.I64, shape);
+        try {
+            return t.copyFrom(data);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /** Standard normal values from this arena's seeded generator. */
+    public Tensor randn(DType dtype, long... shape) {
+        float[] v = new float[checkedCount(shape)];
+        synchronized (this) {
+            for (int i = 0; i < v.length; i += 2) {
+                double u1 = 1.0 - random.nextDouble(), u2 = random.nextDouble();
+                double r = Math.sqrt(-2 * Math.log(u1));
+                v[i] = (float) (r * Math.cos(2 * Math.PI * u2));
+                if (i + 1 < v.length) v[i + 1] = (float) (r * Math.sin(2 * Math.PI * u2));
+            }
+        }
+        return fromFloats(v, dtype, shape);
+    }
+
+    /** Uniform values in [lo, hi) from this arena's seeded generator. */
+    public Tensor uniform(DType dtype, float lo, float hi, long... shape) {
+        float[] v = new float[checkedCount(shape)];
+        synchronized (this) {
+            for (int i = 0; i < v.length; i++) v[i] = (float) (lo + (hi - lo) * random.nextDouble());
+        }
+        return fromFloats(v, dtype, shape);
+    }
+
+    private static int checkedCount(long[] shape) {
+        long n = Tensor.numel(shape);
+        if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many elements for a host buffer: " + n);
+        return (int) n;
+    }
+
+    private Tensor allocate(DType dtype, long[] shape, String name) {
+        long bytes = Math.multiplyExact(Tensor.numel(shape), (long) dtype.bytes());
+        synchronized (this) {
+            checkOpen();
+            if (state.allocated + bytes > limit) {
+                throw new DeviceOutOfMemoryException("arena on " + device + ": allocating " + bytes + " bytes would exceed its limit ("
+                        + state.allocated + " of " + limit + " bytes in use)");
+            }
+            long address = DeviceMemory.allocate(device, bytes);
+            Tensor t = new Tensor(this, null, dtype, shape, address, name);
+            state.live.put(t, address);
+            state.allocated += bytes;
+            state.peak = Math.max(state.peak, state.allocated);
+            return t;
+        }
+    }
+
+    /** Called by Tensor.close(). */
+    synchronized void release(Tensor t) {
+        Long address = state.live.remove(t);
+        if (address == null) return;
+        state.allocated -= t.bytes();
+        DeviceMemory.free(device, address);
+    }
+
+    private void checkOpen() {
+        if (state.closed) throw new IllegalStateException("use of a closed arena on " + device);
+    }
+
+    /**
+     * Frees everything; throws IllegalStateException naming the tensors that were still alive
+     * (their memory is freed all the same).
+     */
+    @Override
+    public void close() {
+        List<String> leaked = new ArrayList<>();
+        synchronized (this) {
+            if (state.closed) return;
+            for (Tensor t : state.live.keySet()) leaked.add(t.describe());
+            for (Tensor t : new ArrayList<>(state.live.keySet())) t.close();
+        }
+        cleanable.clean();
+        if (!leaked.isEmpty()) {
+            throw new IllegalStateException("arena on " + device + " closed with " + leaked.size()
+                    + " tensor(s) still alive: " + String.join(", ", leaked.subList(0, Math.min(20, leaked.size())))
+                    + (leaked.size() > 20 ? ", ..." : ""));
+        }
+    }
+}
