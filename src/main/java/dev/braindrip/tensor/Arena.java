@@ -34,12 +34,42 @@ public final class Arena implements AutoCloseable {
     private static final class State implements Runnable {
         final Device device;
         final Map<Tensor, Long> live = new IdentityHashMap<>();
+        /** Freed blocks kept for reuse, by rounded size: device allocation is slow and cudaFree synchronizes. */
+        final Map<Long, java.util.ArrayDeque<Long>> pool = new java.util.HashMap<>();
+        long pooled;
         long allocated;
         long peak;
         boolean closed;
 
         State(Device device) {
             this.device = device;
+        }
+
+        /** Returns every pooled block to the device. */
+        void trim() {
+            for (java.util.ArrayDeque<Long> q : pool.values()) {
+                for (Long a : q) {
+                    try {
+                        DeviceMemory.free(device, a);
+                    } catch (RuntimeException ignored) {
+                        // safety net only
+                    }
+                }
+            }
+            pool.clear();
+            pooled = 0;
+        }
+
+        long take(long size) {
+            java.util.ArrayDeque<Long> q = pool.get(size);
+            if (q == null || q.isEmpty()) return 0;
+            pooled -= size;
+            return q.pop();
+        }
+
+        void give(long size, long address) {
+            pool.computeIfAbsent(size, s -> new java.util.ArrayDeque<>()).push(address);
+            pooled += size;
         }
 
         @Override
@@ -52,6 +82,7 @@ public final class Arena implements AutoCloseable {
                 }
             }
             live.clear();
+            trim();
             allocated = 0;
             closed = true;
         }
@@ -188,7 +219,16 @@ public final class Arena implements AutoCloseable {
                 throw new DeviceOutOfMemoryException("arena on " + device + ": allocating " + bytes + " bytes would exceed its limit ("
                         + state.allocated + " of " + limit + " bytes in use)");
             }
-            long address = DeviceMemory.allocate(device, bytes);
+            long size = blockSize(bytes);
+            long address = state.take(size);
+            if (address == 0) {
+                try {
+                    address = DeviceMemory.allocate(device, size);
+                } catch (DeviceOutOfMemoryException e) {
+                    state.trim(); // give cached blocks back and try once more
+                    address = DeviceMemory.allocate(device, size);
+                }
+            }
             Tensor t = new Tensor(this, null, dtype, shape, address, name);
             state.live.put(t, address);
             state.allocated += bytes;
@@ -197,12 +237,40 @@ public final class Arena implements AutoCloseable {
         }
     }
 
-    /** Called by Tensor.close(). */
+    /** Called by Tensor.close(): the block goes back to the pool (sizes rounded so blocks get reused). */
     synchronized void release(Tensor t) {
         Long address = state.live.remove(t);
         if (address == null) return;
         state.allocated -= t.bytes();
-        DeviceMemory.free(device, address);
+        state.give(blockSize(t.bytes()), address);
+    }
+
+    /** Allocation granule: 256 B up to 1 MiB, then 1/8 of the next power of two (at most 12.5% slack). */
+    static long blockSize(long bytes) {
+        if (bytes <= 256) return 256;
+        if (bytes <= (1L << 20)) return (bytes + 255) & ~255L;
+        long step = Long.highestOneBit(bytes - 1) >>> 3;
+        return (bytes + step - 1) / step * step;
+    }
+
+    /** Bytes held in the reuse pool (not counted against the limit). */
+    public synchronized long pooledBytes() {
+        return state.pooled;
+    }
+
+    /** Returns pooled blocks to the device. */
+    public synchronized void trim() {
+        state.trim();
+    }
+
+    /**
+     * Frees every tensor still alive, without a leak report: for scopes that own all the tensors
+     * they make (a command-line run, a benchmark). Returns how many were freed.
+     */
+    public synchronized int releaseAll() {
+        List<Tensor> all = new ArrayList<>(state.live.keySet());
+        for (Tensor t : all) t.close();
+        return all.size();
     }
 
     private void checkOpen() {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Prepares, on the build machine, everything Java that a GPU machine lacks, as one archive of at
+# most 60 MB in bundle/ (ignored by git): a jlink runtime, the runtime dependency jars, the
+# compiled main and test classes (with the native libraries and JNI glue built here), the test
+# dependency jars and the JUnit console launcher. scripts/gpu-check.sh unpacks and uses it.
+#   usage: scripts/device-bundle.sh            (runs mvn -DskipTests package first)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+out="$root/bundle"
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+junit_console_version=1.14.1
+limit_mb=60
+
+echo "device-bundle: building (mvn -q -DskipTests package)"
+mvn -q -DskipTests package test-compile
+mvn -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$stage/lib" >/dev/null
+# the GPU run needs only linux-x86_64 natives; OpenBLAS for the CPU tests, cudart/cuBLAS glue for CUDA
+mvn -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_console_version" \
+  -DoutputDirectory="$stage/tools" >/dev/null
+
+echo "device-bundle: jlink runtime"
+jlink --add-modules java.base,java.logging,java.management,java.xml,java.naming,jdk.unsupported,java.sql \
+  --strip-debug --no-header-files --no-man-pages --compress=2 --output "$stage/jre" 2>/dev/null
+
+mkdir -p "$stage/app"
+cp -r target/classes "$stage/app/classes"
+cp -r target/test-classes "$stage/app/test-classes"
+cp target/lib/*.jar "$stage/lib/" 2>/dev/null || true
+# the project's own jar is not needed: classes/ holds the same files
+rm -f "$stage"/lib/braindrip-*.jar
+# the console launcher bundles the JUnit platform and engines; keep one copy of each
+rm -f "$stage"/lib/junit-*.jar "$stage"/lib/opentest4j-*.jar "$stage"/lib/apiguardian-*.jar
+git rev-parse --short HEAD > "$stage/COMMIT" 2>/dev/null || echo unknown > "$stage/COMMIT"
+
+mkdir -p "$out"
+tar -C "$stage" -czf "$out/braindrip-bundle.tar.gz" .
+size_mb=$(( $(stat -c %s "$out/braindrip-bundle.tar.gz") / 1000000 ))
+echo "device-bundle: $out/braindrip-bundle.tar.gz ($size_mb MB)"
+if [ "$size_mb" -gt "$limit_mb" ]; then
+  echo "device-bundle: over the ${limit_mb} MB budget" >&2
+  exit 1
+fi

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# One-call GPU check, for a machine with CUDA, CMake and Python with PyTorch but no Maven and no
+# network. Needs bundle/braindrip-bundle.tar.gz from scripts/device-bundle.sh (made on the build
+# machine). Steps, each timed and allowed to fail without stopping the others:
+#   1. device info           (nvidia-smi, driver, toolkit)
+#   2. native build, sm_90   (libraries + CTest harness)
+#   3. native harness        (every CUDA op vs its CPU twin; attention; MoE when present)
+#   4. compute-sanitizer     (memcheck, racecheck, synccheck on --quick subsets)
+#   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system
+#   6. braindrip bench       (basic ops with the naive peer; attention through the harness)
+#   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
+# and writes report.md + report.json (+ logs) into the folder given as the first argument.
+# Designed to finish in under 8 minutes on an H200.
+#   usage: scripts/gpu-check.sh OUT_DIR
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:?usage: scripts/gpu-check.sh OUT_DIR}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+cd "$root"
+jobs="$(nproc 2>/dev/null || echo 4)"
+start_all=$(date +%s)
+log_all="$out/gpu-check.log"
+: > "$log_all"
+steps_json=""
+
+say() { echo "[gpu-check $(date +%H:%M:%S)] $*" | tee -a "$log_all"; }
+
+# run_step NAME TIMEOUT_S LOGFILE CMD...  -> records status and seconds
+run_step() {
+  local name="$1" limit="$2" logf="$3"; shift 3
+  local t0 t1 rc
+  say "step $name (limit ${limit}s)"
+  t0=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >>"$logf" 2>&1
+  rc=$?
+  t1=$(date +%s)
+  say "step $name: rc=$rc in $((t1 - t0))s"
+  steps_json="${steps_json}${steps_json:+,}{\"step\":\"$name\",\"rc\":$rc,\"seconds\":$((t1 - t0))}"
+  return $rc
+}
+
+# ---- 1. device info
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || cat bundle/COMMIT 2>/dev/null || echo unknown)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
+  nvcc --version 2>&1 | tail -n 2
+  cmake --version 2>&1 | head -n 1
+  python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" 2>&1
+} > "$out/device.txt"
+cat "$out/device.txt" >> "$log_all"
+
+# ---- 2. native build for sm_90
+build="$root/native/build-gpu"
+harness_log="$out/harness.log"
+: > "$harness_log"
+run_step native-build 300 "$harness_log" bash -c "cmake -S native -B '$build' -DCMAKE_BUILD_TYPE=Release -DBD_BUILD_TESTS=ON -DBD_CUDA_ARCHS=90 --log-level=NOTICE && cmake --build '$build' -j $jobs"
+build_rc=$?
+
+# ---- 3. native harness (CTest: CPU-only tests and CUDA-vs-CPU tests)
+if [ $build_rc -eq 0 ]; then
+  run_step native-harness 240 "$harness_log" ctest --test-dir "$build" --output-on-failure --timeout 200
+fi
+
+# ---- 4. compute-sanitizer on small subsets
+san_log="$out/sanitizer.log"
+: > "$san_log"
+if [ $build_rc -eq 0 ] && command -v compute-sanitizer >/dev/null 2>&1; then
+  for bin in $(find "$build" -maxdepth 3 -type f -perm -u+x \( -name 'bd_test_backend_ops' -o -name 'bd_test_attention_cuda' -o -name 'bd_test_moe_cuda' \) | sort); do
+    for tool in memcheck racecheck synccheck; do
+      run_step "sanitizer-$tool-$(basename "$bin")" 90 "$san_log" compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin" --quick
+    done
+  done
+else
+  echo "compute-sanitizer not run (build failed or tool missing)" >> "$san_log"
+fi
+
+# ---- 5. Java tests with the GPU required
+java_log="$out/java-tests.log"
+: > "$java_log"
+bundle_dir="/tmp/braindrip-bundle"
+if [ -f bundle/braindrip-bundle.tar.gz ]; then
+  rm -rf "$bundle_dir" && mkdir -p "$bundle_dir" && tar -C "$bundle_dir" -xzf bundle/braindrip-bundle.tar.gz
+  java="$bundle_dir/jre/bin/java"
+  # cuBLAS: from the toolkit, or from an installed Python nvidia-cublas package
+  cublas_dir=""
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+           $(python3 -c "import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], 'lib'))" 2>/dev/null) \
+           $(python3 -c "import nvidia, os; print(' '.join(os.path.join(p, 'cu13', 'lib') for p in nvidia.__path__))" 2>/dev/null); do
+    if ls "$d"/libcublas.so.13* >/dev/null 2>&1; then cublas_dir="$d"; break; fi
+  done
+  if [ -z "$cublas_dir" ]; then
+    cublas_dir="$(dirname "$(find / -xdev -name 'libcublas.so.13*' 2>/dev/null | head -n 1)" 2>/dev/null)"
+  fi
+  echo "cuBLAS directory: ${cublas_dir:-not found}" | tee -a "$java_log" >> "$log_all"
+  export LD_LIBRARY_PATH="${cublas_dir:+$cublas_dir:}${LD_LIBRARY_PATH:-}"
+  cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$bundle_dir/lib/*"
+  run_step java-tests 300 "$java_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true "-Djava.library.path=${cublas_dir}" \
+    -jar "$bundle_dir"/tools/junit-platform-console-standalone-*.jar execute \
+    --class-path "$cp_all" --scan-class-path --details=summary --disable-banner --reports-dir "$out/junit"
+  # ---- 6. braindrip bench: basic ops (naive peer) at the standard shapes
+  export BRAINDRIP_JAVA="$java" BRAINDRIP_CLASSPATH="$bundle_dir/app/classes:$bundle_dir/lib/*" BRAINDRIP_JAVA_OPTS="-Xmx32g -Djava.library.path=${cublas_dir}"
+  run_step bench-ops 240 "$out/bench.log" scripts/braindrip bench all --device cuda --peer --repeats 20 --json "$out/bench-ops.json"
+else
+  echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
+fi
+
+# attention benchmark through the native harness, when built
+attn_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_attention_cuda' 2>/dev/null | head -n 1)"
+if [ -n "$attn_bin" ]; then
+  run_step bench-attention 180 "$out/bench.log" "$attn_bin" --bench
+fi
+moe_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_moe_cuda' 2>/dev/null | head -n 1)"
+if [ -n "$moe_bin" ]; then
+  run_step bench-moe 120 "$out/bench.log" "$moe_bin" --bench
+fi
+
+# ---- 7. PyTorch peers on the same shapes
+run_step torch-peers 180 "$out/bench.log" python3 scripts/torch_peers.py --json "$out/torch-peers.json"
+
+# ---- report
+end_all=$(date +%s)
+python3 scripts/gpu_report.py --dir "$out" --steps "[$steps_json]" --seconds $((end_all - start_all)) >> "$log_all" 2>&1 \
+  || echo "report generation failed; see logs" | tee -a "$log_all"
+say "done in $((end_all - start_all))s; report in $out/report.md"

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Collects the outputs of scripts/gpu-check.sh into report.md and report.json."""
+import argparse
+import glob
+import json
+import os
+import re
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def tail(text, n=40):
+    lines = text.strip().splitlines()
+    return "\n".join(lines[-n:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--steps", required=True)
+    ap.add_argument("--seconds", type=int, required=True)
+    a = ap.parse_args()
+    d = a.dir
+    steps = json.loads(a.steps)
+    harness = read(os.path.join(d, "harness.log"))
+    sanitizer = read(os.path.join(d, "sanitizer.log"))
+    java = read(os.path.join(d, "java-tests.log"))
+    bench = read(os.path.join(d, "bench.log"))
+    device = read(os.path.join(d, "device.txt"))
+    counts = re.findall(r"^\s*(\d+) passed, (\d+) failed.*$", harness, re.M)
+    java_summary = [l.strip() for l in java.splitlines() if re.search(r"tests (successful|failed|skipped|found|aborted)", l)]
+    ops = json.loads(read(os.path.join(d, "bench-ops.json")) or "[]")
+    torch_peers = json.loads(read(os.path.join(d, "torch-peers.json")) or "[]")
+    report = {"device": device, "steps": steps, "seconds": a.seconds, "harness_counts": counts,
+              "java_summary": java_summary, "bench_ops": ops, "torch_peers": torch_peers}
+    with open(os.path.join(d, "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+
+    md = ["# braindrip GPU check", "", "```", device.strip(), "```", "",
+          f"Total: {a.seconds} s.", "", "| step | rc | seconds |", "|---|---|---|"]
+    md += [f"| {s['step']} | {s['rc']} | {s['seconds']} |" for s in steps]
+    md += ["", "## Native harness (CUDA vs CPU twin)", "", "```", tail(harness, 60), "```",
+           "", "## compute-sanitizer", "", "```", tail(sanitizer, 40), "```",
+           "", "## Java tests (-Dbraindrip.requireGpu=true)", "", "```", "\n".join(java_summary) or tail(java, 40), "```"]
+    failures = [l for l in java.splitlines() if "MethodSource" in l or "✘" in l or "=>" in l][:40]
+    if failures:
+        md += ["", "Failures:", "", "```", "\n".join(failures), "```"]
+    md += ["", "## braindrip bench (basic ops; peer = naive Java on the host)", "",
+           "| op | shape | dtype | median ms | TFLOP/s | GB/s | torch ms | torch GB/s or TFLOP/s |", "|---|---|---|---|---|---|---|---|"]
+    def torch_match(op, shape):
+        for t in torch_peers:
+            if t.get("op") == op and all(t.get("shape", {}).get(k) == v for k, v in shape.items() if k != "fn"):
+                return t
+        return None
+    for r in ops:
+        t = torch_match(r["op"], r["shape"])
+        tcol = f"{t['median_ms']:.4f}" if t else "-"
+        tval = (f"{t['tflops']:.1f} TFLOP/s" if t and t.get("tflops") else (f"{t['gbps']:.0f} GB/s" if t else "-"))
+        md.append(f"| {r['op']} | {json.dumps(r['shape'])} | {r['dtype']} | {r['median_ms']:.4f} | "
+                  f"{r['tflops']:.1f} | {r['gbps']:.0f} | {tcol} | {tval} |")
+    md += ["", "## Benchmark log (attention / MoE through the harness, PyTorch peers)", "", "```", tail(bench, 150), "```"]
+    with open(os.path.join(d, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+package dev.braindrip.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braindrip.bench.BenchOptions;
+import dev.braindrip.bench.BenchResult;
+import dev.braindrip.bench.Ceilings;
+import dev.braindrip.bench.OpBench;
+import dev.braindrip.tensor.CudaRuntime;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Device;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * `braindrip bench OP [shape options] [--peer] [--json FILE]` (CLI.md): times a kernel after
+ * warm-up, median of repeats, and prints one table with the machine's measured ceilings.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
+public final class BenchCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu or rope; 'all' for every one.")
+    String op;
+
+    @Mixin
+    CommonOptions common;
+
+    @Option(names = "--m") Integer m;
+    @Option(names = "--n") Integer n;
+    @Option(names = "--k") Integer k;
+    @Option(names = "--rows") Integer rows;
+    @Option(names = "--cols") Integer cols;
+    @Option(names = "--seq") Integer seq;
+    @Option(names = "--heads") Integer heads;
+    @Option(names = "--head-dim") Integer headDim;
+
+    @Option(names = "--repeats", defaultValue = "20", description = "Timed repeats (default ${DEFAULT-VALUE}).")
+    int repeats;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed warm-up runs (default ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--peer", description = "Also time the naive unfused peer on the same shapes.")
+    boolean peer;
+
+    @Option(names = "--no-ceilings", description = "Skip measuring copy bandwidth and the vendor GEMM rate.")
+    boolean noCeilings;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the results as a JSON array.")
+    Path json;
+
+    @Override
+    public Integer call() throws Exception {
+        Device device = common.device();
+        DType dtype = common.dtype(device);
+        BenchOptions options = new BenchOptions(warmup, repeats, peer);
+        List<String> ops = op.equals("all") ? OpBench.OPS : List.of(op);
+        for (String o : ops) {
+            if (!OpBench.OPS.contains(o)) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                        "unknown op '" + o + "' (expected one of " + OpBench.OPS + " or all)");
+            }
+        }
+        String where = device.isCuda() ? CudaRuntime.describe(device.index()) : "cpu (" + Runtime.getRuntime().availableProcessors() + " threads)";
+        System.out.println("braindrip bench on " + where + ", " + dtype.name().toLowerCase(Locale.ROOT) + ", median of " + repeats
+                + " after " + warmup + " warm-up");
+        Ceilings ceil = noCeilings ? null : Ceilings.measure(device);
+        if (ceil != null) {
+            System.out.printf(Locale.ROOT, "ceilings: copy %.1f GB/s (read+write), gemm %.1f TFLOP/s (%s)%n", ceil.copyGBps(), ceil.gemmTflops(),
+                    ceil.gemmShape());
+        }
+        List<BenchResult> results = new ArrayList<>();
+        printHeader();
+        for (String o : ops) {
+            List<Map<String, Object>> shapes = explicitShape(o);
+            for (Map<String, Object> s : shapes.isEmpty() ? OpBench.standardShapes(o, device) : shapes) {
+                BenchResult r = OpBench.run(o, s, device, dtype, options);
+                results.add(r);
+                printRow(r, ceil);
+            }
+        }
+        if (json != null) writeJson(results, ceil);
+        return 0;
+    }
+
+    private List<Map<String, Object>> explicitShape(String o) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        switch (o) {
+            case "gemm" -> { put(s, "m", m); put(s, "n", n); put(s, "k", k); }
+            case "rope" -> { put(s, "seq", seq); put(s, "heads", heads); put(s, "head_dim", headDim); }
+            default -> { put(s, "rows", rows); put(s, "cols", cols); }
+        }
+        if (s.isEmpty()) return List.of();
+        Map<String, Object> std = OpBench.standardShapes(o, Device.cpu()).get(0);
+        for (Map.Entry<String, Object> e : std.entrySet()) s.putIfAbsent(e.getKey(), e.getValue());
+        return List.of(s);
+    }
+
+    private static void put(Map<String, Object> s, String key, Integer v) {
+        if (v != null) s.put(key, v);
+    }
+
+    private static void printHeader() {
+        System.out.printf(Locale.ROOT, "%-10s %-34s %-6s %-7s %10s %10s %9s %9s %7s %14s %8s%n", "op", "shape", "dtype", "device", "median_ms",
+                "min_ms", "TFLOP/s", "GB/s", "%ceil", "peer_ms", "speedup");
+    }
+
+    private static void printRow(BenchResult r, Ceilings c) {
+        String pct = "-";
+        if (c != null) {
+            double p = r.flops() > 0 ? 100 * r.tflops() / c.gemmTflops() : 100 * r.gbps() / c.copyGBps();
+            pct = String.format(Locale.ROOT, "%.0f%%", p);
+        }
+        String peerMs = r.peer() == null ? "-" : String.format(Locale.ROOT, "%.3f", r.peer().medianMs());
+        String speedup = r.peer() == null ? "-" : String.format(Locale.ROOT, "%.1fx", r.peer().medianMs() / r.medianMs());
+        System.out.printf(Locale.ROOT, "%-10s %-34s %-6s %-7s %10.4f %10.4f %9s %9.1f %7s %14s %8s%n", r.op(), r.shape().toString(), r.dtype(),
+                r.device(), r.medianMs(), r.minMs(), r.flops() > 0 ? String.format(Locale.ROOT, "%.2f", r.tflops()) : "-", r.gbps(), pct,
+                peerMs, speedup);
+        if (r.note() != null) System.out.println("  note: " + r.note());
+    }
+
+    private void writeJson(List<BenchResult> results, Ceilings ceil) throws java.io.IOException {
+        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ArrayNode arr = mapper.createArrayNode();
+        for (BenchResult r : results) {
+            ObjectNode o = arr.addObject();
+            o.put("op", r.op());
+            o.put("device", r.device());
+            o.put("dtype", r.dtype());
+            o.set("shape", mapper.valueToTree(r.shape()));
+            o.put("median_ms", r.medianMs());
+            o.put("min_ms", r.minMs());
+            o.put("repeats", r.repeats());
+            o.put("tflops", r.tflops());
+            o.put("gbps", r.gbps());
+            if (r.peer() == null) o.putNull("peer");
+            else o.putObject("peer").put("name", r.peer().name()).put("median_ms", r.peer().medianMs());
+            if (ceil != null) {
+                o.put("copy_gbps_ceiling", ceil.copyGBps());
+                o.put("gemm_tflops_ceiling", ceil.gemmTflops());
+            }
+            if (r.note() != null) o.put("note", r.note());
+        }
+        java.nio.file.Path parent = json.toAbsolutePath().getParent();
+        if (parent != null) java.nio.file.Files.createDirectories(parent);
+        mapper.writeValue(json.toFile(), arr);
+    }
+}
