@@ -39,6 +39,8 @@ abstract class BackendOpsSuite {
     private void run(OpCase c) {
         try (Arena arena = newArena()) { // closing fails if the op leaked a tensor
             c.check(arena.ops(), new Inputs(Seeds.forCase(c.name())));
+        } catch (RuntimeException e) { // an exception from the op itself: name the case and the seed
+            throw new AssertionError(c.name() + " on " + device() + ": " + e + " " + Seeds.tag(), e);
         }
     }
 
@@ -174,7 +176,7 @@ abstract class BackendOpsSuite {
              Tensor fused = arena.ops().gemm(a, b, bias, transB);
              Tensor chain = arena.ops().gemm(a, b, null, transB)) {
             int st = kernels().addBias(chain.address(), bias.address(), m, n, dt.code(), 0L);
-            assertEquals(0, st, ctx + ": add_bias: " + kernels().lastError());
+            assertEquals(0, st, ctx + ": add_bias: " + kernels().lastError() + " " + Seeds.tag());
             arena.ops().synchronize();
             Check.close(ctx, "c", fused.toFloatArray(), OpCase.held(chain), Tolerance.fusedVsUnfused("gemm", dt));
         }

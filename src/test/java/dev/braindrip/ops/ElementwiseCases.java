@@ -22,7 +22,7 @@ final class ElementwiseCases {
         public void check(Ops ops, Inputs in) {
             Arena arena = ops.arena();
             try (Tensor x = arena.fromFloats(in.logUniform(n, -20, 15), dtype, n); Tensor y = ops.convert(x, to)) {
-                if (y.dtype() != to) throw new AssertionError(OpCase.ctx(this, ops) + ": output dtype " + y.dtype());
+                if (y.dtype() != to) throw new AssertionError(OpCase.ctx(this, ops) + ": output dtype " + y.dtype() + " " + Seeds.tag());
                 Check.exact(OpCase.ctx(this, ops), "y", y.toFloatArray(), Reference.convert(OpCase.held(x), to));
             }
         }

@@ -74,7 +74,9 @@ final class OpCases {
         List<OpCase> cases = new ArrayList<>();
         int[][] softmax = {{1, 1}, {3, 7}, {5, 13}, {7, 127}, {3, 257}, {2, 4096}, {2, 32000}};
         float[] temps = {1f, 0.7f, 2.5f};
-        int[][] selection = {{1, 1}, {3, 7}, {5, 127}, {7, 257}, {2, 4096}, {3, 32000}};
+        int[][] argmax = {{1, 1}, {3, 7}, {5, 127}, {7, 257}, {2, 4096}, {3, 32000}};
+        int[][] topk = {{1, 1, 1}, {3, 7, 3}, {5, 127, 7}, {7, 257, 13}, {2, 4096, 50}, {3, 32000, 40}};
+        int[][] crossEntropy = {{2, 1}, {3, 7}, {6, 127}, {8, 257}, {3, 4096}, {4, 32000}};
         for (DType dt : FLOATS) {
             for (int i = 0; i < softmax.length; i++) cases.add(new RowCases.Softmax(dt, softmax[i][0], softmax[i][1], temps[i % 3]));
             cases.add(new RowCases.Embedding(dt, 1, 1, new long[] {1}, DType.I32));
@@ -90,11 +92,9 @@ final class OpCases {
                 cases.add(new RowCases.Rope(dt, new long[] {3, 2, 13}, 6, style, 10000f, DType.I64));
                 cases.add(new RowCases.Rope(dt, new long[] {2, 3, 4, 64}, 0, style, 10000f, DType.I32));
             }
-            for (int[] s : selection) {
-                cases.add(new RowCases.Argmax(dt, s[0], s[1], RowCases.Values.RANDOM));
-                cases.add(new RowCases.TopKCase(dt, s[0], s[1], Math.max(1, Math.min(s[1], s[1] / 50 + s[0])), RowCases.Values.RANDOM));
-                cases.add(new RowCases.CrossEntropy(dt, s[0] + 1, s[1], s[1] % 2 == 0 ? DType.I64 : DType.I32));
-            }
+            for (int[] s : argmax) cases.add(new RowCases.Argmax(dt, s[0], s[1], RowCases.Values.RANDOM));
+            for (int[] s : topk) cases.add(new RowCases.TopKCase(dt, s[0], s[1], s[2], RowCases.Values.RANDOM));
+            for (int[] s : crossEntropy) cases.add(new RowCases.CrossEntropy(dt, s[0], s[1], s[1] % 2 == 0 ? DType.I64 : DType.I32));
             cases.add(new RowCases.Argmax(dt, 3, 7, RowCases.Values.TIES));
             cases.add(new RowCases.Argmax(dt, 5, 257, RowCases.Values.TIES));
             cases.add(new RowCases.Argmax(dt, 2, 4096, RowCases.Values.TIES));

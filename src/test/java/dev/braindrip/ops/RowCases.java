@@ -130,7 +130,7 @@ final class RowCases {
             Arena arena = ops.arena();
             String ctx = OpCase.ctx(this, ops);
             try (Tensor x = arena.fromFloats(rowValues(in, rows * cols, cols, values), dtype, rows, cols); Tensor y = ops.argmax(x)) {
-                if (y.dtype() != DType.I32) fail(ctx + ": output dtype " + y.dtype() + ", expected I32");
+                if (y.dtype() != DType.I32) fail(ctx + ": output dtype " + y.dtype() + ", expected I32 " + Seeds.tag());
                 double[] xs = OpCase.held(x);
                 int[] got = y.toIntArray(), ref = Reference.argmax(xs, rows, cols);
                 for (int r = 0; r < rows; r++) {
@@ -206,7 +206,7 @@ final class RowCases {
             try (Tensor logits = arena.fromFloats(in.normal(rows * cols, 0, 2), dtype, rows, cols);
                  Tensor t = Inputs.indexTensor(arena, targetDtype, targets, rows);
                  Tensor loss = ops.crossEntropy(logits, t)) {
-                if (loss.dtype() != DType.F32) fail(ctx + ": loss dtype " + loss.dtype() + ", expected F32");
+                if (loss.dtype() != DType.F32) fail(ctx + ": loss dtype " + loss.dtype() + ", expected F32 " + Seeds.tag());
                 float[] got = loss.toFloatArray();
                 double[] ref = Reference.crossEntropy(OpCase.held(logits), targets, rows, cols);
                 for (int r = 0; r < rows; r++) {
