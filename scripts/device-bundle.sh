@@ -22,7 +22,7 @@ mvn -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-sta
 
 echo "device-bundle: jlink runtime"
 jlink --add-modules java.base,java.logging,java.management,java.xml,java.naming,jdk.unsupported,java.sql \
-  --strip-debug --no-header-files --no-man-pages --compress=2 --output "$stage/jre" 2>/dev/null
+  --strip-debug --no-header-files --no-man-pages --compress=0 --output "$stage/jre" 2>/dev/null
 
 mkdir -p "$stage/app"
 cp -r target/classes "$stage/app/classes"
