@@ -95,8 +95,10 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     const Mask mk = attn::make_mask(p, si);
     const int64_t i0 = pl.row_query(r0), i1 = pl.row_query(r0 + nr - 1);
     const TileRange tr = attn::tile_range(mk, i0, i1, N);
-    int64_t tb, te;
+    int tb, te;
     attn::split_range(tr.count(), split, pl.num_splits, &tb, &te);
+    const int sk = static_cast<int>(si.sk), sink = p.sink_tokens;
+    const attn::RowLimits first = attn::row_limits(mk, i0), last = attn::row_limits(mk, i1);
     const int hk = pl.kv_head(hb);
 
     float* q = w.q.data();
@@ -107,9 +109,9 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     std::fill(w.acc.begin(), w.acc.end(), 0.f);
     const bool softcap = p.softcap > 0.f;
 
-    for (int64_t t = tb; t < te; ++t) {
-        const int64_t n = tr.tile(t), k0 = n * N;
-        const int nk = static_cast<int>(std::min<int64_t>(N, si.sk - k0));
+    for (int t = tb; t < te; ++t) {
+        const int k0 = tr.tile(t) * N;
+        const int nk = std::min(N, sk - k0);
         // K tile, transposed, zero beyond the sequence (0 x garbage can be NaN)
         float* kt = w.kt.data();
         for (int j = 0; j < nk; ++j) {
@@ -124,7 +126,7 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
         float* vt = w.vt.data();
         for (int j = 0; j < nk; ++j) load_row(p.v, dt, pl.v_offset(b, si, k0 + j, hk), Dv, vt + j * Dv);
         std::fill(vt + static_cast<size_t>(nk) * Dv, vt + static_cast<size_t>(N) * Dv, 0.f);
-        const bool masked = attn::tile_needs_mask(mk, i0, i1, n, N);
+        const bool masked = attn::tile_needs_mask32(first, last, sk, sink, k0, N);
 
         for (int r = 0; r < nr; ++r) {
             float* s = w.s.data();
@@ -137,11 +139,11 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
                 for (int j = 0; j < N; ++j) s[j] += qd * kd[j];
             }
             if (softcap)
-                for (int j = 0; j < N; ++j) s[j] = std::tanh(s[j] * pl.softcap_pre);
+                for (int j = 0; j < N; ++j) s[j] = attn::softcap_tanh(s[j], pl.softcap_pre2);
             if (masked) {
-                const int64_t i = pl.row_query(r0 + r);
+                const attn::RowLimits lim = attn::row_limits(mk, pl.row_query(r0 + r));
                 for (int j = 0; j < N; ++j)
-                    if (!mk.visible(i, k0 + j)) s[j] = -INFINITY;
+                    if (!attn::visible32(lim, sk, sink, k0 + j)) s[j] = -INFINITY;
             }
             // online softmax (raw units; exp2 with the folded scale)
             float mx = w.m[r];
