@@ -344,9 +344,8 @@ extern "C" int bd_cuda_attention_forward(const bd_attention_params* p, void* str
                         "attention: the CUDA %s path needs 16-byte aligned q/k/v/o and strides that are multiples of "
                         "8 elements", dtype_name(p->dtype));
     }
-    const int splits = resolve_splits(*p, p->o_accum && p->lse_accum);
-    BD_CHECK(splits <= 1 || (p->o_accum && p->lse_accum), "attention",
-             "num_splits (%d) > 1 needs the o_accum and lse_accum workspace", splits);
+    const int splits = resolve_splits(*p, p->o_accum != nullptr);
+    BD_CHECK(splits <= 1 || p->o_accum, "attention", "num_splits (%d) > 1 needs the o_accum workspace", splits);
     const bd::attn::Plan pl = bd::attn::make_plan(*p, splits);
     BD_CHECK(pl.head_blocks <= 65535, "attention", "heads (%d blocks) must be <= 65535 on CUDA (grid y)", pl.head_blocks);
     BD_CHECK(pl.m_blocks * pl.num_splits <= INT32_MAX, "attention", "seqlen_q (%lld) too long for one launch",

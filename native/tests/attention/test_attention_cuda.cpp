@@ -137,12 +137,10 @@ Run run_cuda(const bdt::Inputs& in, int num_splits) {
     if (ws_bytes > 0) {
         std::vector<uint8_t> nan_fill((size_t)ws_bytes, 0xFF);  // NaN: a missed partial would show
         upload(ws, nan_fill);
-        // carve the workspace for the split count the call resolves to
-        const int s = num_splits > 0 ? num_splits : bd::attn::auto_num_splits(p, g_sms);
-        r.splits_used = s;
+        // one buffer; the call carves lse_accum for the split count it resolves to
+        r.splits_used = num_splits > 0 ? num_splits : bd::attn::auto_num_splits(p, g_sms);
         p.o_accum = reinterpret_cast<float*>(ws.c());
-        p.lse_accum = reinterpret_cast<float*>(ws.c() + bd::attn::workspace_lse_offset(p.batch, p.seqlen_q, p.heads_q,
-                                                                                       p.head_dim_v, s));
+        p.lse_accum = nullptr;
     }
     r.status = bd_cuda_attention_forward(&p, nullptr);
     if (r.status == BD_OK) {

@@ -327,17 +327,24 @@ inline int validate(const bd_attention_params* p, char* msg, size_t n, bool tens
     if (work && tensors) {
         BD_ATTN_RULE(p->q && p->o, "null tensor pointer (q and o are required)");
         BD_ATTN_RULE((p->k && p->v) || p->seqlen_k == 0, "null tensor pointer (k and v are required when seqlen_k > 0)");
-        BD_ATTN_RULE(p->num_splits <= 1 || (p->o_accum && p->lse_accum),
-                     "num_splits (%d) > 1 needs the o_accum and lse_accum workspace", p->num_splits);
+        BD_ATTN_RULE(p->num_splits <= 1 || p->o_accum, "num_splits (%d) > 1 needs the o_accum workspace",
+                     p->num_splits);
+        BD_ATTN_RULE((reinterpret_cast<uintptr_t>(p->o_accum) & 15) == 0 &&
+                         (reinterpret_cast<uintptr_t>(p->lse_accum) & 3) == 0,
+                     "the workspace (o_accum) must be 16-byte aligned");
     }
     return BD_OK;
 #undef BD_ATTN_RULE
 }
 
-// Host-side: the resolved plan of a validated call with `splits` >= 1.
+// Host-side: the resolved plan of a validated call with `splits` >= 1 (a NULL lse_accum is
+// carved from the o_accum buffer).
 inline Plan make_plan(const bd_attention_params& p, int splits) {
     Plan pl;
     pl.p = p;
+    if (splits > 1 && p.o_accum && !p.lse_accum)
+        pl.p.lse_accum = reinterpret_cast<float*>(reinterpret_cast<char*>(p.o_accum) +
+                                                  workspace_lse_offset(p.batch, p.seqlen_q, p.heads_q, p.head_dim_v, splits));
     pl.group = p.heads_q / p.heads_kv;
     const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q);
     pl.pack = pk ? pl.group : 1;
@@ -437,11 +444,7 @@ inline bd_attention_params flat_params(const void* q, const void* k, const void*
     p.k_rope_positions = k_rope_positions;
     p.rope_theta = rope_theta;
     p.num_splits = splits;
-    if (workspace && splits > 1 && heads_q > 0) {
-        p.o_accum = static_cast<float*>(workspace);
-        p.lse_accum = reinterpret_cast<float*>(static_cast<char*>(workspace) +
-                                               workspace_lse_offset(batch, seqlen_q, heads_q, head_dim_v, splits));
-    }
+    if (workspace && splits > 1) p.o_accum = static_cast<float*>(workspace);  // lse_accum carved by make_plan
     return p;
 }
 
