@@ -375,8 +375,7 @@ extern "C" int64_t bd_cuda_attention_workspace_bytes_flat(int dtype, int64_t bat
 
 extern "C" int bd_cuda_attention_num_splits(int64_t batch, int heads, int64_t seqlen_q, int64_t seqlen_k, int head_dim,
                                             int num_sms) {
-    (void)head_dim;  // the BF16/F16 tiles are 64 x 64 for every head dim
-    const bd::attn::Tile t = bd::attn::tile_for(BD_BF16, head_dim);
+    const bd::attn::Tile t = bd::attn::tile_for(BD_BF16, head_dim);  // the BF16/F16 tiles
     if (batch <= 0 || heads <= 0 || seqlen_q <= 0 || seqlen_k <= 0) return 1;
     return bd::attn::num_splits_heuristic(batch * heads * bd::attn::ceil_div(seqlen_q, t.m), num_sms,
                                           bd::attn::ceil_div(seqlen_k, t.n), bd::attn::kMaxSplits);

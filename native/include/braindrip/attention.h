@@ -150,9 +150,10 @@ int64_t bd_cpu_attention_workspace_bytes(const bd_attention_params* p);
 int64_t bd_cuda_attention_workspace_bytes(const bd_attention_params* p);
 
 /* FlashAttention-2's occupancy heuristic: the number of KV splits (1..128) that best fills
- * num_sms with batch * heads * ceil(seqlen_q / 64) blocks over ceil(seqlen_k / 64) key tiles
- * (BF16/F16 tiles). Prefill that fills 80% of the SMs gets 1. `heads` counts the blocks per
- * batch row: Hq, or Hkv when the query heads of a GQA group share a block (decode). */
+ * num_sms with batch * heads * ceil(seqlen_q / 64) blocks over the key tiles (BF16/F16 tiles:
+ * 64 keys, 32 at head dim 256). Prefill that fills 80% of the SMs gets 1. `heads` counts the
+ * blocks per batch row: Hq, or Hkv when the query heads of a GQA group share a block (decode,
+ * seqlen_q <= 16), which is what the automatic mode (num_splits = 0) passes. */
 int bd_cuda_attention_num_splits(int64_t batch, int heads, int64_t seqlen_q, int64_t seqlen_k,
                                  int head_dim, int num_sms);
 
