@@ -306,8 +306,9 @@ typedef struct bd_moe_forward_params {
 
 /* ---- Mixture of Depths (Raposo et al. 2024): a per-layer router lets only k = ceil(C*T) tokens
  * of a sequence through the block; the rest ride the residual.
- *   mod_capacity   k = ceil(C*T) computed as ceil(C*T - 1e-9) so 0.3*10 is 3, clamped to [1, T]
- *                  for C > 0 and T > 0 (0 when T == 0). Java uses this function to agree on k.
+ *   mod_capacity   k = ceil(C*T), clamped to [1, T] for C > 0 and T > 0 (0 otherwise). C is a float,
+ *                  so the product is taken as C*T*(1 - 2^-22) in double: 0.3f*10 gives 3, not 4.
+ *                  Java uses this function to agree on k.
  *   mod_scores     scores (T) F32 = x . router, x (T, H), router (H) (the (1, H) router weight).
  *   mod_route      training-style (non-causal) top-k over ONE sequence: the k tokens with the
  *                  largest score (ties -> earlier token; NaN ranks lowest) listed in sequence
