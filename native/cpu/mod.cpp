@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "braindrip/moe.h"
+#include "braindrip/moe_plan.h"
 #include "cpu_common.hpp"
 
 namespace bd::cpu {
@@ -24,9 +25,9 @@ namespace {
 // Larger score -> larger key; NaN -> 0 (below -inf); -0 -> +0.
 inline uint32_t score_key(float v) {
     if (std::isnan(v)) return 0u;
-    if (v == 0.f) v = 0.f;
     uint32_t u;
     std::memcpy(&u, &v, 4);
+    if ((u & 0x7fffffffu) == 0) u = 0;  // -0 -> +0
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
@@ -69,10 +70,7 @@ static int mod_route_impl(const float* scores, int64_t T, int64_t k, int32_t* se
 using namespace bd::cpu;
 
 extern "C" int64_t bd_cpu_mod_capacity(int64_t tokens, float capacity) {
-    if (tokens <= 0 || !(capacity > 0.f)) return 0;
-    double c = std::ceil(static_cast<double>(capacity) * static_cast<double>(tokens) * (1.0 - 0x1p-22));
-    int64_t k = static_cast<int64_t>(c);
-    return std::min<int64_t>(tokens, std::max<int64_t>(1, k));
+    return bd_moe_plan_mod_capacity(tokens, capacity);
 }
 
 extern "C" int bd_cpu_mod_scores(const void* x, const void* router, int64_t tokens, int64_t hidden, float* scores,

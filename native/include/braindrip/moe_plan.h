@@ -54,6 +54,14 @@ static inline int64_t bd_moe_plan_capacity(int64_t tokens, int64_t experts, floa
     return ci;
 }
 
+/* Mixture of Depths: k = ceil(C*T) with a relative slack of 2^-22 for the float C, in [1, T]. */
+static inline int64_t bd_moe_plan_mod_capacity(int64_t tokens, float capacity) {
+    if (tokens <= 0 || !(capacity > 0.f)) return 0;
+    double k = ceil((double)capacity * (double)tokens * (1.0 - 0x1p-22));
+    if (k < 1.0) k = 1.0;
+    return k > (double)tokens ? tokens : (int64_t)k;
+}
+
 /* Router scratch: per-token (logsumexp, sigmoid sum), per-expert mean probability, per-expert
  * counts before capacity drops, and a few counters. */
 typedef struct bd_moe_router_layout {
@@ -217,6 +225,8 @@ static inline int bd_moe_plan_check_experts(const bd_moe_expert_params* p, int s
     if (p->tokens == 0) return 0;
     if ((stage == 0 || stage == 2) && (!p->w_gate || (p->gate_up_layout == BD_MOE_GU_SEPARATE && !p->w_up)))
         BD_MOE_PLAN_FAIL(BD_ERR_INVALID_ARGUMENT, "%s: null w_gate (or w_up with the separate layout)", op);
+    if ((stage == 0 || stage == 2) && p->gate_up_layout == BD_MOE_GU_SEPARATE && (!p->b_gate != !p->b_up))
+        BD_MOE_PLAN_FAIL(BD_ERR_INVALID_ARGUMENT, "%s: b_gate and b_up must both be given or both NULL (separate layout)", op);
     if ((stage == 1 || stage == 3) && (!p->w_down || !p->topk_weights))
         BD_MOE_PLAN_FAIL(BD_ERR_INVALID_ARGUMENT, "%s: null w_down or topk_weights", op);
     if ((stage == 0 || stage == 1) && (!p->sorted_token_ids || !p->expert_ids || !p->num_tokens_post_padded))

@@ -399,4 +399,60 @@ inline std::vector<int32_t> ref_mod_route(const std::vector<float>& r, int64_t k
     return sel;
 }
 
+// gpt-oss's clamps (gate <= 7, |up| <= 7) only bite on large pre-activations: scale x up for it.
+inline double x_scale(int act) { return act == BD_MOE_ACT_SWIGLU_OAI ? 8.0 : 1.0; }
+
+// ---- shared case tables (both test binaries run them)
+
+inline const RouteCase kRouteCases[] = {
+    {"softmax_topk mixtral", 37, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0},
+    {"softmax_topk one token", 1, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0},
+    {"softmax_topk k=E E=7", 5, 7, 7, BD_MOE_ROUTE_SOFTMAX_TOPK, 0, 0, 0, 1.f, 0.f, false, BD_F32, 0},
+    {"softmax_topk ties", 16, 6, 3, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 1},
+    {"softmax_topk empty experts E=64", 3, 64, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0},
+    {"softmax_topk qwen3 bf16 logits", 29, 128, 8, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_BF16, 0},
+    {"softmax_topk E=1000 f16 logits", 7, 1000, 5, BD_MOE_ROUTE_SOFTMAX_TOPK, 0, 0, 0, 1.f, 0.f, false, BD_F16, 0},
+    {"topk_softmax gpt-oss bias", 19, 32, 4, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, true, BD_F32, 0},
+    {"topk_softmax k=E", 4, 5, 5, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, true, BD_F32, 0},
+    {"topk_softmax ties", 9, 10, 3, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, false, BD_F32, 1},
+    {"sigmoid_grouped deepseek-v3", 23, 64, 8, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 8, 4, 2.5f, 0.f, true, BD_F32, 0},
+    {"sigmoid_grouped E=12 G=3", 11, 12, 5, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 3, 2, 1.f, 0.f, true, BD_F32, 0},
+    {"sigmoid no groups", 13, 20, 6, BD_MOE_ROUTE_SIGMOID_GROUPED, 0, 1, 1, 1.f, 0.f, true, BD_F32, 0},
+    {"sigmoid_grouped ties", 8, 16, 4, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 4, 2, 1.f, 0.f, false, BD_F32, 1},
+    {"sigmoid_grouped one token E=256", 1, 256, 8, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 8, 4, 2.5f, 0.f, true, BD_BF16, 0},
+    {"top1_capacity drops cf=1", 50, 5, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 1.f, false, BD_F32, 2},
+    {"top1_capacity cf=0.5", 40, 4, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 0.5f, false, BD_F32, 2},
+    {"top1_capacity one token", 1, 8, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 1.25f, false, BD_F32, 0},
+    {"top1_capacity E=3 cf=2", 10, 3, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 2.f, false, BD_F32, 0},
+};
+
+struct LayerCase {
+    const char* name;
+    MoeShape s;
+    RouteCase r;
+    int shared;  // 0 none, 1 shared without gate, 2 shared with sigmoid gate
+    int path;
+};
+
+inline const LayerCase kLayerCases[] = {
+    {"mixtral-like bf16", {19, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_BF16, false},
+     {"", 19, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_AUTO},
+    {"mixtral-like f32", {19, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_F32, false},
+     {"", 19, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_AUTO},
+    {"gpt-oss-like bf16", {13, 48, 32, 16, 4, BD_MOE_GU_INTERLEAVED, BD_MOE_ACT_SWIGLU_OAI, BD_BF16, true},
+     {"", 13, 16, 4, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, true, BD_BF16, 0}, 0, BD_MOE_PATH_AUTO},
+    {"deepseek-like f16 + shared", {21, 56, 24, 32, 6, BD_MOE_GU_CONCAT, BD_MOE_ACT_SWIGLU, BD_F16, false},
+     {"", 21, 32, 6, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 8, 3, 2.5f, 0.f, true, BD_F32, 0}, 1, BD_MOE_PATH_AUTO},
+    {"qwen2-moe-like bf16 + gated shared", {9, 40, 16, 12, 4, BD_MOE_GU_SEPARATE, BD_MOE_ACT_GEGLU, BD_BF16, false},
+     {"", 9, 12, 4, BD_MOE_ROUTE_SOFTMAX_TOPK, 0, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 2, BD_MOE_PATH_AUTO},
+    {"switch top1 capacity f32", {40, 32, 24, 4, 1, BD_MOE_GU_SEPARATE, BD_MOE_ACT_GEGLU_TANH, BD_F32, false},
+     {"", 40, 4, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 1.f, false, BD_F32, 2}, 0, BD_MOE_PATH_AUTO},
+    {"decode 3 tokens bf16", {3, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_BF16, false},
+     {"", 3, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_AUTO},
+    {"decode 3 tokens bf16 forced grouped", {3, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_BF16, false},
+     {"", 3, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_GROUPED},
+    {"odd sizes f16", {33, 37, 13, 5, 2, BD_MOE_GU_INTERLEAVED, BD_MOE_ACT_SWIGLU, BD_F16, true},
+     {"", 33, 5, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 1, BD_MOE_PATH_AUTO},
+};
+
 }  // namespace moetest

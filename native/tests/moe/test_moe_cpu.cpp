@@ -16,40 +16,17 @@
 
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/moe.h"
+#include "moe_mma.cuh"
 #include "moe_test_util.hpp"
 
 using namespace moetest;
 
 namespace {
 
-// gpt-oss's clamps (gate <= 7, |up| <= 7) only bite on large pre-activations: scale x up for it.
-double x_scale(int act) { return act == BD_MOE_ACT_SWIGLU_OAI ? 8.0 : 1.0; }
-
 double gemm_tol(int dt) { return dt == BD_F32 ? 1e-10 : dt == BD_F16 ? 1e-6 : 2e-5; }
 
 // ---- routers
 
-const RouteCase kRouteCases[] = {
-    {"softmax_topk mixtral", 37, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0},
-    {"softmax_topk one token", 1, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0},
-    {"softmax_topk k=E E=7", 5, 7, 7, BD_MOE_ROUTE_SOFTMAX_TOPK, 0, 0, 0, 1.f, 0.f, false, BD_F32, 0},
-    {"softmax_topk ties", 16, 6, 3, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 1},
-    {"softmax_topk empty experts E=64", 3, 64, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0},
-    {"softmax_topk qwen3 bf16 logits", 29, 128, 8, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_BF16, 0},
-    {"softmax_topk E=1000 f16 logits", 7, 1000, 5, BD_MOE_ROUTE_SOFTMAX_TOPK, 0, 0, 0, 1.f, 0.f, false, BD_F16, 0},
-    {"topk_softmax gpt-oss bias", 19, 32, 4, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, true, BD_F32, 0},
-    {"topk_softmax k=E", 4, 5, 5, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, true, BD_F32, 0},
-    {"topk_softmax ties", 9, 10, 3, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, false, BD_F32, 1},
-    {"sigmoid_grouped deepseek-v3", 23, 64, 8, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 8, 4, 2.5f, 0.f, true, BD_F32, 0},
-    {"sigmoid_grouped E=12 G=3", 11, 12, 5, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 3, 2, 1.f, 0.f, true, BD_F32, 0},
-    {"sigmoid no groups", 13, 20, 6, BD_MOE_ROUTE_SIGMOID_GROUPED, 0, 1, 1, 1.f, 0.f, true, BD_F32, 0},
-    {"sigmoid_grouped ties", 8, 16, 4, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 4, 2, 1.f, 0.f, false, BD_F32, 1},
-    {"sigmoid_grouped one token E=256", 1, 256, 8, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 8, 4, 2.5f, 0.f, true, BD_BF16, 0},
-    {"top1_capacity drops cf=1", 50, 5, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 1.f, false, BD_F32, 2},
-    {"top1_capacity cf=0.5", 40, 4, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 0.5f, false, BD_F32, 2},
-    {"top1_capacity one token", 1, 8, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 1.25f, false, BD_F32, 0},
-    {"top1_capacity E=3 cf=2", 10, 3, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 2.f, false, BD_F32, 0},
-};
 
 void test_routers(Report& rep, Rng& rng) {
     std::printf("routers\n");
@@ -275,34 +252,6 @@ void test_gemm(Report& rep, Rng& rng) {
 
 // ---- whole layer vs the dense layer in double
 
-struct LayerCase {
-    const char* name;
-    MoeShape s;
-    RouteCase r;
-    int shared;  // 0 none, 1 shared without gate, 2 shared with sigmoid gate
-    int path;
-};
-
-const LayerCase kLayerCases[] = {
-    {"mixtral-like bf16", {19, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_BF16, false},
-     {"", 19, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_AUTO},
-    {"mixtral-like f32", {19, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_F32, false},
-     {"", 19, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_AUTO},
-    {"gpt-oss-like bf16", {13, 48, 32, 16, 4, BD_MOE_GU_INTERLEAVED, BD_MOE_ACT_SWIGLU_OAI, BD_BF16, true},
-     {"", 13, 16, 4, BD_MOE_ROUTE_TOPK_SOFTMAX, 0, 0, 0, 1.f, 0.f, true, BD_BF16, 0}, 0, BD_MOE_PATH_AUTO},
-    {"deepseek-like f16 + shared", {21, 56, 24, 32, 6, BD_MOE_GU_CONCAT, BD_MOE_ACT_SWIGLU, BD_F16, false},
-     {"", 21, 32, 6, BD_MOE_ROUTE_SIGMOID_GROUPED, 1, 8, 3, 2.5f, 0.f, true, BD_F32, 0}, 1, BD_MOE_PATH_AUTO},
-    {"qwen2-moe-like bf16 + gated shared", {9, 40, 16, 12, 4, BD_MOE_GU_SEPARATE, BD_MOE_ACT_GEGLU, BD_BF16, false},
-     {"", 9, 12, 4, BD_MOE_ROUTE_SOFTMAX_TOPK, 0, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 2, BD_MOE_PATH_AUTO},
-    {"switch top1 capacity f32", {40, 32, 24, 4, 1, BD_MOE_GU_SEPARATE, BD_MOE_ACT_GEGLU_TANH, BD_F32, false},
-     {"", 40, 4, 1, BD_MOE_ROUTE_TOP1_CAPACITY, 0, 0, 0, 1.f, 1.f, false, BD_F32, 2}, 0, BD_MOE_PATH_AUTO},
-    {"decode 3 tokens bf16", {3, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_BF16, false},
-     {"", 3, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_AUTO},
-    {"decode 3 tokens bf16 forced grouped", {3, 64, 48, 8, 2, BD_MOE_GU_SEPARATE, BD_MOE_ACT_SWIGLU, BD_BF16, false},
-     {"", 3, 8, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 0, BD_MOE_PATH_GROUPED},
-    {"odd sizes f16", {33, 37, 13, 5, 2, BD_MOE_GU_INTERLEAVED, BD_MOE_ACT_SWIGLU, BD_F16, true},
-     {"", 33, 5, 2, BD_MOE_ROUTE_SOFTMAX_TOPK, 1, 0, 0, 1.f, 0.f, false, BD_F32, 0}, 1, BD_MOE_PATH_AUTO},
-};
 
 void test_layer(Report& rep, Rng& rng) {
     std::printf("whole layer\n");
@@ -432,6 +381,47 @@ void test_mod(Report& rep, Rng& rng) {
     }
 }
 
+// ---- the mma.m16n8k16 fragment maps and ldmatrix addressing of native/cuda/moe_mma.cuh
+
+void test_mma_maps(Report& rep) {
+    namespace m = bd::cuda::mma;
+    std::printf("mma fragment maps\n");
+    bool a_ok = true, b_ok = true, c_ok = true, sw_ok = true;
+    int a_seen[16][16] = {}, c_seen[16][8] = {};
+    for (int l = 0; l < 32; ++l)
+        for (int j = 0; j < 4; ++j) {
+            // ldmatrix: lanes 8j..8j+7 address the 8 rows of matrix j; thread l receives row l/4,
+            // columns 2(l%4), +1 of it in register j
+            for (int i = 0; i < 8; ++i) {
+                a_ok = a_ok && m::ldsm_a_row(8 * j + i) == m::ldsm_a_row(8 * j) + i && m::ldsm_a_col(8 * j + i) == m::ldsm_a_col(8 * j);
+                b_ok = b_ok && m::ldsm_b_row(8 * j + i) == m::ldsm_b_row(8 * j) + i && m::ldsm_b_col(8 * j + i) == m::ldsm_b_col(8 * j);
+            }
+            a_ok = a_ok && m::frag_a_row(l, j) == m::ldsm_a_row(8 * j) + l / 4 && m::frag_a_col(l, j) == m::ldsm_a_col(8 * j) + 2 * (l % 4);
+            // B matrix j = n8 tile j / 2, register j % 2
+            b_ok = b_ok && m::frag_b_n(l) + 8 * (j / 2) == m::ldsm_b_row(8 * j) + l / 4 &&
+                   m::frag_b_k(l, j % 2) == m::ldsm_b_col(8 * j) + 2 * (l % 4);
+            for (int h = 0; h < 2; ++h) ++a_seen[m::frag_a_row(l, j)][m::frag_a_col(l, j) + h];
+            ++c_seen[m::frag_c_row(l, j)][m::frag_c_col(l, j)];
+        }
+    for (int r = 0; r < 16; ++r)
+        for (int c = 0; c < 16; ++c) a_ok = a_ok && a_seen[r][c] == 1;
+    for (int r = 0; r < 16; ++r)
+        for (int c = 0; c < 8; ++c) c_ok = c_ok && c_seen[r][c] == 1;
+    for (int l = 0; l < 32; ++l)  // gate/up pairing: elements 0, 1 of a C fragment are columns 2q, 2q + 1
+        c_ok = c_ok && m::frag_c_col(l, 0) % 2 == 0 && m::frag_c_col(l, 1) == m::frag_c_col(l, 0) + 1 &&
+               m::frag_c_row(l, 0) == m::frag_c_row(l, 1);
+    for (int base = 0; base < 64; base += 8)  // 8 consecutive 128-byte rows at one logical chunk: 8 bank groups
+        for (int c = 0; c < 8; ++c) {
+            int seen = 0;
+            for (int r = base; r < base + 8; ++r) seen |= 1 << m::swizzle_chunk(r, c);
+            sw_ok = sw_ok && seen == 0xff;
+        }
+    rep.check(a_ok, "A fragment map = ldmatrix.x4 delivery, covers 16x16 once");
+    rep.check(b_ok, "B fragment map = ldmatrix.x4 delivery for two n8 tiles");
+    rep.check(c_ok, "C fragment map covers 16x8 once; (c0, c1) adjacent columns of one row");
+    rep.check(sw_ok, "swizzle: 8 rows of one chunk hit 8 different bank groups");
+}
+
 // ---- arguments
 
 void test_args(Report& rep) {
@@ -546,6 +536,7 @@ int main(int argc, char** argv) {
     test_gemm(rep, rng);
     test_layer(rep, rng);
     test_mod(rep, rng);
+    test_mma_maps(rep);
     test_args(rep);
     return rep.finish();
 }
