@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braindrip.bench.BenchOptions;
 import dev.braindrip.bench.BenchResult;
 import dev.braindrip.bench.Ceilings;
+import dev.braindrip.bench.MoeBench;
 import dev.braindrip.bench.OpBench;
 import dev.braindrip.tensor.CudaRuntime;
 import dev.braindrip.tensor.DType;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu or rope; 'all' for every one.")
+    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope or moe; 'all' for every one.")
     String op;
 
     @Mixin
@@ -44,6 +45,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seq") Integer seq;
     @Option(names = "--heads") Integer heads;
     @Option(names = "--head-dim") Integer headDim;
+    @Option(names = "--tokens") Integer tokens;
+    @Option(names = "--hidden") Integer hidden;
+    @Option(names = "--ffn") Integer ffn;
+    @Option(names = "--experts") Integer experts;
+    @Option(names = "--top-k") Integer topK;
+    @Option(names = "--routing", paramLabel = "softmax_topk|topk_softmax|sigmoid_grouped|top1_capacity") String routing;
 
     @Option(names = "--repeats", defaultValue = "20", description = "Timed repeats (default ${DEFAULT-VALUE}).")
     int repeats;
@@ -65,11 +72,11 @@ public final class BenchCommand implements Callable<Integer> {
         Device device = common.device();
         DType dtype = common.dtype(device);
         BenchOptions options = new BenchOptions(warmup, repeats, peer);
-        List<String> ops = op.equals("all") ? OpBench.OPS : List.of(op);
+        List<String> ops = op.equals("all") ? allOps() : List.of(op);
         for (String o : ops) {
-            if (!OpBench.OPS.contains(o)) {
+            if (!allOps().contains(o)) {
                 throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                        "unknown op '" + o + "' (expected one of " + OpBench.OPS + " or all)");
+                        "unknown op '" + o + "' (expected one of " + allOps() + " or all)");
             }
         }
         String where = device.isCuda() ? CudaRuntime.describe(device.index()) : "cpu (" + Runtime.getRuntime().availableProcessors() + " threads)";
@@ -84,8 +91,8 @@ public final class BenchCommand implements Callable<Integer> {
         printHeader();
         for (String o : ops) {
             List<Map<String, Object>> shapes = explicitShape(o);
-            for (Map<String, Object> s : shapes.isEmpty() ? OpBench.standardShapes(o, device) : shapes) {
-                BenchResult r = OpBench.run(o, s, device, dtype, options);
+            for (Map<String, Object> s : shapes.isEmpty() ? standardShapes(o, device) : shapes) {
+                BenchResult r = o.equals(MoeBench.OP) ? MoeBench.run(s, device, dtype, options) : OpBench.run(o, s, device, dtype, options);
                 results.add(r);
                 printRow(r, ceil);
             }
@@ -99,12 +106,24 @@ public final class BenchCommand implements Callable<Integer> {
         switch (o) {
             case "gemm" -> { put(s, "m", m); put(s, "n", n); put(s, "k", k); }
             case "rope" -> { put(s, "seq", seq); put(s, "heads", heads); put(s, "head_dim", headDim); }
+            case "moe" -> { put(s, "tokens", tokens); put(s, "hidden", hidden); put(s, "ffn", ffn); put(s, "experts", experts); put(s, "top_k", topK);
+                if (routing != null) s.put("routing", routing); }
             default -> { put(s, "rows", rows); put(s, "cols", cols); }
         }
         if (s.isEmpty()) return List.of();
-        Map<String, Object> std = OpBench.standardShapes(o, Device.cpu()).get(0);
+        Map<String, Object> std = standardShapes(o, Device.cpu()).get(0);
         for (Map.Entry<String, Object> e : std.entrySet()) s.putIfAbsent(e.getKey(), e.getValue());
         return List.of(s);
+    }
+
+    private static List<String> allOps() {
+        List<String> all = new ArrayList<>(OpBench.OPS);
+        all.add(MoeBench.OP);
+        return all;
+    }
+
+    private static List<Map<String, Object>> standardShapes(String o, Device device) {
+        return o.equals(MoeBench.OP) ? MoeBench.standardShapes(device) : OpBench.standardShapes(o, device);
     }
 
     private static void put(Map<String, Object> s, String key, Integer v) {
