@@ -280,6 +280,7 @@ static __global__ void __launch_bounds__(256) moe_simt_kernel(GemmArgs p) {
             __syncthreads();
         }
         T* out = static_cast<T*>(p.out);
+#pragma unroll
         for (int i = 0; i < 2; ++i) {
             const int r = 2 * ty + i;
             const int32_t s = row_slot[r];
@@ -288,6 +289,7 @@ static __global__ void __launch_bounds__(256) moe_simt_kernel(GemmArgs p) {
                 if (s < 0) continue;
                 const float wt = p.topk_weights[s];
                 const T* bd = static_cast<const T*>(p.b);
+#pragma unroll
                 for (int j = 0; j < 4; ++j) {
                     const int64_t h = static_cast<int64_t>(blockIdx.y) * BNS + 4 * tx + j;
                     if (h >= p.n_out) continue;
@@ -298,6 +300,7 @@ static __global__ void __launch_bounds__(256) moe_simt_kernel(GemmArgs p) {
             } else {
                 const T* bg = static_cast<const T*>(p.b);
                 const T* bu = static_cast<const T*>(p.b_up);
+#pragma unroll
                 for (int j = 0; j < 2; ++j) {
                     const int64_t f = static_cast<int64_t>(blockIdx.y) * (BNS / 2) + 2 * tx + j;
                     if (f >= p.n_out) continue;

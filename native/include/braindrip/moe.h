@@ -18,6 +18,14 @@
  *   For small batches (tokens*k <= BD_MOE_DECODE_MAX_SLOTS) gate_up_decode / down_decode replace
  *   stages 2-4: GEMV-style kernels over (slot, column block) that read topk_ids directly.
  *
+ * Decisions: the router GEMM and the shared expert (Qwen2-MoE, DeepSeek) are the caller's dense
+ * GEMMs; combine (and moe_forward) add the shared output with its sigmoid gate. Everything is
+ * deterministic (no float atomics; align is a stable counting sort), nothing syncs with the host
+ * (num_tokens_post_padded stays on the device, grids are sized from max_rows), and all row offsets
+ * are int64. CUDA: the grouped GEMM runs on tensor cores (mma.sync m16n8k16) for F16/BF16 when
+ * H and F are multiples of 8, pointers are 16-byte aligned and block_m is 16/32/64/128; otherwise
+ * an F32-accumulating SIMT kernel (any block_m, any sizes).
+ *
  * Conventions (as ops.h): dense row-major tensors; all pointers are device pointers for bd_cuda_*
  * and host pointers for bd_cpu_*; counts are int64_t; index tensors are int32; F32 math everywhere.
  * Float tensors of one call (x, weights, biases, act, y_slots, y) share the storage type `dtype`
