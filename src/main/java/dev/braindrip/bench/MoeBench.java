@@ -11,7 +11,6 @@ import dev.braindrip.moe.MoeWeights;
 import dev.braindrip.moe.Routing;
 import dev.braindrip.moe.RoutingResult;
 import dev.braindrip.moe.SharedExpert;
-import dev.braindrip.ops.Activation;
 import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -198,7 +197,7 @@ public final class MoeBench {
                 ids = r.topkIds().toIntArray(); // the host sync an eager loop has (torch.where / nonzero)
                 weights = r.topkWeights().toFloatArray();
             }
-            Tensor y = w.stacked.shared() == null ? arena.zeros(x.dtype(), t, h) : sharedOut(ops, x);
+            Tensor y = w.stacked.shared() == null ? arena.zeros(x.dtype(), t, h) : w.stacked.shared().apply(ops, x, config.activation());
             for (int e = 0; e < config.experts(); e++) {
                 int n = 0;
                 for (int id : ids) if (id == e) n++;
@@ -216,7 +215,7 @@ public final class MoeBench {
                      Tensor xe = ops.embedding(x, idx);
                      Tensor g = ops.gemm(xe, w.gate[e], null, true);
                      Tensor u = ops.gemm(xe, w.up[e], null, true);
-                     Tensor a = ops.activation(g, Activation.SILU);
+                     Tensor a = ops.activation(g, config.activation().gateActivation());
                      Tensor au = ops.mul(a, u);
                      Tensor d = ops.gemm(au, w.down[e], null, true)) {
                     int st = kernels.modScatterAdd(y.address(), idx.address(), wt.address(), d.address(), n, t, h, x.dtype().code(), 0L);
@@ -227,16 +226,6 @@ public final class MoeBench {
                 }
             }
             return y;
-        }
-
-        private Tensor sharedOut(Ops ops, Tensor x) {
-            SharedExpert s = w.stacked.shared();
-            try (Tensor g = ops.gemm(x, s.gate(), null, true);
-                 Tensor u = ops.gemm(x, s.up(), null, true);
-                 Tensor a = ops.activation(g, Activation.SILU);
-                 Tensor au = ops.mul(a, u)) {
-                return ops.gemm(au, s.down(), null, true);
-            }
         }
     }
 }

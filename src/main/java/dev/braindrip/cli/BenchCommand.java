@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braindrip.bench.BenchOptions;
 import dev.braindrip.bench.BenchResult;
 import dev.braindrip.bench.Ceilings;
-import dev.braindrip.bench.MoeBench;
 import dev.braindrip.bench.OpBench;
 import dev.braindrip.tensor.CudaRuntime;
 import dev.braindrip.tensor.DType;
@@ -72,11 +71,11 @@ public final class BenchCommand implements Callable<Integer> {
         Device device = common.device();
         DType dtype = common.dtype(device);
         BenchOptions options = new BenchOptions(warmup, repeats, peer);
-        List<String> ops = op.equals("all") ? allOps() : List.of(op);
+        List<String> ops = op.equals("all") ? OpBench.OPS : List.of(op);
         for (String o : ops) {
-            if (!allOps().contains(o)) {
+            if (!OpBench.OPS.contains(o)) {
                 throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                        "unknown op '" + o + "' (expected one of " + allOps() + " or all)");
+                        "unknown op '" + o + "' (expected one of " + OpBench.OPS + " or all)");
             }
         }
         String where = device.isCuda() ? CudaRuntime.describe(device.index()) : "cpu (" + Runtime.getRuntime().availableProcessors() + " threads)";
@@ -91,8 +90,8 @@ public final class BenchCommand implements Callable<Integer> {
         printHeader();
         for (String o : ops) {
             List<Map<String, Object>> shapes = explicitShape(o);
-            for (Map<String, Object> s : shapes.isEmpty() ? standardShapes(o, device) : shapes) {
-                BenchResult r = o.equals(MoeBench.OP) ? MoeBench.run(s, device, dtype, options) : OpBench.run(o, s, device, dtype, options);
+            for (Map<String, Object> s : shapes.isEmpty() ? OpBench.standardShapes(o, device) : shapes) {
+                BenchResult r = OpBench.run(o, s, device, dtype, options);
                 results.add(r);
                 printRow(r, ceil);
             }
@@ -111,19 +110,9 @@ public final class BenchCommand implements Callable<Integer> {
             default -> { put(s, "rows", rows); put(s, "cols", cols); }
         }
         if (s.isEmpty()) return List.of();
-        Map<String, Object> std = standardShapes(o, Device.cpu()).get(0);
+        Map<String, Object> std = OpBench.standardShapes(o, Device.cpu()).get(0);
         for (Map.Entry<String, Object> e : std.entrySet()) s.putIfAbsent(e.getKey(), e.getValue());
         return List.of(s);
-    }
-
-    private static List<String> allOps() {
-        List<String> all = new ArrayList<>(OpBench.OPS);
-        all.add(MoeBench.OP);
-        return all;
-    }
-
-    private static List<Map<String, Object>> standardShapes(String o, Device device) {
-        return o.equals(MoeBench.OP) ? MoeBench.standardShapes(device) : OpBench.standardShapes(o, device);
     }
 
     private static void put(Map<String, Object> s, String key, Integer v) {

@@ -1,5 +1,7 @@
 package dev.braindrip.moe;
 
+import dev.braindrip.ops.Activation;
+
 /** The gated activation act(gate, up) of every expert (codes match bd_moe_act). */
 public enum ExpertActivation {
     /** silu(gate) · up (Mixtral, Qwen, DeepSeek). */
@@ -26,6 +28,16 @@ public enum ExpertActivation {
 
     public String cliName() {
         return cliName;
+    }
+
+    /** The elementwise activation of the gate, for dense (shared-expert) GEMMs; none for GPTOSS_CLAMPED, which also clamps up. */
+    public Activation gateActivation() {
+        return switch (this) {
+            case SWIGLU -> Activation.SILU;
+            case GEGLU -> Activation.GELU;
+            case GEGLU_TANH -> Activation.GELU_TANH;
+            case GPTOSS_CLAMPED -> throw new UnsupportedOperationException("gptoss-clamped has no dense form (it clamps up as well as the gate)");
+        };
     }
 
     public static ExpertActivation parse(String s) {

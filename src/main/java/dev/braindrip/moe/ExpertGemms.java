@@ -33,8 +33,9 @@ public final class ExpertGemms {
     /** act (maxRows, F): row p = act(x[token] · w_gate[e]ᵀ + b, x[token] · w_up[e]ᵀ + b) for the expert e of p's tile. x: (T, H). */
     public Tensor gateUp(Tensor x, ExpertAlignment a) {
         String op = "moe_gate_up";
-        checkX(op, x, a.tokens());
+        checkX(op, x);
         checkAlignment(op, a);
+        if (x.dim(0) != a.tokens()) throw new IllegalArgumentException(op + ": x has " + x.dim(0) + " rows, the alignment " + a.tokens() + " tokens");
         MoeWeights w = weights;
         Tensor act = arena.zeros(w.dtype(), a.maxRows(), w.ffn());
         return MoeChecks.run(kernels, act, op, () -> kernels.moeGateUp(x.address(), w.wGate().address(), MoeChecks.address(w.wUp()),
@@ -59,7 +60,7 @@ public final class ExpertGemms {
     /** act (T·k, F) in slot order (zero rows for dropped slots), straight from topkIds (T, k). x: (T, H). */
     public Tensor gateUpDecode(Tensor x, Tensor topkIds) {
         String op = "moe_gate_up_decode";
-        checkX(op, x, x.rank() == 2 ? x.dim(0) : -1);
+        checkX(op, x);
         long t = x.dim(0);
         checkTopk(op, "topk_ids", topkIds, t, DType.I32);
         MoeWeights w = weights;
@@ -110,11 +111,11 @@ public final class ExpertGemms {
                 MoeChecks.address(sharedGateLogits), t, config.topK(), h, y.address(), weights.dtype().code(), 0L));
     }
 
-    private void checkX(String op, Tensor x, long tokens) {
+    private void checkX(String op, Tensor x) {
         MoeChecks.onDevice(op, arena.device(), "x", x);
         MoeChecks.rank(op, "x", x, 2, "(T, H)");
         MoeChecks.dtype(op, "x", x, weights.dtype());
-        MoeChecks.shape(op, "x", x, "(T, H)", tokens, weights.hidden());
+        MoeChecks.shape(op, "x", x, "(T, H)", x.dim(0), weights.hidden());
     }
 
     private void checkRows(String op, String name, Tensor t, long rows, long cols, String layout) {

@@ -41,6 +41,17 @@ final class MoeChecks {
         if (!t.device().equals(device)) throw new IllegalArgumentException(op + ": " + name + " is on " + t.device() + ", not on " + device);
     }
 
+    /** router_bias: only for routings that take one, shape (E), F32 (routing is F32 throughout). */
+    static void routerBias(String op, MoeConfig c, Tensor bias) {
+        if (bias == null) return;
+        if (!c.routing().takesBias()) {
+            throw new IllegalArgumentException(op + ": router_bias is not used by routing " + c.routing()
+                    + " (only TOPK_SOFTMAX and SIGMOID_GROUPED take one)");
+        }
+        shape(op, "router_bias", bias, "(E)", c.experts());
+        dtype(op, "router_bias", bias, DType.F32);
+    }
+
     static long address(Tensor t) {
         return t == null ? 0L : t.address();
     }

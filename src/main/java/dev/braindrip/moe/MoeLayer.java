@@ -1,8 +1,6 @@
 package dev.braindrip.moe;
 
 import dev.braindrip.jni.MoeKernels;
-import dev.braindrip.ops.Activation;
-import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Tensor;
@@ -83,7 +81,7 @@ public final class MoeLayer {
             try {
                 logits = arena.ops().gemm(x, weights.router(), null, true);
                 if (weights.shared() != null) {
-                    shared = sharedOut(x);
+                    shared = weights.shared().apply(arena.ops(), x, config.activation());
                     sharedGate = sharedGateLogits(x);
                 }
                 long wsBytes = kernels.moeWorkspaceBytes(t, h, f, e, k, dt.code());
@@ -107,18 +105,6 @@ public final class MoeLayer {
         }
     }
 
-    /** s_down(act(s_gate · x) ⊙ s_up · x): (T, H), by dense GEMMs. */
-    private Tensor sharedOut(Tensor x) {
-        SharedExpert s = weights.shared();
-        Ops ops = arena.ops();
-        try (Tensor g = ops.gemm(x, s.gate(), null, true);
-             Tensor u = ops.gemm(x, s.up(), null, true);
-             Tensor a = ops.activation(g, denseActivation(config.activation()));
-             Tensor au = ops.mul(a, u)) {
-            return ops.gemm(au, s.down(), null, true);
-        }
-    }
-
     /** s_router · x as F32 (T, 1), or null when the shared expert is ungated. */
     private Tensor sharedGateLogits(Tensor x) {
         Tensor router = weights.shared().router();
@@ -128,14 +114,5 @@ public final class MoeLayer {
         try (logits) {
             return arena.ops().convert(logits, DType.F32);
         }
-    }
-
-    private static Activation denseActivation(ExpertActivation a) {
-        return switch (a) {
-            case SWIGLU -> Activation.SILU;
-            case GEGLU -> Activation.GELU;
-            case GEGLU_TANH -> Activation.GELU_TANH;
-            case GPTOSS_CLAMPED -> throw new UnsupportedOperationException(OP + ": no dense gptoss-clamped activation for the shared expert");
-        };
     }
 }

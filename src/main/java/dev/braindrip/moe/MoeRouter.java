@@ -47,14 +47,7 @@ public final class MoeRouter {
         if (logits.dim(1) != e) {
             throw new IllegalArgumentException(OP + ": logits have " + logits.dim(1) + " columns, expected experts (" + e + ")");
         }
-        if (bias != null) {
-            if (!config.routing().takesBias()) {
-                throw new IllegalArgumentException(OP + ": router_bias is not used by routing " + config.routing()
-                        + " (only TOPK_SOFTMAX and SIGMOID_GROUPED take one)");
-            }
-            MoeChecks.shape(OP, "router_bias", bias, "(E)", e);
-            MoeChecks.dtype(OP, "router_bias", bias, DType.F32);
-        }
+        MoeChecks.routerBias(OP, config, bias);
         RoutingResult r = RoutingResult.allocate(arena, t, k, e);
         if (t == 0) return r.zeroed();
         long wsBytes = kernels.moeRouterWorkspaceBytes(t, e);

@@ -79,18 +79,13 @@ public record MoeWeights(Tensor router, Tensor routerBias, Tensor wGate, Tensor 
         if (bGate != null) MoeChecks.shape(op, "b_gate", bGate, fused ? "(E, 2F)" : "(E, F)", e, gateRows);
         if (bUp != null) MoeChecks.shape(op, "b_up", bUp, "(E, F)", e, f);
         if (bDown != null) MoeChecks.shape(op, "b_down", bDown, "(E, H)", e, h);
-        for (Object[] p : new Object[][] {{"w_gate", wGate}, {"w_up", wUp}, {"b_gate", bGate}, {"b_up", bUp}, {"w_down", wDown},
-                {"b_down", bDown}}) {
-            if (p[1] != null) sameDType(op, (String) p[0], (Tensor) p[1]);
-        }
-        if (routerBias != null) {
-            if (!c.routing().takesBias()) {
-                throw new IllegalArgumentException(op + ": router_bias is not used by routing " + c.routing()
-                        + " (only TOPK_SOFTMAX and SIGMOID_GROUPED take one)");
-            }
-            MoeChecks.shape(op, "router_bias", routerBias, "(E)", e);
-            MoeChecks.dtype(op, "router_bias", routerBias, DType.F32);
-        }
+        sameDType(op, "w_gate", wGate);
+        sameDType(op, "w_up", wUp);
+        sameDType(op, "b_gate", bGate);
+        sameDType(op, "b_up", bUp);
+        sameDType(op, "w_down", wDown);
+        sameDType(op, "b_down", bDown);
+        MoeChecks.routerBias(op, c, routerBias);
         if (shared != null) checkShared(op, c, h);
     }
 
@@ -117,7 +112,7 @@ public record MoeWeights(Tensor router, Tensor routerBias, Tensor wGate, Tensor 
     }
 
     private void sameDType(String op, String name, Tensor t) {
-        if (t.dtype() != router.dtype()) {
+        if (t != null && t.dtype() != router.dtype()) {
             throw new IllegalArgumentException(op + ": " + name + " is " + t.dtype() + ", expected " + router.dtype() + " like router");
         }
     }

@@ -1,5 +1,6 @@
 package dev.braindrip.moe;
 
+import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Tensor;
 
 /**
@@ -16,5 +17,15 @@ import dev.braindrip.tensor.Tensor;
 public record SharedExpert(Tensor gate, Tensor up, Tensor down, Tensor router) {
     public long ffn() {
         return gate.dim(0);
+    }
+
+    /** s_down(act(s_gate · x) ⊙ s_up · x) for x (T, H) by dense GEMMs: (T, H), ungated. */
+    public Tensor apply(Ops ops, Tensor x, ExpertActivation act) {
+        try (Tensor g = ops.gemm(x, gate, null, true);
+             Tensor u = ops.gemm(x, up, null, true);
+             Tensor a = ops.activation(g, act.gateActivation());
+             Tensor au = ops.mul(a, u)) {
+            return ops.gemm(au, down, null, true);
+        }
     }
 }
