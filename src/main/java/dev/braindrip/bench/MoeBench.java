@@ -115,7 +115,8 @@ public final class MoeBench {
             Map<String, Object> sh = new LinkedHashMap<>(shape);
             sh.put("path", layer.pathFor(t).name().toLowerCase(Locale.ROOT));
             String note = String.format(Locale.ROOT, "%d of %d experts touched; %s", touched, e,
-                    decodeSized ? "decode-sized: GB/s of weights read is the figure" : "TFLOP/s counts the k routed and the shared experts");
+                    decodeSized ? "decode-sized: GB/s of weights read is the figure"
+                            : "TFLOP/s counts the k routed experts" + (fs > 0 ? " and the shared expert" : ""));
             BenchResult r = new BenchResult(OP, device.toString(), dt.name().toLowerCase(Locale.ROOT), sh, Timer.median(ms), ms[0], o.repeats(),
                     flops, bytes, peer, note);
             arena.releaseAll();

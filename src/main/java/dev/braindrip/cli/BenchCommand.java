@@ -106,7 +106,8 @@ public final class BenchCommand implements Callable<Integer> {
             case "gemm" -> { put(s, "m", m); put(s, "n", n); put(s, "k", k); }
             case "rope" -> { put(s, "seq", seq); put(s, "heads", heads); put(s, "head_dim", headDim); }
             case "moe" -> { put(s, "tokens", tokens); put(s, "hidden", hidden); put(s, "ffn", ffn); put(s, "experts", experts); put(s, "top_k", topK);
-                if (routing != null) s.put("routing", routing); }
+                if (routing != null) s.put("routing", routing);
+                if (!s.isEmpty()) s.put("model", "custom"); }
             default -> { put(s, "rows", rows); put(s, "cols", cols); }
         }
         if (s.isEmpty()) return List.of();
