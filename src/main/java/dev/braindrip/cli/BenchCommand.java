@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu or rope; 'all' for every one.")
+    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope or moe; 'all' for every one.")
     String op;
 
     @Mixin
@@ -44,6 +44,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seq") Integer seq;
     @Option(names = "--heads") Integer heads;
     @Option(names = "--head-dim") Integer headDim;
+    @Option(names = "--tokens") Integer tokens;
+    @Option(names = "--hidden") Integer hidden;
+    @Option(names = "--ffn") Integer ffn;
+    @Option(names = "--experts") Integer experts;
+    @Option(names = "--top-k") Integer topK;
+    @Option(names = "--routing", paramLabel = "softmax_topk|topk_softmax|sigmoid_grouped|top1_capacity") String routing;
 
     @Option(names = "--repeats", defaultValue = "20", description = "Timed repeats (default ${DEFAULT-VALUE}).")
     int repeats;
@@ -99,6 +105,9 @@ public final class BenchCommand implements Callable<Integer> {
         switch (o) {
             case "gemm" -> { put(s, "m", m); put(s, "n", n); put(s, "k", k); }
             case "rope" -> { put(s, "seq", seq); put(s, "heads", heads); put(s, "head_dim", headDim); }
+            case "moe" -> { put(s, "tokens", tokens); put(s, "hidden", hidden); put(s, "ffn", ffn); put(s, "experts", experts); put(s, "top_k", topK);
+                if (routing != null) s.put("routing", routing);
+                if (!s.isEmpty()) s.put("model", "custom"); }
             default -> { put(s, "rows", rows); put(s, "cols", cols); }
         }
         if (s.isEmpty()) return List.of();

@@ -1,5 +1,14 @@
 package dev.braindrip.cli;
 
+import dev.braindrip.moe.ExpertActivation;
+import dev.braindrip.moe.MixtureOfDepths;
+import dev.braindrip.moe.ModRoute;
+import dev.braindrip.moe.MoeConfig;
+import dev.braindrip.moe.MoeLayer;
+import dev.braindrip.moe.MoeOutput;
+import dev.braindrip.moe.MoeWeights;
+import dev.braindrip.moe.Routing;
+import dev.braindrip.moe.SharedExpert;
 import dev.braindrip.ops.Activation;
 import dev.braindrip.ops.Glu;
 import dev.braindrip.ops.NormResult;
@@ -158,6 +167,55 @@ public final class KernelCommand {
             TopK r = ops.topk(io.floats("x"), k);
             io.output("values", r.values());
             io.output("indices", r.indices());
+        });
+    }
+
+    @Command(name = "moe", mixinStandardHelpOptions = true,
+            description = "Mixture-of-Experts layer: x (T,H), router (E,H), optional router_bias (E), w_gate (E,F,H), w_up (E,F,H), w_down (E,H,F);"
+                    + " optional shared expert s_gate (Fs,H), s_up (Fs,H), s_down (H,Fs), s_router (1,H)."
+                    + " Writes y (T,H), topk_ids (T,K) I32, topk_weights (T,K), tokens_per_expert (E) I32.")
+    int moe(@Mixin Files2 f,
+            @Option(names = "--top-k", required = true, paramLabel = "K", description = "Experts per token.") int topK,
+            @Option(names = "--routing", defaultValue = "softmax_topk", paramLabel = "softmax_topk|topk_softmax|sigmoid_grouped|top1_capacity",
+                    description = "Router function (default ${DEFAULT-VALUE}).") String routing,
+            @Option(names = "--norm-topk", description = "Renormalise the k weights to sum 1 (softmax_topk, sigmoid_grouped).") boolean normTopk,
+            @Option(names = "--groups", defaultValue = "1", paramLabel = "G", description = "Expert groups of sigmoid_grouped (default ${DEFAULT-VALUE}).") int groups,
+            @Option(names = "--topk-groups", defaultValue = "1", paramLabel = "g", description = "Groups kept per token (default ${DEFAULT-VALUE}).") int topkGroups,
+            @Option(names = "--scaling", defaultValue = "1", paramLabel = "S", description = "Multiplies the routing weights (default ${DEFAULT-VALUE}).") float scaling,
+            @Option(names = "--capacity-factor", defaultValue = "1", paramLabel = "C", description = "top1_capacity: tokens per expert = ceil(C*T/E) (default ${DEFAULT-VALUE}).") float capacityFactor,
+            @Option(names = "--act", defaultValue = "swiglu", paramLabel = "swiglu|geglu", description = "Expert activation (default ${DEFAULT-VALUE}; also geglu_tanh, gptoss-clamped).") String act)
+            throws Exception {
+        Routing r = Routing.parse(routing);
+        ExpertActivation a = ExpertActivation.parse(act);
+        return execute("moe", f, (io, ops) -> {
+            Tensor router = io.floats("router");
+            KernelIO.expectRank("moe", "router", router, 2, "(E,H)");
+            MoeConfig config = MoeConfig.builder().experts((int) router.dim(0)).topK(topK).routing(r).normTopk(normTopk).groups(groups)
+                    .topkGroups(topkGroups).scaling(scaling).capacityFactor(capacityFactor).activation(a).build();
+            SharedExpert shared = io.has("s_gate") || io.has("s_up") || io.has("s_down")
+                    ? new SharedExpert(io.floats("s_gate"), io.floats("s_up"), io.floats("s_down"), io.floatsOrNull("s_router")) : null;
+            MoeWeights w = new MoeWeights(router, io.floatsF32OrNull("router_bias"), io.floats("w_gate"), io.floats("w_up"), null, null,
+                    io.floats("w_down"), null, shared);
+            MoeOutput out = new MoeLayer(ops.arena(), config, w).forward(io.floats("x"));
+            io.output("y", out.y());
+            io.output("topk_ids", out.topkIds());
+            io.output("topk_weights", out.topkWeights());
+            io.output("tokens_per_expert", out.tokensPerExpert());
+        });
+    }
+
+    @Command(name = "mod-route", mixinStandardHelpOptions = true,
+            description = "Mixture-of-Depths routing of one sequence: x (T,H), router (1,H); the k = ceil(C*T) best-scored tokens"
+                    + " (ties -> earlier token). Writes selected (k) I32 in sequence order and weights (k), their scores.")
+    int modRoute(@Mixin Files2 f,
+                 @Option(names = "--capacity", defaultValue = "0.125", paramLabel = "C", description = "Fraction of tokens routed through the block (default ${DEFAULT-VALUE}).") double capacity)
+            throws Exception {
+        return execute("mod-route", f, (io, ops) -> {
+            Tensor x = io.floats("x");
+            KernelIO.expectRank("mod-route", "x", x, 2, "(T,H)");
+            ModRoute r = new MixtureOfDepths(ops.arena(), io.floats("router"), capacity).route(x);
+            io.output("selected", r.selected());
+            io.output("weights", r.weights());
         });
     }
 }

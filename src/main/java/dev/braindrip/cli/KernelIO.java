@@ -40,18 +40,27 @@ final class KernelIO implements AutoCloseable {
 
     /** A float input converted to the compute dtype; throws naming the op and file when missing. */
     Tensor floats(String name) throws IOException {
+        return floatsAs(name, dtype);
+    }
+
+    private Tensor floatsAs(String name, DType target) throws IOException {
         require(name);
         TensorInfo info = in.info(name);
         SafeTensorsDType t = info.dtype();
         if (t != SafeTensorsDType.F32 && t != SafeTensorsDType.F16 && t != SafeTensorsDType.BF16) {
             throw new IllegalArgumentException(op + ": input '" + name + "' is " + t + ", expected F32, F16 or BF16");
         }
-        return arena.fromFloats(in.toFloatArray(name), dtype, info.shape());
+        return arena.fromFloats(in.toFloatArray(name), target, info.shape());
     }
 
     /** An optional float input, or null. */
     Tensor floatsOrNull(String name) throws IOException {
         return has(name) ? floats(name) : null;
+    }
+
+    /** An optional float input kept in F32 whatever the compute dtype (routing biases), or null. */
+    Tensor floatsF32OrNull(String name) throws IOException {
+        return has(name) ? floatsAs(name, DType.F32) : null;
     }
 
     /** An index input (I32 or I64 kept as is). */
