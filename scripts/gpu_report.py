@@ -36,6 +36,7 @@ def main():
     counts = re.findall(r"^\s*(\d+) passed, (\d+) failed.*$", harness, re.M)
     java_summary = [l.strip() for l in java.splitlines() if re.search(r"tests (successful|failed|skipped|found|aborted)", l)]
     ops = json.loads(read(os.path.join(d, "bench-ops.json")) or "[]")
+    ops += json.loads(read(os.path.join(d, "bench-families.json")) or "[]")
     torch_peers = json.loads(read(os.path.join(d, "torch-peers.json")) or "[]")
     report = {"device": device, "steps": steps, "seconds": a.seconds, "harness_counts": counts,
               "java_summary": java_summary, "bench_ops": ops, "torch_peers": torch_peers}

@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope or moe; 'all' for every one.")
+    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope or moe; several joined by commas; 'all' for every one.")
     String op;
 
     @Mixin
@@ -71,7 +71,7 @@ public final class BenchCommand implements Callable<Integer> {
         Device device = common.device();
         DType dtype = common.dtype(device);
         BenchOptions options = new BenchOptions(warmup, repeats, peer);
-        List<String> ops = op.equals("all") ? OpBench.OPS : List.of(op);
+        List<String> ops = op.equals("all") ? OpBench.OPS : List.of(op.split(","));
         for (String o : ops) {
             if (!OpBench.OPS.contains(o)) {
                 throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
