@@ -1,0 +1,417 @@
+// Internal to the kernel library (not part of the C ABI): the plan that the CPU twin and the CUDA
+// kernels of fused attention share, so that both walk exactly the same tiles. It holds
+//   - the tile sizes (query tile M x key tile N) per dtype and head dim,
+//   - the mask rules (bottom-right causal, window, sink tokens) and, from them, the range of key
+//     tiles a query tile visits and which of those need an element mask (KERNEL-NOTES: interior
+//     tiles run unmasked, only boundary tiles apply the mask),
+//   - the GQA row packing used for decode (the query heads of one KV head share a block's rows),
+//   - the split-KV boundaries and FlashAttention-2's num_splits heuristic,
+//   - argument validation with messages that name the rule.
+// Every function is usable from host and device code (BD_HD) except the host-only builders.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "braindrip/attention.h"
+
+#ifdef __CUDACC__
+#define BD_HD __host__ __device__ __forceinline__
+#else
+#define BD_HD inline
+#endif
+
+namespace bd::attn {
+
+constexpr int kMaxSplits = 128;
+constexpr int kMaxRopeHalf = 256;  // rope table entries: head_dim / 2 (CPU head_dim <= 512 with rope)
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Query rows per block and keys per tile. F32 runs the SIMT kernel (16 x 32); BF16/F16 run the
+// mma.sync kernel: 4 warps x 16 rows = 64 rows, 64 keys per tile for every head dim
+// (KERNEL-NOTES: 128-row tiles at hd128 sit near 255 registers and spill; 64-row tiles do not).
+struct Tile {
+    int m, n;
+};
+BD_HD Tile tile_for(int dtype, int head_dim) {
+    (void)head_dim;
+    if (dtype == BD_F32) return Tile{16, 32};
+    return Tile{64, 64};
+}
+
+// The query heads of one KV head share a block's rows (row r -> query r / G, head hkv*G + r % G)
+// when there is a group to share and few queries per sequence (decode, speculative decode):
+// K and V are then read once per group instead of G times.
+BD_HD bool pack_gqa(int heads_q, int heads_kv, int64_t seqlen_q) {
+    return heads_q > heads_kv && seqlen_q <= 16;
+}
+
+BD_HD int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+BD_HD int64_t floor_div(int64_t a, int64_t b) {  // b > 0, a of any sign
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+BD_HD int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+BD_HD int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// ---- one sequence's geometry and mask
+
+struct SeqInfo {
+    int64_t q_start;  // packed row of query 0 (varlen), else 0
+    int64_t k_start;  // packed row of key 0 (varlen), else 0
+    int64_t sq, sk;   // this sequence's query and (used) key lengths
+};
+
+BD_HD SeqInfo seq_info(const bd_attention_params& p, int64_t b) {
+    SeqInfo s;
+    if (p.cu_seqlens_q) {
+        s.q_start = p.cu_seqlens_q[b];
+        s.sq = p.cu_seqlens_q[b + 1] - s.q_start;
+    } else {
+        s.q_start = 0;
+        s.sq = p.seqlen_q;
+    }
+    if (p.cu_seqlens_k) {
+        s.k_start = p.cu_seqlens_k[b];
+        s.sk = p.cu_seqlens_k[b + 1] - s.k_start;
+    } else {
+        s.k_start = 0;
+        s.sk = p.seqlen_k;
+    }
+    if (p.seqused_k) s.sk = p.seqused_k[b];
+    return s;
+}
+
+struct Mask {
+    int64_t shift;  // sk - sq: query i sits at key position i + shift (bottom-right alignment)
+    int64_t sk;
+    int64_t left, right;  // -1 = unbounded; right = 0 under causal
+    int64_t sink;         // sink tokens
+
+    BD_HD bool visible(int64_t i, int64_t j) const {
+        if (j < 0 || j >= sk) return false;
+        const int64_t ip = i + shift;
+        if (right >= 0 && j > ip + right) return false;
+        if (j < sink) return true;
+        return left < 0 || j >= ip - left;
+    }
+};
+
+BD_HD Mask make_mask(const bd_attention_params& p, const SeqInfo& s) {
+    Mask m;
+    m.shift = s.sk - s.sq;
+    m.sk = s.sk;
+    m.left = p.window_left < 0 ? -1 : p.window_left;
+    m.right = p.is_causal ? 0 : (p.window_right < 0 ? -1 : p.window_right);
+    m.sink = p.sink_tokens;
+    return m;
+}
+
+// Key tiles visited by the query rows [i0, i1] (inclusive), in visiting order: the window tiles
+// from the last (the diagonal, masked) down to the first, then the sink-token tiles that lie
+// before the window, also from the last down.
+struct TileRange {
+    int64_t win_lo, win_hi;  // window tiles [win_lo, win_hi)
+    int64_t sink_hi;         // sink tiles [0, sink_hi), all < win_lo
+
+    BD_HD int64_t count() const { return (win_hi - win_lo) + sink_hi; }
+    BD_HD int64_t tile(int64_t t) const {
+        const int64_t w = win_hi - win_lo;
+        return t < w ? win_hi - 1 - t : sink_hi - 1 - (t - w);
+    }
+};
+
+BD_HD TileRange tile_range(const Mask& m, int64_t i0, int64_t i1, int n) {
+    TileRange r;
+    const int64_t n_total = ceil_div(m.sk, n);
+    r.win_hi = n_total;
+    if (m.right >= 0) {
+        const int64_t last_key = i1 + m.shift + m.right;  // last key any row of the tile may see
+        r.win_hi = min64(n_total, max64(0, floor_div(last_key, n) + 1));
+        if (last_key < 0) r.win_hi = 0;
+    }
+    r.win_lo = 0;
+    if (m.left >= 0) r.win_lo = min64(r.win_hi, max64(0, floor_div(i0 + m.shift - m.left, n)));
+    r.sink_hi = 0;
+    if (m.sink > 0 && r.win_lo > 0) {
+        int64_t sink_keys = min64(m.sink, m.sk);
+        if (m.right >= 0) sink_keys = min64(sink_keys, max64(0, i1 + m.shift + m.right + 1));
+        r.sink_hi = min64(r.win_lo, ceil_div(sink_keys, n));
+    }
+    return r;
+}
+
+// Whether key tile `tile` needs the element mask for query rows [i0, i1]: conservative, exact
+// on interior tiles (every (i, j) of an unmasked tile is visible).
+BD_HD bool tile_needs_mask(const Mask& m, int64_t i0, int64_t i1, int64_t tile, int n) {
+    const int64_t k0 = tile * n, k1 = k0 + n - 1;
+    if (k1 >= m.sk) return true;                                   // ragged end (or zero-filled)
+    if (m.right >= 0 && k1 > i0 + m.shift + m.right) return true;  // right edge of the first row
+    if (m.left >= 0 && k0 < i1 + m.shift - m.left && k1 >= m.sink) return true;  // left edge
+    return false;
+}
+
+// Visited tiles [t_begin, t_end) of split s out of S: an even share of this tile's own list.
+BD_HD void split_range(int64_t count, int s, int num_splits, int64_t* t_begin, int64_t* t_end) {
+    *t_begin = count * s / num_splits;
+    *t_end = count * (s + 1) / num_splits;
+}
+
+// FlashAttention-2's num_splits_heuristic (flash_api.cpp), rewritten: with `blocks` blocks on
+// `num_sms` SMs over `n_tiles` key tiles, take the smallest split count whose wave efficiency
+// (blocks*s / num_sms / ceil of that) is within 85% of the best; 1 when blocks fill 80% of the SMs.
+inline int num_splits_heuristic(int64_t blocks, int num_sms, int64_t n_tiles, int max_splits) {
+    if (num_sms <= 0 || blocks <= 0 || n_tiles <= 1) return 1;
+    if (static_cast<double>(blocks) >= 0.8 * num_sms) return 1;
+    int64_t cap = min64(min64(max_splits, num_sms), n_tiles);
+    float eff[kMaxSplits + 1] = {0.f};
+    float best = 0.f;
+    auto eligible = [&](int64_t s) {  // a split count that changes the tiles per split
+        return s == 1 || ceil_div(n_tiles, s) != ceil_div(n_tiles, s - 1);
+    };
+    for (int64_t s = 1; s <= cap; ++s) {
+        if (!eligible(s)) continue;
+        const float waves = static_cast<float>(blocks * s) / static_cast<float>(num_sms);
+        eff[s] = waves / ceilf(waves);
+        if (eff[s] > best) best = eff[s];
+    }
+    for (int64_t s = 1; s <= cap; ++s)
+        if (eligible(s) && eff[s] >= 0.85f * best) return static_cast<int>(s);
+    return 1;
+}
+
+// ---- the resolved plan of one call (passed by value to the CUDA kernels)
+
+struct Plan {
+    bd_attention_params p;
+    int group;          // Hq / Hkv
+    int pack;           // rows per query position: group when GQA heads share a block, else 1
+    int head_blocks;    // blocks per batch row: Hkv when packed, else Hq
+    int tile_m, tile_n;
+    int num_splits;     // >= 1
+    int64_t m_blocks;   // ceil(seqlen_q * pack / tile_m) (seqlen_q = the maximum when varlen)
+    float softcap_pre;  // softcap > 0: raw = tanh(q.k * softcap_pre), softcap_pre = scale / softcap
+    float sl2;          // exp2 factor on raw units: scale * log2e, or softcap * log2e
+    float lse_scale;    // raw units -> natural logits: scale, or softcap
+    float rope_inv_freq[kMaxRopeHalf];  // theta^(-2p/D) in F32, as the rope op computes it
+
+    // Query position and head of block row r (0 <= r < sq * pack) for head block hb.
+    BD_HD int64_t row_query(int64_t r) const { return pack > 1 ? r / pack : r; }
+    BD_HD int row_head(int64_t r, int hb) const {
+        return pack > 1 ? hb * group + static_cast<int>(r % pack) : hb;
+    }
+    BD_HD int kv_head(int hb) const { return pack > 1 ? hb : hb / group; }
+
+    BD_HD int64_t q_offset(int64_t b, const SeqInfo& s, int64_t i, int h) const {
+        return (p.cu_seqlens_q ? (s.q_start + i) * p.q_row_stride
+                               : b * p.q_batch_stride + i * p.q_row_stride) +
+               static_cast<int64_t>(h) * p.q_head_stride;
+    }
+    BD_HD int64_t o_offset(int64_t b, const SeqInfo& s, int64_t i, int h) const {
+        return (p.cu_seqlens_q ? (s.q_start + i) * p.o_row_stride
+                               : b * p.o_batch_stride + i * p.o_row_stride) +
+               static_cast<int64_t>(h) * p.o_head_stride;
+    }
+    BD_HD int64_t k_offset(int64_t b, const SeqInfo& s, int64_t j, int hk) const {
+        return (p.cu_seqlens_k ? (s.k_start + j) * p.k_row_stride
+                               : b * p.k_batch_stride + j * p.k_row_stride) +
+               static_cast<int64_t>(hk) * p.k_head_stride;
+    }
+    BD_HD int64_t v_offset(int64_t b, const SeqInfo& s, int64_t j, int hk) const {
+        return (p.cu_seqlens_k ? (s.k_start + j) * p.v_row_stride
+                               : b * p.v_batch_stride + j * p.v_row_stride) +
+               static_cast<int64_t>(hk) * p.v_head_stride;
+    }
+    BD_HD int64_t lse_offset(int64_t b, const SeqInfo& s, int64_t i, int h) const {
+        return (p.cu_seqlens_q ? (s.q_start + i) * p.lse_row_stride
+                               : b * p.lse_batch_stride + i * p.lse_row_stride) +
+               static_cast<int64_t>(h) * p.lse_head_stride;
+    }
+    BD_HD int64_t rope_offset(int64_t b, const SeqInfo& s, int64_t j) const {
+        return p.cu_seqlens_k ? s.k_start + j : b * p.seqlen_k + j;
+    }
+    // Split-KV workspace row (split, b, h, i) over (num_splits, B, Hq, seqlen_q).
+    BD_HD int64_t ws_row(int split, int64_t b, int h, int64_t i) const {
+        return ((static_cast<int64_t>(split) * p.batch + b) * p.heads_q + h) * p.seqlen_q + i;
+    }
+};
+
+// Bytes of split-KV workspace for S splits (o_accum, then lse_accum at a 256-byte offset).
+inline int64_t workspace_bytes(int64_t batch, int64_t seqlen_q, int heads_q, int head_dim_v, int splits) {
+    if (splits <= 1) return 0;
+    const int64_t rows = static_cast<int64_t>(splits) * batch * heads_q * seqlen_q;
+    const int64_t o_bytes = (rows * head_dim_v * 4 + 255) / 256 * 256;
+    return o_bytes + rows * 4;
+}
+inline int64_t workspace_lse_offset(int64_t batch, int64_t seqlen_q, int heads_q, int head_dim_v,
+                                    int splits) {
+    const int64_t rows = static_cast<int64_t>(splits) * batch * heads_q * seqlen_q;
+    return (rows * head_dim_v * 4 + 255) / 256 * 256;
+}
+
+// The automatic split count of a call, given the SM count (CPU passes 0 -> 1).
+inline int auto_num_splits(const bd_attention_params& p, int num_sms) {
+    const Tile t = tile_for(p.dtype, p.head_dim);
+    const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q);
+    const int group = p.heads_q / p.heads_kv;
+    const int64_t head_blocks = pk ? p.heads_kv : p.heads_q;
+    const int64_t m_blocks = ceil_div(p.seqlen_q * (pk ? group : 1), t.m);
+    return num_splits_heuristic(p.batch * head_blocks * m_blocks, num_sms, ceil_div(p.seqlen_k, t.n),
+                                kMaxSplits);
+}
+
+// Checks the scalar contract of a call (no tensor memory is read). Returns a bd_status and
+// writes a message "attention: ..." into msg. tensors = false skips the pointer checks (workspace
+// size queries are made before any tensor exists).
+inline int validate(const bd_attention_params* p, char* msg, size_t n, bool tensors = true) {
+#define BD_ATTN_RULE(cond, ...)                          \
+    do {                                                 \
+        if (!(cond)) {                                   \
+            snprintf(msg, n, "attention: " __VA_ARGS__); \
+            return BD_ERR_INVALID_ARGUMENT;              \
+        }                                                \
+    } while (0)
+    BD_ATTN_RULE(p != nullptr, "null params");
+    BD_ATTN_RULE(p->dtype == BD_F32 || p->dtype == BD_F16 || p->dtype == BD_BF16,
+                 "dtype (%d) must be F32, F16 or BF16", p->dtype);
+    BD_ATTN_RULE(p->batch >= 0, "batch (%lld) must be >= 0", (long long)p->batch);
+    BD_ATTN_RULE(p->seqlen_q >= 0, "seqlen_q (%lld) must be >= 0", (long long)p->seqlen_q);
+    BD_ATTN_RULE(p->seqlen_k >= 0, "seqlen_k (%lld) must be >= 0", (long long)p->seqlen_k);
+    BD_ATTN_RULE(p->heads_q > 0, "heads_q (%d) must be > 0", p->heads_q);
+    BD_ATTN_RULE(p->heads_kv > 0, "heads_kv (%d) must be > 0", p->heads_kv);
+    BD_ATTN_RULE(p->heads_q % p->heads_kv == 0, "heads_q (%d) must be divisible by heads_kv (%d)",
+                 p->heads_q, p->heads_kv);
+    BD_ATTN_RULE(p->head_dim > 0, "head_dim (%d) must be > 0", p->head_dim);
+    BD_ATTN_RULE(p->head_dim_v > 0, "head_dim_v (%d) must be > 0", p->head_dim_v);
+    BD_ATTN_RULE(isfinite(p->scale) && p->scale > 0.f, "scale (%g) must be finite and > 0",
+                 (double)p->scale);
+    BD_ATTN_RULE(isfinite(p->softcap) && p->softcap >= 0.f, "softcap (%g) must be >= 0 (0 = off)",
+                 (double)p->softcap);
+    BD_ATTN_RULE(p->window_left >= -1, "window_left (%d) must be >= -1 (-1 = unbounded)",
+                 p->window_left);
+    BD_ATTN_RULE(p->window_right >= -1, "window_right (%d) must be >= -1 (-1 = unbounded)",
+                 p->window_right);
+    BD_ATTN_RULE(p->sink_tokens >= 0, "sink_tokens (%d) must be >= 0", p->sink_tokens);
+    BD_ATTN_RULE(p->num_splits >= 0 && p->num_splits <= kMaxSplits,
+                 "num_splits (%d) must be in [0, %d] (0 = auto)", p->num_splits, kMaxSplits);
+    BD_ATTN_RULE(!p->cu_seqlens_k || p->cu_seqlens_q,
+                 "cu_seqlens_k needs cu_seqlens_q (packed keys come with packed queries)");
+    if (p->k_rope_positions) {
+        BD_ATTN_RULE(p->head_dim % 2 == 0, "k_rope_positions needs an even head_dim (%d)",
+                     p->head_dim);
+        BD_ATTN_RULE(p->head_dim / 2 <= kMaxRopeHalf, "k_rope_positions supports head_dim <= %d (got %d)",
+                     2 * kMaxRopeHalf, p->head_dim);
+        BD_ATTN_RULE(isfinite(p->rope_theta) && p->rope_theta > 0.f, "rope_theta (%g) must be > 0",
+                     (double)p->rope_theta);
+    }
+    const bool work = p->batch > 0 && p->seqlen_q > 0;
+    if (work && tensors) {
+        BD_ATTN_RULE(p->q && p->o, "null tensor pointer (q and o are required)");
+        BD_ATTN_RULE((p->k && p->v) || p->seqlen_k == 0, "null tensor pointer (k and v are required when seqlen_k > 0)");
+        BD_ATTN_RULE(p->num_splits <= 1 || (p->o_accum && p->lse_accum),
+                     "num_splits (%d) > 1 needs the o_accum and lse_accum workspace", p->num_splits);
+    }
+    return BD_OK;
+#undef BD_ATTN_RULE
+}
+
+// Host-side: the resolved plan of a validated call with `splits` >= 1.
+inline Plan make_plan(const bd_attention_params& p, int splits) {
+    Plan pl;
+    pl.p = p;
+    pl.group = p.heads_q / p.heads_kv;
+    const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q);
+    pl.pack = pk ? pl.group : 1;
+    pl.head_blocks = pk ? p.heads_kv : p.heads_q;
+    const Tile t = tile_for(p.dtype, p.head_dim);
+    pl.tile_m = t.m;
+    pl.tile_n = t.n;
+    pl.num_splits = splits < 1 ? 1 : splits;
+    pl.m_blocks = ceil_div(p.seqlen_q * pl.pack, t.m);
+    if (p.softcap > 0.f) {
+        pl.softcap_pre = p.scale / p.softcap;
+        pl.sl2 = p.softcap * kLog2e;
+        pl.lse_scale = p.softcap;
+    } else {
+        pl.softcap_pre = 0.f;
+        pl.sl2 = p.scale * kLog2e;
+        pl.lse_scale = p.scale;
+    }
+    for (int i = 0; i < kMaxRopeHalf; ++i) pl.rope_inv_freq[i] = 0.f;
+    if (p.k_rope_positions) {
+        // the rope op's expression (native/cpu/rope.cpp): powf(theta, -2p / rotary_dim) in F32
+        for (int i = 0; i < p.head_dim / 2; ++i)
+            pl.rope_inv_freq[i] = powf(p.rope_theta, -static_cast<float>(2 * i) / static_cast<float>(p.head_dim));
+    }
+    return pl;
+}
+
+// Final normalisation of one row (no split): returns 1/denominator for the accumulator and writes
+// the row's lse. m_raw: running max in raw units (-inf when nothing was visible); l: the sum of
+// exp2((raw - m) * sl2); sink: learned sink logit or NAN when none.
+BD_HD float finish_row(float m_raw, float l, float lse_scale, float sink, bool has_sink, float* lse) {
+    const bool empty = !(l > 0.f);  // zero or NaN sum -> zeros
+    if (!has_sink) {
+        *lse = empty ? -INFINITY : m_raw * lse_scale + logf(l);
+        return empty ? 0.f : 1.f / l;
+    }
+    // denominator l * e^ms + e^sink, computed around M = max(ms, sink) so neither overflows
+    const float ms = empty ? -INFINITY : m_raw * lse_scale;
+    const float mx = fmaxf(ms, sink);
+    const float a = empty ? 0.f : expf(ms - mx);
+    const float den = l * a + expf(sink - mx);
+    *lse = mx + logf(den);
+    return empty ? 0.f : a / den;
+}
+
+// Split partial: o_i normalised by its own sum, lse_i (-inf for an empty split); no sink here.
+BD_HD float finish_split(float m_raw, float l, float lse_scale, float* lse) {
+    const bool empty = !(l > 0.f);
+    *lse = empty ? -INFINITY : m_raw * lse_scale + logf(l);
+    return empty ? 0.f : 1.f / l;
+}
+
+// The flat entry points' layouts (attention.h): dense (B, S, H, D) or packed (total, H, D), lse
+// (B, Hq, Sq) or (total_q, Hq) when packed; the workspace split into o_accum then lse_accum.
+// `splits` is the already resolved split count (>= 1).
+inline bd_attention_params flat_params(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                                       int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q,
+                                       int heads_kv, int head_dim, int head_dim_v, const int32_t* cu_seqlens_q,
+                                       const int32_t* cu_seqlens_k, const int32_t* seqused_k, float scale,
+                                       float softcap, int causal, int window_left, int window_right,
+                                       int sink_tokens, const float* sinks, const int32_t* k_rope_positions,
+                                       float rope_theta, int splits, void* workspace) {
+    bd_attention_params p;
+    bd_attention_params_init(&p, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v);
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.o = o;
+    p.lse = lse;
+    p.cu_seqlens_q = cu_seqlens_q;
+    p.cu_seqlens_k = cu_seqlens_k;
+    p.seqused_k = seqused_k;
+    if (cu_seqlens_q) {  // packed lse: (total_q, Hq)
+        p.lse_row_stride = heads_q;
+        p.lse_head_stride = 1;
+        p.lse_batch_stride = 0;
+    }
+    p.scale = scale;
+    p.softcap = softcap;
+    p.is_causal = causal;
+    p.window_left = window_left;
+    p.window_right = window_right;
+    p.sink_tokens = sink_tokens;
+    p.sinks = sinks;
+    p.k_rope_positions = k_rope_positions;
+    p.rope_theta = rope_theta;
+    p.num_splits = splits;
+    if (workspace && splits > 1 && heads_q > 0) {
+        p.o_accum = static_cast<float*>(workspace);
+        p.lse_accum = reinterpret_cast<float*>(static_cast<char*>(workspace) +
+                                               workspace_lse_offset(batch, seqlen_q, heads_q, head_dim_v, splits));
+    }
+    return p;
+}
+
+}  // namespace bd::attn

@@ -1,0 +1,334 @@
+// bd_test_attention_cpu: the fused attention CPU twin against the F64 oracle (no GPU needed).
+//   - the tensor-core fragment maps (CPU unit test of mma_layout.hpp);
+//   - the C ABI: messages naming the rule, capability query, workspace sizes, flat == struct;
+//   - every standard case (attention_ref.hpp) with FlashAttention's low-precision rule;
+//   - split-KV 1..8 agreeing with each other;
+//   - memory and speed: a 16k-token causal attention with its peak RSS (< 1 GB), and the twin
+//     against a naive materialised version at 4k tokens (times printed; information only).
+// Options: --quick (fewer cases), --no-perf (skip the memory/speed check), --perf-heads H.
+// Last line: "N passed, M failed"; exit status 1 on any failure.
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "attention_ref.hpp"
+#include "braindrip/attention.h"
+#include "braindrip/cpu_runtime.h"
+#include "braindrip/detail/attention_plan.hpp"
+#include "braindrip/ops.h"
+#include "mma_layout_test.hpp"
+
+namespace {
+
+int g_passed = 0, g_failed = 0;
+
+void report(bool ok, const std::string& what, const std::string& why = "") {
+    if (ok) {
+        ++g_passed;
+    } else {
+        ++g_failed;
+        std::printf("FAIL %s%s%s\n", what.c_str(), why.empty() ? "" : ": ", why.c_str());
+    }
+}
+
+double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+long peak_rss_mb() {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;  // Linux: KiB
+}
+
+// Runs the CPU twin on a case; o in storage type, lse F32.
+struct Run {
+    std::vector<uint8_t> o;
+    std::vector<float> lse;
+    int status = BD_OK;
+    std::string error;
+};
+
+Run run_cpu(const bdt::Inputs& in, int num_splits) {
+    Run r;
+    r.o.assign((size_t)in.o_elems * bdt::dtype_size(in.c.dtype), 0xCD);  // garbage: the kernel must write all
+    r.lse.assign((size_t)in.lse_elems, 12345.f);
+    bd_attention_params p = in.p;
+    p.o = r.o.data();
+    p.lse = r.lse.data();
+    p.num_splits = num_splits;
+    std::vector<float> ws;
+    if (num_splits > 1) {
+        const int64_t bytes = bd_cpu_attention_workspace_bytes(&p);
+        ws.assign((size_t)(bytes / 4 + 64), NAN);  // NaN: a missed partial would show
+        p.o_accum = ws.data();
+        p.lse_accum = ws.data() + bd::attn::workspace_lse_offset(p.batch, p.seqlen_q, p.heads_q, p.head_dim_v,
+                                                                 num_splits) / 4;
+    }
+    r.status = bd_cpu_attention_forward(&p, nullptr);
+    if (r.status != BD_OK) r.error = bd_cpu_last_error();
+    return r;
+}
+
+void test_abi() {
+    bd_attention_params p;
+    bd_attention_params_init(&p, BD_F32, 1, 4, 4, 12, 5, 64, 64);
+    float dummy[16];
+    p.q = p.k = p.v = dummy;
+    p.o = dummy;
+    int st = bd_cpu_attention_forward(&p, nullptr);
+    const std::string msg = bd_cpu_last_error();
+    report(st == BD_ERR_INVALID_ARGUMENT && msg.find("attention: heads_q (12) must be divisible by heads_kv (5)") !=
+                                                std::string::npos,
+           "abi: heads_q 12 / heads_kv 5 is rejected with a message naming the rule", msg);
+    bd_attention_params_init(&p, BD_BF16, 1, 4, 4, 4, 4, 64, 64);
+    p.q = p.k = p.v = dummy;
+    p.o = dummy;
+    p.num_splits = 4;
+    st = bd_cpu_attention_forward(&p, nullptr);
+    report(st == BD_ERR_INVALID_ARGUMENT && std::string(bd_cpu_last_error()).find("workspace") != std::string::npos,
+           "abi: num_splits 4 without workspace is rejected", bd_cpu_last_error());
+    p.num_splits = 1;
+    p.window_left = -2;
+    st = bd_cpu_attention_forward(&p, nullptr);
+    report(st == BD_ERR_INVALID_ARGUMENT && std::string(bd_cpu_last_error()).find("window_left (-2)") != std::string::npos,
+           "abi: window_left -2 is rejected", bd_cpu_last_error());
+    p.window_left = -1;
+    p.batch = 0;
+    p.q = p.k = p.v = nullptr;
+    p.o = nullptr;
+    report(bd_cpu_attention_forward(&p, nullptr) == BD_OK, "abi: batch 0 is a no-op");
+    report(bd_cpu_attention_supports(40, 72, BD_BF16) == BD_OK, "abi: CPU supports D40 Dv72 BF16");
+    st = bd_cpu_attention_supports(2048, 64, BD_F32);
+    report(st == BD_ERR_UNSUPPORTED && std::string(bd_cpu_last_error()).find("1024") != std::string::npos,
+           "abi: CPU head_dim 2048 is unsupported, naming the limit", bd_cpu_last_error());
+    report(bd_cpu_attention_supports(64, 64, BD_I32) == BD_ERR_UNSUPPORTED, "abi: I32 attention is unsupported");
+    const int64_t ws = bd_cpu_attention_workspace_bytes_flat(BD_BF16, 2, 3, 100, 8, 2, 128, 128, 4);
+    const int64_t rows = 4 * 2 * 8 * 3;
+    report(ws == (rows * 128 * 4 + 255) / 256 * 256 + rows * 4, "abi: workspace bytes for 4 splits",
+           std::to_string(ws));
+    report(bd_cpu_attention_workspace_bytes_flat(BD_BF16, 2, 3, 100, 8, 2, 128, 128, 1) == 0,
+           "abi: no workspace without splits");
+    report(bd_cpu_attention_workspace_bytes_flat(BD_BF16, 2, 3, 100, 8, 3, 128, 128, 1) == -1,
+           "abi: workspace query validates (heads 8 / 3)");
+    const bd::attn::Tile t16 = bd::attn::tile_for(BD_BF16, 128), t32 = bd::attn::tile_for(BD_F32, 128);
+    report(t16.m == 64 && t16.n == 64 && t32.m == 16 && t32.n == 32, "abi: tiles match the CUDA kernels (64x64, 16x32)");
+    // FA2 heuristic: decode B1 H8 over 32k keys on 132 SMs splits, prefill does not
+    const int s_dec = bd::attn::num_splits_heuristic(8, 132, 512, 128);
+    const int s_pre = bd::attn::num_splits_heuristic(16 * 64, 132, 64, 128);
+    report(s_dec > 1 && s_pre == 1, "abi: num_splits heuristic splits decode only",
+           std::to_string(s_dec) + " / " + std::to_string(s_pre));
+}
+
+// Flat wrapper == struct call (bitwise), dense and packed, with a split workspace.
+void test_flat() {
+    for (bool varlen : {false, true}) {
+        bdt::Case c;
+        c.name = varlen ? "flat varlen" : "flat dense";
+        c.dtype = BD_BF16;
+        c.B = 3;
+        c.Sq = 5;
+        c.Sk = 90;
+        c.Hq = 4;
+        c.Hkv = 2;
+        c.D = c.Dv = 64;
+        c.causal = true;
+        c.varlen = varlen;
+        c.seqused = true;
+        c.learned_sinks = true;
+        c.wl = 40;
+        c.sink_tokens = 2;
+        c.rope = true;
+        c.seed = varlen ? 77 : 78;
+        const bdt::Inputs in = bdt::make_inputs(c);
+        const Run ref = run_cpu(in, 3);
+        std::vector<uint8_t> o(ref.o.size(), 0);
+        std::vector<float> lse(ref.lse.size(), 0.f);
+        const int64_t wsb =
+            bd_cpu_attention_workspace_bytes_flat(c.dtype, c.B, c.Sq, c.Sk, c.Hq, c.Hkv, c.D, c.Dv, 3);
+        std::vector<float> ws((size_t)wsb / 4 + 1);
+        const int st = bd_cpu_attention(in.p.q, in.p.k, in.p.v, o.data(), lse.data(), c.dtype, c.B, c.Sq, c.Sk, c.Hq,
+                                        c.Hkv, c.D, c.Dv, in.p.cu_seqlens_q, in.p.cu_seqlens_k, in.p.seqused_k,
+                                        in.p.scale, 0.f, 1, 40, -1, 2, in.p.sinks, in.p.k_rope_positions, 10000.f, 3,
+                                        ws.data(), nullptr);
+        report(st == BD_OK && ref.status == BD_OK && o == ref.o && std::memcmp(lse.data(), ref.lse.data(), lse.size() * 4) == 0,
+               std::string("abi: ") + c.name + " wrapper equals the struct call", st == BD_OK ? "" : bd_cpu_last_error());
+    }
+}
+
+void run_case(const bdt::Case& c) {
+    const std::string label = c.label();
+    if (bd_cpu_attention_supports(c.D, c.Dv, c.dtype) != BD_OK) {
+        std::printf("skipped %s: %s\n", label.c_str(), bd_cpu_last_error());
+        return;
+    }
+    const bdt::Inputs in = bdt::make_inputs(c);
+    const Run r = run_cpu(in, c.num_splits);
+    if (r.status != BD_OK) {
+        report(false, label, "status " + std::to_string(r.status) + ": " + r.error);
+        return;
+    }
+    const bdt::Outputs ref = bdt::reference(in, true), naive = bdt::reference(in, false);
+    const bdt::Check chk = bdt::check_outputs(in, r.o.data(), r.lse.data(), ref, naive);
+    report(chk.ok, label, chk.msg);
+    if (std::getenv("BD_TEST_VERBOSE"))
+        std::printf("  %s: err_o %.3g (bound %.3g) err_lse %.3g (bound %.3g)\n", label.c_str(), chk.err_o, chk.bound_o,
+                    chk.err_lse, chk.bound_lse);
+}
+
+// 1..8 splits of the same call agree with one another (not only each with the oracle).
+void test_split_agreement() {
+    for (int dt : {BD_F32, BD_BF16}) {
+        bdt::Case c;
+        c.dtype = dt;
+        c.B = 2;
+        c.Sq = 3;
+        c.Sk = 777;
+        c.Hq = 8;
+        c.Hkv = 2;
+        c.D = c.Dv = 128;
+        c.causal = true;
+        c.learned_sinks = true;
+        c.seed = 4242;
+        const bdt::Inputs in = bdt::make_inputs(c);
+        const Run one = run_cpu(in, 1);
+        double worst = 0, worst_lse = 0;
+        for (int s = 2; s <= 8; ++s) {
+            const Run r = run_cpu(in, s);
+            worst = std::max(worst, bdt::nmse(in, r.o.data(), one.o.data()));
+            for (size_t e = 0; e < r.lse.size(); ++e)
+                worst_lse = std::max(worst_lse, (double)std::fabs(r.lse[e] - one.lse[e]) / (1.0 + std::fabs(one.lse[e])));
+        }
+        const double tol = dt == BD_F32 ? 1e-12 : 1e-5;
+        char why[128];
+        std::snprintf(why, sizeof why, "worst nmse %.3g, worst relative lse difference %.3g", worst, worst_lse);
+        report(worst <= tol && worst_lse <= 1e-6, std::string("split-KV 2..8 agree with 1 split (") + bdt::dtype_str(dt) + ")",
+               why);
+        std::printf("split-KV agreement %s: %s\n", bdt::dtype_str(dt), why);
+    }
+}
+
+// Naive materialised attention (F32): S = Q K^T for a whole head, mask, softmax, O = P V.
+void naive_materialized(const float* q, const float* k, const float* v, float* o, int64_t S, int H, int D) {
+#pragma omp parallel for schedule(static)
+    for (int h = 0; h < H; ++h) {
+        std::vector<float> s((size_t)(S * S));
+        const float scale = 1.f / std::sqrt((float)D);
+        for (int64_t i = 0; i < S; ++i)
+            for (int64_t j = 0; j < S; ++j) {
+                float acc = 0.f;
+                for (int d = 0; d < D; ++d) acc += q[(i * H + h) * D + d] * k[(j * H + h) * D + d];
+                s[i * S + j] = j <= i ? acc * scale : -INFINITY;
+            }
+        for (int64_t i = 0; i < S; ++i) {
+            float mx = -INFINITY, sum = 0.f;
+            for (int64_t j = 0; j < S; ++j) mx = std::max(mx, s[i * S + j]);
+            for (int64_t j = 0; j < S; ++j) sum += (s[i * S + j] = std::exp(s[i * S + j] - mx));
+            for (int d = 0; d < D; ++d) {
+                float acc = 0.f;
+                for (int64_t j = 0; j < S; ++j) acc += s[i * S + j] * v[(j * H + h) * D + d];
+                o[(i * H + h) * D + d] = acc / sum;
+            }
+        }
+    }
+}
+
+void perf_check(int heads) {
+    const int D = 128;
+    // 16k causal on the twin: memory must stay O(S D)
+    {
+        const int64_t S = 16384;
+        const size_t n = (size_t)S * heads * D;
+        std::vector<float> q(n), k(n), v(n), o(n);
+        std::vector<float> lse((size_t)S * heads);
+        std::mt19937_64 rng(7);
+        std::normal_distribution<float> nd;
+        for (size_t i = 0; i < n; ++i) {
+            q[i] = nd(rng);
+            k[i] = nd(rng);
+            v[i] = nd(rng);
+        }
+        const long rss0 = peak_rss_mb();
+        const double t0 = now_s();
+        const int st = bd_cpu_attention(q.data(), k.data(), v.data(), o.data(), lse.data(), BD_F32, 1, S, S, heads,
+                                        heads, D, D, nullptr, nullptr, nullptr, 1.f / std::sqrt((float)D), 0.f, 1, -1,
+                                        -1, 0, nullptr, nullptr, 0.f, 1, nullptr, nullptr);
+        const double dt = now_s() - t0;
+        const long rss = peak_rss_mb();
+        const double flops = 4.0 * heads * D * (double)S * (S + 1) / 2;
+        std::printf("perf: CPU twin F32 causal B1 H%d S%lld D%d: %.2f s, %.1f GFLOP/s on %d threads; peak RSS %ld MB "
+                    "(tensors %zu MB, %ld MB before the call)\n",
+                    heads, (long long)S, D, dt, flops / dt * 1e-9, omp_get_max_threads(), rss, 4 * n * 4 / (1 << 20),
+                    rss0);
+        bool finite = st == BD_OK;
+        for (size_t i = 0; i < n && finite; i += 4099) finite = std::isfinite(o[i]);
+        report(st == BD_OK && finite && rss < 1024, "memory: 16k causal attention on the CPU twin under 1 GB",
+               "peak RSS " + std::to_string(rss) + " MB");
+    }
+    // 4k: twin vs naive materialised (both F32, same threads)
+    {
+        const int64_t S = 4096;
+        const size_t n = (size_t)S * heads * D;
+        std::vector<float> q(n), k(n), v(n), o1(n), o2(n);
+        std::mt19937_64 rng(8);
+        std::normal_distribution<float> nd;
+        for (size_t i = 0; i < n; ++i) {
+            q[i] = nd(rng);
+            k[i] = nd(rng);
+            v[i] = nd(rng);
+        }
+        double t0 = now_s();
+        bd_cpu_attention(q.data(), k.data(), v.data(), o1.data(), nullptr, BD_F32, 1, S, S, heads, heads, D, D, nullptr,
+                         nullptr, nullptr, 1.f / std::sqrt((float)D), 0.f, 1, -1, -1, 0, nullptr, nullptr, 0.f, 1,
+                         nullptr, nullptr);
+        const double t_twin = now_s() - t0;
+        t0 = now_s();
+        naive_materialized(q.data(), k.data(), v.data(), o2.data(), S, heads, D);
+        const double t_naive = now_s() - t0;
+        double num = 0, den = 0;
+        for (size_t i = 0; i < n; ++i) {
+            num += (o1[i] - o2[i]) * (double)(o1[i] - o2[i]);
+            den += (double)o2[i] * o2[i];
+        }
+        std::printf("perf: causal B1 H%d S4096 D%d F32: CPU twin %.3f s, naive materialised %.3f s (%.1fx), "
+                    "nmse %.2g, %d threads\n",
+                    heads, D, t_twin, t_naive, t_naive / t_twin, num / den, omp_get_max_threads());
+        report(num / den < 1e-10, "perf: twin and naive materialised agree at 4k", std::to_string(num / den));
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false, perf = true;
+    int perf_heads = 8;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--no-perf")) perf = false;
+        else if (!std::strcmp(argv[i], "--perf-heads") && i + 1 < argc) perf_heads = std::atoi(argv[++i]);
+        else {
+            std::fprintf(stderr, "usage: %s [--quick] [--no-perf] [--perf-heads H]\n", argv[0]);
+            return 2;
+        }
+    }
+    bdt::LayoutReport lr;
+    bdt::test_mma_layout(lr);
+    g_passed += lr.passed;
+    g_failed += lr.failed;
+    test_abi();
+    test_flat();
+    const double t0 = now_s();
+    const std::vector<bdt::Case> cases = bdt::standard_cases(quick);
+    for (const bdt::Case& c : cases) run_case(c);
+    test_split_agreement();
+    std::printf("cases: %zu in %.1f s\n", cases.size(), now_s() - t0);
+    if (perf) perf_check(perf_heads);
+    std::printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+}
