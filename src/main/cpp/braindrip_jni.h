@@ -3,5 +3,6 @@
 #pragma once
 #include "braindrip/common.h"
 #include "braindrip/ops.h"
+#include "braindrip/attention.h"
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/cuda_runtime_api.h"

@@ -76,4 +76,16 @@ public final class NativeCuda {
     public static native int bd_cuda_argmax(@Cast("const void*") long x, @Cast("int32_t*") long out, long rows, long cols, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_topk(@Cast("const void*") long x, @Cast("float*") long values, @Cast("int32_t*") long indices, long rows, long cols, long k, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_cross_entropy(@Cast("const void*") long logits, @Cast("const void*") long targets, int targetDtype, @Cast("float*") long loss, long rows, long cols, int dtype, @Cast("void*") long stream);
+
+    // ---- fused attention (native/include/braindrip/attention.h, flat-argument forms)
+    public static native int bd_cuda_attention(@Cast("const void*") long q, @Cast("const void*") long k, @Cast("const void*") long v,
+            @Cast("void*") long o, @Cast("float*") long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
+            int headsKv, int headDim, int headDimV, @Cast("const int32_t*") long cuSeqlensQ, @Cast("const int32_t*") long cuSeqlensK,
+            @Cast("const int32_t*") long sequsedK, float scale, float softcap, int causal, int windowLeft, int windowRight,
+            int sinkTokens, @Cast("const float*") long sinks, @Cast("const int32_t*") long kRopePositions, float ropeTheta,
+            int numSplits, @Cast("void*") long workspace, @Cast("void*") long stream);
+    public static native int bd_cuda_attention_supports(int headDim, int headDimV, int dtype);
+    public static native long bd_cuda_attention_workspace_bytes_flat(int dtype, long batch, long seqlenQ, long seqlenK,
+            int headsQ, int headsKv, int headDim, int headDimV, int numSplits);
+    public static native int bd_cuda_attention_num_splits(long batch, int heads, long seqlenQ, long seqlenK, int headDim, int numSms);
 }
