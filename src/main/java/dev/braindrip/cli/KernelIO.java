@@ -40,13 +40,18 @@ final class KernelIO implements AutoCloseable {
 
     /** A float input converted to the compute dtype; throws naming the op and file when missing. */
     Tensor floats(String name) throws IOException {
+        return floats(name, dtype);
+    }
+
+    /** A float input converted to {@code as} whatever the compute dtype (e.g. F32 learned attention sinks). */
+    Tensor floats(String name, DType as) throws IOException {
         require(name);
         TensorInfo info = in.info(name);
         SafeTensorsDType t = info.dtype();
         if (t != SafeTensorsDType.F32 && t != SafeTensorsDType.F16 && t != SafeTensorsDType.BF16) {
             throw new IllegalArgumentException(op + ": input '" + name + "' is " + t + ", expected F32, F16 or BF16");
         }
-        return arena.fromFloats(in.toFloatArray(name), dtype, info.shape());
+        return arena.fromFloats(in.toFloatArray(name), as, info.shape());
     }
 
     /** An optional float input, or null. */
