@@ -21,7 +21,8 @@ import java.util.function.IntFunction;
  * naive Java peer runs on the same shape when asked.
  */
 public final class OpBench {
-    public static final List<String> OPS = List.of("gemm", "rmsnorm", "layernorm", "softmax", "activation", "glu", "rope");
+    /** Every benchmarked op family, in the order `bench all` runs them: the one list. */
+    public static final List<String> OPS = List.of("gemm", "rmsnorm", "layernorm", "softmax", "activation", "glu", "rope", "attention");
 
     private OpBench() {}
 
@@ -39,6 +40,7 @@ public final class OpBench {
                 }
             }
             case "rope" -> out.add(shape("seq", 4096, "heads", 32, "head_dim", 128));
+            case "attention" -> out.addAll(AttentionBench.standardShapes(device));
             case "rmsnorm", "layernorm", "softmax", "activation", "glu" -> {
                 out.add(shape("rows", 4096, "cols", 4096));
                 out.add(shape("rows", 16, "cols", 4096));
@@ -64,6 +66,7 @@ public final class OpBench {
 
     /** Measures one op at one shape. */
     public static BenchResult run(String op, Map<String, Object> shape, Device device, DType dtype, BenchOptions o) {
+        if (op.equals("attention")) return AttentionBench.run(shape, device, dtype, o); // its own arenas
         try (Arena arena = Arena.on(device, 64L << 30)) {
             BenchResult r = switch (op) {
                 case "gemm" -> gemm(arena, shape, dtype, o);
