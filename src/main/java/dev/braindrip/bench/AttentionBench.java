@@ -114,26 +114,36 @@ public final class AttentionBench {
             }
             Ops ops = fusedScratch.ops(); // outputs and workspace land in their own arena: its peak is the call's memory
             // timed: the kernel (outputs come from the arena's pool after warm-up)
+            double cpu0 = processCpuSeconds();
             double[] ms = Timer.time(device, Math.max(1, o.warmup()), o.repeats(),
                     i -> ops.attention(qs.get(i % copies), ks.get(i % copies), vs.get(i % copies), spec).close());
+            double fusedCpu = (processCpuSeconds() - cpu0) / (Math.max(1, o.warmup()) + o.repeats());
             long pairs = visiblePairs(sq, skv, spec.isCausal(), spec.windowLeft());
             double flops = 4.0 * b * hq * d * pairs;
             double bytes = sq == 1 ? kvBytes : qBytes + kvBytes + qBytes; // decode: K and V read; prefill: q, k, v read + o written
             StringBuilder note = new StringBuilder(String.format(Locale.ROOT, "fused call memory (o, lse, workspace): %s",
                     mib(fusedScratch.peakBytes())));
             BenchResult.Peer peer = null;
+            double peerCpu = Double.NaN;
             if (o.peer()) {
                 long scoreBytes = (long) sq * skv * 4;
                 if (scoreBytes > (4L << 30)) {
                     note.append("; peer skipped: one head's score matrix would be ").append(mib(scoreBytes));
+                    peerCpu = Double.NaN;
                 } else {
                     NaivePeer np = new NaivePeer(device, qs.get(0), ks.get(0), vs.get(0), spec, b, sq, skv, hq, hkv, d);
                     try (np) {
+                        double c0 = processCpuSeconds();
                         double[] pm = Timer.time(device, 1, Math.min(o.repeats(), 5), i -> np.run());
+                        peerCpu = (processCpuSeconds() - c0) / (1 + Math.min(o.repeats(), 5));
                         peer = new BenchResult.Peer("naive-unfused (gemm, softmax)", Timer.median(pm));
                         note.append("; peer memory (score matrices): ").append(mib(np.peakBytes()));
                     }
                 }
+            }
+            if (!device.isCuda() && fusedCpu >= 0) { // on a shared host, CPU seconds per call do not depend on the load
+                note.append(String.format(Locale.ROOT, "; process CPU time per call: fused %.2f s", fusedCpu));
+                if (!Double.isNaN(peerCpu)) note.append(String.format(Locale.ROOT, ", peer %.2f s", peerCpu));
             }
             String rss = processPeakRss();
             if (rss != null) note.append("; process peak RSS ").append(rss);
@@ -147,6 +157,17 @@ public final class AttentionBench {
 
     static String mib(long bytes) {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
+    }
+
+    /** User + system CPU seconds of this process so far (Linux /proc/self/stat, 100 ticks per second), or −1. */
+    static double processCpuSeconds() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" "); // fields from 3 (state) on
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime (14), stime (15)
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** VmHWM of /proc/self/status (Linux), or null. */
