@@ -108,9 +108,9 @@ public final class AttentionBench {
             int copies = Rotation.copies(device, qBytes + kvBytes);
             List<Tensor> qs = new ArrayList<>(), ks = new ArrayList<>(), vs = new ArrayList<>();
             for (int i = 0; i < copies; i++) {
-                qs.add(arena.randn(dt, b, sq, hq, d));
-                ks.add(arena.randn(dt, b, skv, hkv, d));
-                vs.add(arena.randn(dt, b, skv, hkv, d));
+                qs.add(random(arena, dt, b, sq, hq, d));
+                ks.add(random(arena, dt, b, skv, hkv, d));
+                vs.add(random(arena, dt, b, skv, hkv, d));
             }
             Ops ops = fusedScratch.ops(); // outputs and workspace land in their own arena: its peak is the call's memory
             // timed: the kernel (outputs come from the arena's pool after warm-up)
@@ -126,10 +126,12 @@ public final class AttentionBench {
             BenchResult.Peer peer = null;
             double peerCpu = Double.NaN;
             if (o.peer()) {
-                long scoreBytes = (long) sq * skv * 4;
-                if (scoreBytes > (4L << 30)) {
+                long scoreBytes = (long) sq * skv * dt.bytes();
+                long hostElements = Math.max((long) b * sq * hq * d, (long) b * skv * hkv * d);
+                if (scoreBytes >= (2L << 30)) {
                     note.append("; peer skipped: one head's score matrix would be ").append(mib(scoreBytes));
-                    peerCpu = Double.NaN;
+                } else if (hostElements > (1L << 28)) {
+                    note.append("; peer skipped: inputs of ").append(hostElements).append(" elements are too large to re-lay out on the host");
                 } else {
                     NaivePeer np = new NaivePeer(device, qs.get(0), ks.get(0), vs.get(0), spec, b, sq, skv, hq, hkv, d);
                     try (np) {
@@ -153,6 +155,23 @@ public final class AttentionBench {
             return new BenchResult("attention", device.toString(), dt.name().toLowerCase(Locale.ROOT), sh, Timer.median(ms), ms[0], o.repeats(),
                     flops, bytes, peer, note.toString());
         }
+    }
+
+    /** Standard normal values; past 16M elements a random block tiled over the tensor (fast, and values do not change timings). */
+    static Tensor random(Arena arena, DType dt, long... shape) {
+        long n = 1;
+        for (long x : shape) n = Math.multiplyExact(n, x);
+        long block = 1L << 24;
+        if (n <= block) return arena.randn(dt, shape);
+        Tensor t = arena.empty(dt, shape);
+        try (Tensor r = arena.randn(dt, block)) {
+            long bytes = block * dt.bytes(), total = n * dt.bytes();
+            for (long off = 0; off < total; off += bytes) t.copyRange(r, 0, off, Math.min(bytes, total - off));
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return t;
     }
 
     static String mib(long bytes) {
