@@ -84,6 +84,55 @@ void rope_row(float* x, int d, float pos, const float* inv_freq, int dt) {
     }
 }
 
+// s[0..N) = q . kt[:, j] for one query row; kt is the (D, N) transposed key tile. A compile-time N
+// lets the N-wide accumulator live in vector registers across the D loop.
+template <int N>
+void scores_row(const float* q, const float* kt, int D, float* s) {
+    float acc[N];
+    for (int j = 0; j < N; ++j) acc[j] = 0.f;
+    for (int d = 0; d < D; ++d) {
+        const float qd = q[d];
+        const float* kd = kt + d * N;
+#pragma omp simd
+        for (int j = 0; j < N; ++j) acc[j] += qd * kd[j];
+    }
+    for (int j = 0; j < N; ++j) s[j] = acc[j];
+}
+
+void scores_row_any(const float* q, const float* kt, int D, int N, float* s) {
+    switch (N) {
+        case 32: scores_row<32>(q, kt, D, s); return;
+        case 64: scores_row<64>(q, kt, D, s); return;
+        default:
+            for (int j = 0; j < N; ++j) s[j] = 0.f;
+            for (int d = 0; d < D; ++d)
+                for (int j = 0; j < N; ++j) s[j] += q[d] * kt[d * N + j];
+    }
+}
+
+// a[0..Dv) += sum_j p[j] v[j, :] over nk keys, in 64-column blocks held in registers.
+void pv_row(const float* p, const float* vt, int nk, int Dv, float* a) {
+    int c0 = 0;
+    for (; c0 + 64 <= Dv; c0 += 64) {
+        float acc[64];
+        for (int c = 0; c < 64; ++c) acc[c] = a[c0 + c];
+        for (int j = 0; j < nk; ++j) {
+            const float pj = p[j];
+            if (pj == 0.f) continue;
+            const float* v = vt + static_cast<size_t>(j) * Dv + c0;
+#pragma omp simd
+            for (int c = 0; c < 64; ++c) acc[c] += pj * v[c];
+        }
+        for (int c = 0; c < 64; ++c) a[c0 + c] = acc[c];
+    }
+    for (int j = 0; j < nk && c0 < Dv; ++j) {
+        const float pj = p[j];
+        if (pj == 0.f) continue;
+        const float* v = vt + static_cast<size_t>(j) * Dv;
+        for (int c = c0; c < Dv; ++c) a[c] += pj * v[c];
+    }
+}
+
 // One block: query rows [r0, r0 + M) of head block hb in sequence b, key tiles of split `split`.
 void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, Scratch& w) {
     const bd_attention_params& p = pl.p;
@@ -95,8 +144,10 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     const Mask mk = attn::make_mask(p, si);
     const int64_t i0 = pl.row_query(r0), i1 = pl.row_query(r0 + nr - 1);
     const TileRange tr = attn::tile_range(mk, i0, i1, N);
-    int64_t tb, te;
+    int tb, te;
     attn::split_range(tr.count(), split, pl.num_splits, &tb, &te);
+    const int sk = static_cast<int>(si.sk), sink = p.sink_tokens;
+    const attn::RowLimits first = attn::row_limits(mk, i0), last = attn::row_limits(mk, i1);
     const int hk = pl.kv_head(hb);
 
     float* q = w.q.data();
@@ -107,9 +158,9 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     std::fill(w.acc.begin(), w.acc.end(), 0.f);
     const bool softcap = p.softcap > 0.f;
 
-    for (int64_t t = tb; t < te; ++t) {
-        const int64_t n = tr.tile(t), k0 = n * N;
-        const int nk = static_cast<int>(std::min<int64_t>(N, si.sk - k0));
+    for (int t = tb; t < te; ++t) {
+        const int k0 = tr.tile(t) * N;
+        const int nk = std::min(N, sk - k0);
         // K tile, transposed, zero beyond the sequence (0 x garbage can be NaN)
         float* kt = w.kt.data();
         for (int j = 0; j < nk; ++j) {
@@ -124,24 +175,17 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
         float* vt = w.vt.data();
         for (int j = 0; j < nk; ++j) load_row(p.v, dt, pl.v_offset(b, si, k0 + j, hk), Dv, vt + j * Dv);
         std::fill(vt + static_cast<size_t>(nk) * Dv, vt + static_cast<size_t>(N) * Dv, 0.f);
-        const bool masked = attn::tile_needs_mask(mk, i0, i1, n, N);
+        const bool masked = attn::tile_needs_mask32(first, last, sk, sink, k0, N);
 
         for (int r = 0; r < nr; ++r) {
             float* s = w.s.data();
-            const float* qr = q + r * D;
-            for (int j = 0; j < N; ++j) s[j] = 0.f;
-            for (int d = 0; d < D; ++d) {  // S = Q.K^T as N-wide FMA streams
-                const float qd = qr[d];
-                const float* kd = kt + d * N;
-#pragma omp simd
-                for (int j = 0; j < N; ++j) s[j] += qd * kd[j];
-            }
+            scores_row_any(q + r * D, kt, D, N, s);  // S = Q.K^T as N-wide FMA streams
             if (softcap)
-                for (int j = 0; j < N; ++j) s[j] = std::tanh(s[j] * pl.softcap_pre);
+                for (int j = 0; j < N; ++j) s[j] = attn::softcap_tanh(s[j], pl.softcap_pre2);
             if (masked) {
-                const int64_t i = pl.row_query(r0 + r);
+                const attn::RowLimits lim = attn::row_limits(mk, pl.row_query(r0 + r));
                 for (int j = 0; j < N; ++j)
-                    if (!mk.visible(i, k0 + j)) s[j] = -INFINITY;
+                    if (!attn::visible32(lim, sk, sink, k0 + j)) s[j] = -INFINITY;
             }
             // online softmax (raw units; exp2 with the folded scale)
             float mx = w.m[r];
@@ -159,13 +203,7 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
             w.l[r] = w.l[r] * alpha + lsum;
             float* a = w.acc.data() + static_cast<size_t>(r) * Dv;
             for (int c = 0; c < Dv; ++c) a[c] *= alpha;
-            for (int j = 0; j < nk; ++j) {
-                const float pj = s[j];
-                if (pj == 0.f) continue;
-                const float* vj = vt + j * Dv;
-#pragma omp simd
-                for (int c = 0; c < Dv; ++c) a[c] += pj * vj[c];
-            }
+            pv_row(s, vt, nk, Dv, a);
         }
     }
 
@@ -283,8 +321,7 @@ extern "C" int bd_cpu_attention_forward(const bd_attention_params* p, void* stre
     if (st != BD_OK) return st;
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     const int splits = resolve_splits(*p);
-    BD_CHECK(splits <= 1 || (p->o_accum && p->lse_accum), "attention",
-             "num_splits (%d) > 1 needs the o_accum and lse_accum workspace", splits);
+    BD_CHECK(splits <= 1 || p->o_accum, "attention", "num_splits (%d) > 1 needs the o_accum workspace", splits);
     const bd::attn::Plan pl = bd::attn::make_plan(*p, splits);
     return attention_forward(pl);
 }

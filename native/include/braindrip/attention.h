@@ -87,8 +87,12 @@ typedef struct bd_attention_params {
     int num_splits;   /* 0 = auto (CPU: 1; CUDA: occupancy heuristic, bd_cuda_attention_num_splits,
                          used only when a workspace is given); 1 = no split; 2..128 = split each
                          query tile's visible key tiles into that many chunks, then merge by LSE */
-    float* o_accum;   /* workspace (num_splits, B, Hq, Sq, Dv) F32, needed when num_splits > 1 */
-    float* lse_accum; /* workspace (num_splits, B, Hq, Sq) F32, needed when num_splits > 1 */
+    float* o_accum;   /* workspace, needed when num_splits > 1 (and for auto splitting): one buffer
+                         of *_attention_workspace_bytes bytes, 16-byte aligned, holding o_accum
+                         (num_splits, B, Hq, Sq, Dv) F32 then lse_accum (num_splits, B, Hq, Sq) F32
+                         at a 256-byte aligned offset */
+    float* lse_accum; /* NULL: carved from the o_accum buffer as above (use this with auto);
+                         or a separate (num_splits, B, Hq, Sq) F32 buffer */
 } bd_attention_params;
 
 /* Fills the dense defaults: (B, S, H, D) strides for q/k/v/o, (B, Hq, Sq) for lse, every
@@ -146,9 +150,10 @@ int64_t bd_cpu_attention_workspace_bytes(const bd_attention_params* p);
 int64_t bd_cuda_attention_workspace_bytes(const bd_attention_params* p);
 
 /* FlashAttention-2's occupancy heuristic: the number of KV splits (1..128) that best fills
- * num_sms with batch * heads * ceil(seqlen_q / 64) blocks over ceil(seqlen_k / 64) key tiles
- * (BF16/F16 tiles). Prefill that fills 80% of the SMs gets 1. `heads` counts the blocks per
- * batch row: Hq, or Hkv when the query heads of a GQA group share a block (decode). */
+ * num_sms with batch * heads * ceil(seqlen_q / 64) blocks over the key tiles (BF16/F16 tiles:
+ * 64 keys, 32 at head dim 256). Prefill that fills 80% of the SMs gets 1. `heads` counts the
+ * blocks per batch row: Hq, or Hkv when the query heads of a GQA group share a block (decode,
+ * seqlen_q <= 16), which is what the automatic mode (num_splits = 0) passes. */
 int bd_cuda_attention_num_splits(int64_t batch, int heads, int64_t seqlen_q, int64_t seqlen_k,
                                  int head_dim, int num_sms);
 

@@ -698,6 +698,17 @@ inline std::vector<Case> standard_cases(bool quick) {
         c.B = 3;
         add(c);
     }
+    if (quick) {  // every 4th case, plus every split / rope / varlen / odd-shape case
+        std::vector<Case> q;
+        for (size_t i = 0; i < cs.size(); ++i) {
+            const std::string& n = cs[i].name;
+            const bool keep = i % 4 == 0 || n.find("rope") != std::string::npos || n.find("varlen") != std::string::npos ||
+                              n.find("head dim") != std::string::npos ||
+                              (n.find("split") != std::string::npos && cs[i].dtype == BD_BF16);
+            if (keep) q.push_back(cs[i]);
+        }
+        return q;
+    }
     return cs;
 }
 

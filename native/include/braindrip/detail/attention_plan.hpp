@@ -29,15 +29,15 @@ constexpr int kMaxRopeHalf = 256;  // rope table entries: head_dim / 2 (CPU head
 constexpr float kLog2e = 1.4426950408889634f;
 
 // Query rows per block and keys per tile. F32 runs the SIMT kernel (16 x 32); BF16/F16 run the
-// mma.sync kernel: 4 warps x 16 rows = 64 rows, 64 keys per tile for every head dim
-// (KERNEL-NOTES: 128-row tiles at hd128 sit near 255 registers and spill; 64-row tiles do not).
+// mma.sync kernel: 4 warps x 16 rows = 64 rows, 64 keys per tile up to head dim 128, 32 keys at 256
+// (KERNEL-NOTES: 128-row tiles at hd128 sit near 255 registers and spill; at hd256 even 64 x 64
+// spilled 148 bytes under ptxas -v, 64 x 32 does not).
 struct Tile {
     int m, n;
 };
 BD_HD Tile tile_for(int dtype, int head_dim) {
-    (void)head_dim;
     if (dtype == BD_F32) return Tile{16, 32};
-    return Tile{64, 64};
+    return Tile{64, head_dim <= 128 ? 64 : 32};
 }
 
 // The query heads of one KV head share a block's rows (row r -> query r / G, head hkv*G + r % G)
@@ -111,50 +111,66 @@ BD_HD Mask make_mask(const bd_attention_params& p, const SeqInfo& s) {
 // from the last (the diagonal, masked) down to the first, then the sink-token tiles that lie
 // before the window, also from the last down.
 struct TileRange {
-    int64_t win_lo, win_hi;  // window tiles [win_lo, win_hi)
-    int64_t sink_hi;         // sink tiles [0, sink_hi), all < win_lo
+    int win_lo, win_hi;  // window tiles [win_lo, win_hi)
+    int sink_hi;         // sink tiles [0, sink_hi), all < win_lo
 
-    BD_HD int64_t count() const { return (win_hi - win_lo) + sink_hi; }
-    BD_HD int64_t tile(int64_t t) const {
-        const int64_t w = win_hi - win_lo;
+    BD_HD int count() const { return (win_hi - win_lo) + sink_hi; }
+    BD_HD int tile(int t) const {
+        const int w = win_hi - win_lo;
         return t < w ? win_hi - 1 - t : sink_hi - 1 - (t - w);
     }
 };
 
 BD_HD TileRange tile_range(const Mask& m, int64_t i0, int64_t i1, int n) {
-    TileRange r;
     const int64_t n_total = ceil_div(m.sk, n);
-    r.win_hi = n_total;
+    int64_t win_hi = n_total;
     if (m.right >= 0) {
         const int64_t last_key = i1 + m.shift + m.right;  // last key any row of the tile may see
-        r.win_hi = min64(n_total, max64(0, floor_div(last_key, n) + 1));
-        if (last_key < 0) r.win_hi = 0;
+        win_hi = last_key < 0 ? 0 : min64(n_total, floor_div(last_key, n) + 1);
     }
-    r.win_lo = 0;
-    if (m.left >= 0) r.win_lo = min64(r.win_hi, max64(0, floor_div(i0 + m.shift - m.left, n)));
-    r.sink_hi = 0;
-    if (m.sink > 0 && r.win_lo > 0) {
+    int64_t win_lo = 0;
+    if (m.left >= 0) win_lo = min64(win_hi, max64(0, floor_div(i0 + m.shift - m.left, n)));
+    int64_t sink_hi = 0;
+    if (m.sink > 0 && win_lo > 0) {
         int64_t sink_keys = min64(m.sink, m.sk);
         if (m.right >= 0) sink_keys = min64(sink_keys, max64(0, i1 + m.shift + m.right + 1));
-        r.sink_hi = min64(r.win_lo, ceil_div(sink_keys, n));
+        sink_hi = min64(win_lo, ceil_div(sink_keys, n));
     }
-    return r;
+    return TileRange{static_cast<int>(win_lo), static_cast<int>(win_hi), static_cast<int>(sink_hi)};
 }
 
-// Whether key tile `tile` needs the element mask for query rows [i0, i1]: conservative, exact
-// on interior tiles (every (i, j) of an unmasked tile is visible).
-BD_HD bool tile_needs_mask(const Mask& m, int64_t i0, int64_t i1, int64_t tile, int n) {
-    const int64_t k0 = tile * n, k1 = k0 + n - 1;
-    if (k1 >= m.sk) return true;                                   // ragged end (or zero-filled)
-    if (m.right >= 0 && k1 > i0 + m.shift + m.right) return true;  // right edge of the first row
-    if (m.left >= 0 && k0 < i1 + m.shift - m.left && k1 >= m.sink) return true;  // left edge
+// The mask of one query row in 32 bits, for the kernels' inner loops: key j (0 <= j) is visible
+// iff j < sk && j <= hi && (j < sink || j >= lo). Sequence lengths are < 2^31 (validate).
+struct RowLimits {
+    int hi, lo;
+};
+BD_HD RowLimits row_limits(const Mask& m, int64_t i) {
+    const int64_t ip = i + m.shift;
+    int64_t hi = m.right < 0 ? INT32_MAX : ip + m.right;
+    int64_t lo = m.left < 0 ? INT32_MIN : ip - m.left;
+    hi = hi < -1 ? -1 : (hi > INT32_MAX ? INT32_MAX : hi);
+    lo = lo < INT32_MIN ? INT32_MIN : (lo > INT32_MAX ? INT32_MAX : lo);
+    return RowLimits{static_cast<int>(hi), static_cast<int>(lo)};
+}
+BD_HD bool visible32(const RowLimits& r, int sk, int sink, int j) {
+    return j < sk && j <= r.hi && (j < sink || j >= r.lo);
+}
+
+// Whether key tile [k0, k0 + n) needs the element mask for a query tile whose first row has
+// limits `first` and last row `last`: conservative, and exact on interior tiles (every (i, j) of
+// an unmasked tile is visible).
+BD_HD bool tile_needs_mask32(const RowLimits& first, const RowLimits& last, int sk, int sink, int k0, int n) {
+    const int k1 = k0 + n - 1;
+    if (k1 >= sk) return true;                        // ragged end (or zero-filled rows)
+    if (k1 > first.hi) return true;                   // right edge of the first row
+    if (k0 < last.lo && k1 >= sink) return true;      // left edge of the last row, not all sinks
     return false;
 }
 
 // Visited tiles [t_begin, t_end) of split s out of S: an even share of this tile's own list.
-BD_HD void split_range(int64_t count, int s, int num_splits, int64_t* t_begin, int64_t* t_end) {
-    *t_begin = count * s / num_splits;
-    *t_end = count * (s + 1) / num_splits;
+BD_HD void split_range(int count, int s, int num_splits, int* t_begin, int* t_end) {
+    *t_begin = static_cast<int>(static_cast<int64_t>(count) * s / num_splits);
+    *t_end = static_cast<int>(static_cast<int64_t>(count) * (s + 1) / num_splits);
 }
 
 // FlashAttention-2's num_splits_heuristic (flash_api.cpp), rewritten: with `blocks` blocks on
@@ -190,7 +206,7 @@ struct Plan {
     int tile_m, tile_n;
     int num_splits;     // >= 1
     int64_t m_blocks;   // ceil(seqlen_q * pack / tile_m) (seqlen_q = the maximum when varlen)
-    float softcap_pre;  // softcap > 0: raw = tanh(q.k * softcap_pre), softcap_pre = scale / softcap
+    float softcap_pre2; // softcap > 0: raw = softcap_tanh(q.k, softcap_pre2), pre2 = 2 log2e scale / softcap
     float sl2;          // exp2 factor on raw units: scale * log2e, or softcap * log2e
     float lse_scale;    // raw units -> natural logits: scale, or softcap
     float rope_inv_freq[kMaxRopeHalf];  // theta^(-2p/D) in F32, as the rope op computes it
@@ -277,6 +293,9 @@ inline int validate(const bd_attention_params* p, char* msg, size_t n, bool tens
     BD_ATTN_RULE(p->batch >= 0, "batch (%lld) must be >= 0", (long long)p->batch);
     BD_ATTN_RULE(p->seqlen_q >= 0, "seqlen_q (%lld) must be >= 0", (long long)p->seqlen_q);
     BD_ATTN_RULE(p->seqlen_k >= 0, "seqlen_k (%lld) must be >= 0", (long long)p->seqlen_k);
+    BD_ATTN_RULE(p->seqlen_q < INT32_MAX && p->seqlen_k < INT32_MAX,
+                 "sequence lengths must be < 2^31 (seqlen_q %lld, seqlen_k %lld)", (long long)p->seqlen_q,
+                 (long long)p->seqlen_k);
     BD_ATTN_RULE(p->heads_q > 0, "heads_q (%d) must be > 0", p->heads_q);
     BD_ATTN_RULE(p->heads_kv > 0, "heads_kv (%d) must be > 0", p->heads_kv);
     BD_ATTN_RULE(p->heads_q % p->heads_kv == 0, "heads_q (%d) must be divisible by heads_kv (%d)",
@@ -308,17 +327,24 @@ inline int validate(const bd_attention_params* p, char* msg, size_t n, bool tens
     if (work && tensors) {
         BD_ATTN_RULE(p->q && p->o, "null tensor pointer (q and o are required)");
         BD_ATTN_RULE((p->k && p->v) || p->seqlen_k == 0, "null tensor pointer (k and v are required when seqlen_k > 0)");
-        BD_ATTN_RULE(p->num_splits <= 1 || (p->o_accum && p->lse_accum),
-                     "num_splits (%d) > 1 needs the o_accum and lse_accum workspace", p->num_splits);
+        BD_ATTN_RULE(p->num_splits <= 1 || p->o_accum, "num_splits (%d) > 1 needs the o_accum workspace",
+                     p->num_splits);
+        BD_ATTN_RULE((reinterpret_cast<uintptr_t>(p->o_accum) & 15) == 0 &&
+                         (reinterpret_cast<uintptr_t>(p->lse_accum) & 3) == 0,
+                     "the workspace (o_accum) must be 16-byte aligned");
     }
     return BD_OK;
 #undef BD_ATTN_RULE
 }
 
-// Host-side: the resolved plan of a validated call with `splits` >= 1.
+// Host-side: the resolved plan of a validated call with `splits` >= 1 (a NULL lse_accum is
+// carved from the o_accum buffer).
 inline Plan make_plan(const bd_attention_params& p, int splits) {
     Plan pl;
     pl.p = p;
+    if (splits > 1 && p.o_accum && !p.lse_accum)
+        pl.p.lse_accum = reinterpret_cast<float*>(reinterpret_cast<char*>(p.o_accum) +
+                                                  workspace_lse_offset(p.batch, p.seqlen_q, p.heads_q, p.head_dim_v, splits));
     pl.group = p.heads_q / p.heads_kv;
     const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q);
     pl.pack = pk ? pl.group : 1;
@@ -329,11 +355,11 @@ inline Plan make_plan(const bd_attention_params& p, int splits) {
     pl.num_splits = splits < 1 ? 1 : splits;
     pl.m_blocks = ceil_div(p.seqlen_q * pl.pack, t.m);
     if (p.softcap > 0.f) {
-        pl.softcap_pre = p.scale / p.softcap;
+        pl.softcap_pre2 = 2.f * kLog2e * (p.scale / p.softcap);
         pl.sl2 = p.softcap * kLog2e;
         pl.lse_scale = p.softcap;
     } else {
-        pl.softcap_pre = 0.f;
+        pl.softcap_pre2 = 0.f;
         pl.sl2 = p.scale * kLog2e;
         pl.lse_scale = p.scale;
     }
@@ -344,6 +370,18 @@ inline Plan make_plan(const bd_attention_params& p, int splits) {
             pl.rope_inv_freq[i] = powf(p.rope_theta, -static_cast<float>(2 * i) / static_cast<float>(p.head_dim));
     }
     return pl;
+}
+
+// softcap: tanh(raw * scale / softcap) as 1 - 2 / (1 + 2^(raw * pre2)), pre2 = 2 log2(e) scale / softcap.
+// Cheap on the GPU (one exp2 and one correctly rounded reciprocal: an inlined accurate tanhf per
+// score cost the hd64 kernel ~46 registers) and identical on the CPU; absolute error ~1e-7.
+BD_HD float softcap_tanh(float raw, float pre2) {
+    const float e = exp2f(raw * pre2);
+#ifdef __CUDA_ARCH__
+    return 1.f - 2.f * __frcp_rn(1.f + e);
+#else
+    return 1.f - 2.f * (1.f / (1.f + e));
+#endif
 }
 
 // Final normalisation of one row (no split): returns 1/denominator for the accumulator and writes
@@ -406,11 +444,7 @@ inline bd_attention_params flat_params(const void* q, const void* k, const void*
     p.k_rope_positions = k_rope_positions;
     p.rope_theta = rope_theta;
     p.num_splits = splits;
-    if (workspace && splits > 1 && heads_q > 0) {
-        p.o_accum = static_cast<float*>(workspace);
-        p.lse_accum = reinterpret_cast<float*>(static_cast<char*>(workspace) +
-                                               workspace_lse_offset(batch, seqlen_q, heads_q, head_dim_v, splits));
-    }
+    if (workspace && splits > 1) p.o_accum = static_cast<float*>(workspace);  // lse_accum carved by make_plan
     return p;
 }
 

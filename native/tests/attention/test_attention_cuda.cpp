@@ -1,0 +1,415 @@
+// bd_test_attention_cuda: the fused attention CUDA kernels against the CPU twin and the F64 oracle.
+//   - every standard case (attention_ref.hpp) the device supports: NaN/Inf first, guard regions
+//     around o and lse, then FlashAttention's low-precision rule against the oracle and the NMSE
+//     against the CPU twin; unsupported shapes print why they were skipped;
+//   - automatic split-KV (num_splits 0 with a workspace) and the capability messages;
+//   --quick   a small subset (for compute-sanitizer memcheck / racecheck / synccheck);
+//   --bench   TFLOP/s of BF16 hd128 prefill (causal and not, B.S = 16384, S 512..16k), sliding
+//             window 4k vs full causal at 32k (Hq 32 / Hkv 8), decode GB/s over 1k..32k caches
+//             with split-KV; cudaEvent timing after warm-up, median of repeats.
+// Without a usable device: prints "skipped: no usable CUDA device (...)" and exits 77.
+// Last line: "N passed, M failed"; exit status 1 on any failure.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "attention_ref.hpp"
+#include "braindrip/attention.h"
+#include "braindrip/cuda_runtime_api.h"
+#include "braindrip/ops.h"
+#include "braindrip/detail/attention_plan.hpp"
+
+namespace {
+
+int g_passed = 0, g_failed = 0;
+int g_sms = 0;  // SMs of device 0 (the auto split choice depends on it)
+
+void report(bool ok, const std::string& what, const std::string& why = "") {
+    if (ok) {
+        ++g_passed;
+    } else {
+        ++g_failed;
+        std::printf("FAIL %s%s%s\n", what.c_str(), why.empty() ? "" : ": ", why.c_str());
+    }
+    std::fflush(stdout);
+}
+
+// Device allocation freed on scope exit.
+struct DevBuf {
+    void* p = nullptr;
+    DevBuf() = default;
+    explicit DevBuf(size_t bytes) { p = bd_cuda_malloc((int64_t)std::max<size_t>(bytes, 1)); }
+    DevBuf(const DevBuf&) = delete;
+    DevBuf& operator=(const DevBuf&) = delete;
+    ~DevBuf() { bd_cuda_free(p); }
+    char* c() const { return static_cast<char*>(p); }
+};
+
+template <typename V>
+void upload(DevBuf& d, const std::vector<V>& h) {
+    d.p = bd_cuda_malloc((int64_t)std::max<size_t>(h.size() * sizeof(V), 1));
+    if (!h.empty()) bd_cuda_memcpy(d.p, h.data(), (int64_t)(h.size() * sizeof(V)));
+}
+
+constexpr size_t kGuard = 256;         // bytes on each side of o and lse
+constexpr unsigned char kPattern = 0xA5;
+
+struct Run {
+    std::vector<uint8_t> o;
+    std::vector<float> lse;
+    int status = BD_OK;
+    std::string error;
+    bool guards_ok = true;
+    int splits_used = 1;
+};
+
+Run run_cpu(const bdt::Inputs& in, int num_splits) {
+    Run r;
+    r.o.assign((size_t)in.o_elems * bdt::dtype_size(in.c.dtype), 0);
+    r.lse.assign((size_t)in.lse_elems, 0.f);
+    bd_attention_params p = in.p;
+    p.o = r.o.data();
+    p.lse = r.lse.data();
+    p.num_splits = num_splits;
+    std::vector<float> ws;
+    if (num_splits > 1) {
+        ws.assign((size_t)(bd_cpu_attention_workspace_bytes(&p) / 4 + 64), 0.f);
+        p.o_accum = ws.data();
+        p.lse_accum =
+            ws.data() + bd::attn::workspace_lse_offset(p.batch, p.seqlen_q, p.heads_q, p.head_dim_v, num_splits) / 4;
+    }
+    r.status = bd_cpu_attention_forward(&p, nullptr);
+    if (r.status != BD_OK) r.error = bd_cpu_last_error();
+    return r;
+}
+
+// num_splits as the case says, or 0 = auto (with a workspace).
+Run run_cuda(const bdt::Inputs& in, int num_splits) {
+    Run r;
+    const bdt::Case& c = in.c;
+    DevBuf qkv, q, k, v, cu_q, cu_k, used, pos, sinks;
+    bd_attention_params p = in.p;
+    if (c.fused_qkv) {
+        upload(qkv, in.qkv);
+        p.q = qkv.c();
+        p.k = qkv.c() + (static_cast<const char*>(in.p.k) - reinterpret_cast<const char*>(in.qkv.data()));
+        p.v = qkv.c() + (static_cast<const char*>(in.p.v) - reinterpret_cast<const char*>(in.qkv.data()));
+    } else {
+        upload(q, in.q);
+        upload(k, in.k);
+        upload(v, in.v);
+        p.q = q.p;
+        p.k = in.k.empty() ? nullptr : k.p;
+        p.v = in.v.empty() ? nullptr : v.p;
+    }
+    if (in.p.cu_seqlens_q) {
+        upload(cu_q, in.cu_q);
+        upload(cu_k, in.cu_k);
+        p.cu_seqlens_q = static_cast<const int32_t*>(cu_q.p);
+        p.cu_seqlens_k = static_cast<const int32_t*>(cu_k.p);
+    }
+    if (in.p.seqused_k) {
+        upload(used, in.used);
+        p.seqused_k = static_cast<const int32_t*>(used.p);
+    }
+    if (in.p.k_rope_positions) {
+        upload(pos, in.pos);
+        p.k_rope_positions = static_cast<const int32_t*>(pos.p);
+    }
+    if (in.p.sinks) {
+        upload(sinks, in.sinks);
+        p.sinks = static_cast<const float*>(sinks.p);
+    }
+    const size_t o_bytes = (size_t)in.o_elems * bdt::dtype_size(c.dtype), lse_bytes = (size_t)in.lse_elems * 4;
+    std::vector<uint8_t> o_host(o_bytes + 2 * kGuard, kPattern), lse_host(lse_bytes + 2 * kGuard, kPattern);
+    DevBuf o, lse;
+    upload(o, o_host);
+    upload(lse, lse_host);
+    p.o = o.c() + kGuard;
+    p.lse = reinterpret_cast<float*>(lse.c() + kGuard);
+    p.num_splits = num_splits;
+    p.o_accum = p.lse_accum = nullptr;
+    DevBuf ws;
+    const int64_t ws_bytes = bd_cuda_attention_workspace_bytes(&p);
+    if (ws_bytes > 0) {
+        std::vector<uint8_t> nan_fill((size_t)ws_bytes, 0xFF);  // NaN: a missed partial would show
+        upload(ws, nan_fill);
+        // one buffer; the call carves lse_accum for the split count it resolves to
+        r.splits_used = num_splits > 0 ? num_splits : bd::attn::auto_num_splits(p, g_sms);
+        p.o_accum = reinterpret_cast<float*>(ws.c());
+        p.lse_accum = nullptr;
+    }
+    r.status = bd_cuda_attention_forward(&p, nullptr);
+    if (r.status == BD_OK) {
+        const int st = bd_cuda_device_synchronize();
+        if (st != BD_OK) r.status = st;
+    }
+    if (r.status != BD_OK) {
+        r.error = bd_cuda_last_error();
+        return r;
+    }
+    bd_cuda_memcpy(o_host.data(), o.p, (int64_t)o_host.size());
+    bd_cuda_memcpy(lse_host.data(), lse.p, (int64_t)lse_host.size());
+    for (size_t g = 0; g < kGuard; ++g)
+        r.guards_ok &= o_host[g] == kPattern && o_host[kGuard + o_bytes + g] == kPattern && lse_host[g] == kPattern &&
+                       lse_host[kGuard + lse_bytes + g] == kPattern;
+    r.o.assign(o_host.begin() + kGuard, o_host.begin() + kGuard + o_bytes);
+    r.lse.resize(in.lse_elems);
+    std::memcpy(r.lse.data(), lse_host.data() + kGuard, lse_bytes);
+    return r;
+}
+
+double nmse_tol(int dt) { return dt == BD_F32 ? 1e-10 : dt == BD_F16 ? 1e-6 : 1e-5; }
+
+void run_case(const bdt::Case& c, int num_splits_override = -1) {
+    std::string label = c.label();
+    if (num_splits_override == 0) label += " (auto splits)";
+    if (bd_cuda_attention_supports(c.D, c.Dv, c.dtype) != BD_OK) {
+        std::printf("skipped %s: %s\n", label.c_str(), bd_cuda_last_error());
+        return;
+    }
+    const bdt::Inputs in = bdt::make_inputs(c);
+    const int splits = num_splits_override >= 0 ? num_splits_override : c.num_splits;
+    const Run g = run_cuda(in, splits);
+    if (g.status != BD_OK) {
+        report(false, label, "status " + std::to_string(g.status) + ": " + g.error);
+        return;
+    }
+    if (!g.guards_ok) {
+        report(false, label, "guard bytes around o or lse were overwritten");
+        return;
+    }
+    const bdt::Outputs ref = bdt::reference(in, true), naive = bdt::reference(in, false);
+    const bdt::Check chk = bdt::check_outputs(in, g.o.data(), g.lse.data(), ref, naive);
+    if (!chk.ok) {
+        report(false, label, chk.msg);
+        return;
+    }
+    const Run cpu = run_cpu(in, c.num_splits);
+    double lse_diff = 0;
+    for (int64_t b = 0; b < c.B; ++b)
+        for (int64_t i = 0; i < in.sq[b]; ++i)
+            for (int h = 0; h < c.Hq; ++h) {
+                const int64_t li = in.lse_index(b, i, h);
+                const float a = g.lse[li], e = cpu.lse[li];
+                if (a == e) continue;  // -inf == -inf included
+                lse_diff = std::max(lse_diff, (double)std::fabs(a - e) / (1.0 + std::fabs(e)));
+            }
+    const double err = bdt::nmse(in, g.o.data(), cpu.o.data());
+    char why[256];
+    std::snprintf(why, sizeof why, "nmse vs CPU twin %.3g (tol %.1g), lse rel diff %.3g", err, nmse_tol(c.dtype), lse_diff);
+    report(cpu.status == BD_OK && err <= nmse_tol(c.dtype) && lse_diff <= 1e-5, label, why);
+    if (std::getenv("BD_TEST_VERBOSE"))
+        std::printf("  %s: err_o %.3g (bound %.3g), %s, splits %d\n", label.c_str(), chk.err_o, chk.bound_o, why,
+                    g.splits_used);
+}
+
+void test_capabilities() {
+    report(bd_cuda_attention_supports(128, 128, BD_BF16) == BD_OK, "cuda: supports hd128 BF16");
+    int st = bd_cuda_attention_supports(72, 72, BD_BF16);
+    report(st == BD_ERR_UNSUPPORTED && std::string(bd_cuda_last_error()).find("64, 80, 96, 128, 256") != std::string::npos,
+           "cuda: hd72 BF16 unsupported, naming the head dims", bd_cuda_last_error());
+    st = bd_cuda_attention_supports(64, 128, BD_F16);
+    report(st == BD_ERR_UNSUPPORTED && std::string(bd_cuda_last_error()).find("head_dim_v") != std::string::npos,
+           "cuda: Dv != D on F16 unsupported, naming the rule", bd_cuda_last_error());
+    report(bd_cuda_attention_supports(64, 128, BD_F32) == BD_OK, "cuda: F32 supports Dv = 2D");
+    report(bd_cuda_attention_num_splits(1, 8, 1, 32768, 128, 132) > 1, "cuda: heuristic splits a 32k decode");
+    report(bd_cuda_attention_num_splits(4, 16, 4096, 4096, 128, 132) == 1, "cuda: heuristic does not split prefill");
+}
+
+// ---- benchmarks
+
+uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+void fill_bf16_random(std::vector<uint16_t>& h) {
+    for (auto& x : h) {
+        g_rng ^= g_rng << 13;
+        g_rng ^= g_rng >> 7;
+        g_rng ^= g_rng << 17;
+        const float f = ((int)(g_rng >> 40 & 0xFFFF) - 32768) / 16384.f;  // [-2, 2)
+        x = bdt::f32_to_bf16(f);
+    }
+}
+
+struct Timer {
+    void* e0 = bd_cuda_event_create();
+    void* e1 = bd_cuda_event_create();
+    ~Timer() {
+        bd_cuda_event_destroy(e0);
+        bd_cuda_event_destroy(e1);
+    }
+    // median milliseconds of `repeats` runs of f after `warmup` runs
+    template <typename F>
+    double median_ms(F f, int warmup, int repeats) {
+        for (int i = 0; i < warmup; ++i) f();
+        bd_cuda_device_synchronize();
+        std::vector<double> ms;
+        for (int i = 0; i < repeats; ++i) {
+            bd_cuda_event_record(e0, nullptr);
+            f();
+            bd_cuda_event_record(e1, nullptr);
+            bd_cuda_event_synchronize(e1);
+            ms.push_back(bd_cuda_event_elapsed_ms(e0, e1));
+        }
+        std::sort(ms.begin(), ms.end());
+        return ms[ms.size() / 2];
+    }
+};
+
+// visible (query, key) pairs of one (batch, head) with bottom-right causal and a left window
+double visible_pairs(int64_t sq, int64_t sk, bool causal, int64_t wl) {
+    double n = 0;
+    for (int64_t i = 0; i < sq; ++i) {
+        const int64_t ip = i + sk - sq;
+        int64_t hi = causal ? std::min(ip, sk - 1) : sk - 1;
+        int64_t lo = wl >= 0 ? std::max<int64_t>(0, ip - wl) : 0;
+        if (hi >= lo) n += (double)(hi - lo + 1);
+    }
+    return n;
+}
+
+void bench(int sms) {
+    Timer tm;
+    const int D = 128;
+    std::printf("bench: BF16, D %d, median of 10 after 3 warm-up runs (cudaEvent)\n", D);
+    // device-to-device copy bandwidth, the ceiling for decode
+    {
+        const size_t bytes = (size_t)1 << 30;
+        DevBuf a(bytes), b(bytes);
+        const double ms = tm.median_ms([&] { bd_cuda_memcpy_async(b.p, a.p, (int64_t)bytes, nullptr); }, 2, 10);
+        std::printf("bench: copy 1 GiB device-to-device: %.3f ms, %.0f GB/s (read + write)\n", ms, 2.0 * bytes / ms * 1e-6);
+    }
+    // prefill sweep: model width 2048 -> Hq = 16 at D 128, B.S = 16384
+    {
+        const size_t n = (size_t)16384 * 16 * D;
+        std::vector<uint16_t> h(n);
+        fill_bf16_random(h);
+        DevBuf q(n * 2), k(n * 2), v(n * 2), o(n * 2);
+        bd_cuda_memcpy(q.p, h.data(), (int64_t)n * 2);
+        fill_bf16_random(h);
+        bd_cuda_memcpy(k.p, h.data(), (int64_t)n * 2);
+        fill_bf16_random(h);
+        bd_cuda_memcpy(v.p, h.data(), (int64_t)n * 2);
+        for (int causal = 1; causal >= 0; --causal)
+            for (int64_t S : {512, 1024, 2048, 4096, 8192, 16384}) {
+                const int64_t B = 16384 / S;
+                int st = BD_OK;
+                const double ms = tm.median_ms(
+                    [&] {
+                        st = bd_cuda_attention(q.p, k.p, v.p, o.p, nullptr, BD_BF16, B, S, S, 16, 16, D, D, nullptr, nullptr,
+                                               nullptr, 1.f / std::sqrt((float)D), 0.f, causal, -1, -1, 0, nullptr, nullptr,
+                                               0.f, 1, nullptr, nullptr);
+                    },
+                    3, 10);
+                const double flops = 4.0 * B * 16 * D * visible_pairs(S, S, causal, -1);
+                std::printf("bench: prefill %s B%lld S%lld Hq16 D%d: %.3f ms, %.1f TFLOP/s%s\n", causal ? "causal" : "full  ",
+                            (long long)B, (long long)S, D, ms, flops / ms * 1e-9, st == BD_OK ? "" : bd_cuda_last_error());
+            }
+    }
+    // sliding window 4k vs full causal at 32k, Hq 32 / Hkv 8
+    {
+        const int64_t S = 32768;
+        const size_t nq = (size_t)S * 32 * D, nk = (size_t)S * 8 * D;
+        std::vector<uint16_t> h(nq);
+        fill_bf16_random(h);
+        DevBuf q(nq * 2), k(nk * 2), v(nk * 2), o(nq * 2);
+        bd_cuda_memcpy(q.p, h.data(), (int64_t)nq * 2);
+        bd_cuda_memcpy(k.p, h.data(), (int64_t)nk * 2);
+        bd_cuda_memcpy(v.p, h.data() + nk, (int64_t)nk * 2);
+        for (int64_t wl : {(int64_t)-1, (int64_t)4095}) {
+            int st = BD_OK;
+            const double ms = tm.median_ms(
+                [&] {
+                    st = bd_cuda_attention(q.p, k.p, v.p, o.p, nullptr, BD_BF16, 1, S, S, 32, 8, D, D, nullptr, nullptr, nullptr,
+                                           1.f / std::sqrt((float)D), 0.f, 1, (int)wl, -1, 0, nullptr, nullptr, 0.f, 1, nullptr,
+                                           nullptr);
+                },
+                2, 5);
+            const double flops = 4.0 * 32 * D * visible_pairs(S, S, true, wl);
+            std::printf("bench: S32k Hq32 Hkv8 causal %s: %.3f ms, %.1f TFLOP/s%s\n",
+                        wl < 0 ? "full      " : "window 4k ", ms, flops / ms * 1e-9, st == BD_OK ? "" : bd_cuda_last_error());
+        }
+    }
+    // decode: one query per sequence over a cache, split-KV chosen automatically
+    for (int64_t B : {1, 8})
+        for (int64_t L : {1024, 8192, 32768}) {
+            const size_t nk = (size_t)B * L * 8 * D, nq = (size_t)B * 32 * D;
+            std::vector<uint16_t> h(nk);
+            fill_bf16_random(h);
+            DevBuf q(nq * 2), k(nk * 2), v(nk * 2), o(nq * 2);
+            bd_cuda_memcpy(q.p, h.data(), (int64_t)nq * 2);
+            bd_cuda_memcpy(k.p, h.data(), (int64_t)nk * 2);
+            bd_cuda_memcpy(v.p, h.data(), (int64_t)nk * 2);
+            const int64_t wsb = bd_cuda_attention_workspace_bytes_flat(BD_BF16, B, 1, L, 32, 8, D, D, 0);
+            DevBuf ws((size_t)std::max<int64_t>(wsb, 1));
+            bd_attention_params shape;
+            bd_attention_params_init(&shape, BD_BF16, B, 1, L, 32, 8, D, D);
+            const int splits = wsb > 0 ? bd::attn::auto_num_splits(shape, sms) : 1;
+            for (int use_split : {0, 1}) {
+                int st = BD_OK;
+                const double ms = tm.median_ms(
+                    [&] {
+                        st = bd_cuda_attention(q.p, k.p, v.p, o.p, nullptr, BD_BF16, B, 1, L, 32, 8, D, D, nullptr, nullptr,
+                                               nullptr, 1.f / std::sqrt((float)D), 0.f, 1, -1, -1, 0, nullptr, nullptr, 0.f,
+                                               use_split ? 0 : 1, use_split ? ws.p : nullptr, nullptr);
+                    },
+                    3, 20);
+                const double bytes = 2.0 * nk * 2;
+                std::printf("bench: decode B%lld cache %lld Hq32 Hkv8 D%d splits %d: %.4f ms, %.0f GB/s of K+V%s\n",
+                            (long long)B, (long long)L, D, use_split ? splits : 1, ms, bytes / ms * 1e-6,
+                            st == BD_OK ? "" : bd_cuda_last_error());
+            }
+        }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false, do_bench = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--bench")) do_bench = true;
+        else {
+            std::fprintf(stderr, "usage: %s [--quick] [--bench]\n", argv[0]);
+            return 2;
+        }
+    }
+    const int n = bd_cuda_device_count();
+    if (n <= 0) {
+        std::printf("skipped: no usable CUDA device (%s)\n", n < 0 ? bd_cuda_last_error() : "0 devices");
+        return 77;
+    }
+    char name[256] = {0};
+    int major = 0, minor = 0, sms = 0;
+    int64_t mem = 0;
+    bd_cuda_device_info(0, name, sizeof name, &major, &minor, &sms, &mem);
+    std::printf("device: %s, sm_%d%d, %d SMs, %.0f GiB\n", name, major, minor, sms, mem / 1073741824.0);
+    g_sms = sms;
+    if (do_bench) {
+        bench(sms);
+        return 0;
+    }
+    test_capabilities();
+    const std::vector<bdt::Case> cases = bdt::standard_cases(quick);
+    for (const bdt::Case& c : cases) run_case(c);
+    // automatic split choice over a long decode cache
+    for (int dt : {BD_BF16, BD_F32}) {
+        bdt::Case c;
+        c.name = "auto split decode";
+        c.dtype = dt;
+        c.B = 1;
+        c.Sq = 1;
+        c.Sk = quick ? 1500 : 5000;
+        c.Hq = 8;
+        c.Hkv = 2;
+        c.D = c.Dv = 128;
+        c.causal = true;
+        c.learned_sinks = true;
+        c.seed = 99;
+        run_case(c, 0);
+    }
+    std::printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+}
