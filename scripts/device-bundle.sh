@@ -22,10 +22,14 @@ mvn -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-sta
 
 echo "device-bundle: jlink runtime"
 jlink --add-modules java.base,java.logging,java.management,java.xml,java.naming,jdk.unsupported,java.sql \
-  --strip-debug --no-header-files --no-man-pages --compress=2 --output "$stage/jre" 2>/dev/null
+  --strip-debug --no-header-files --no-man-pages --compress=0 --output "$stage/jre" 2>/dev/null
 
 mkdir -p "$stage/app"
 cp -r target/classes "$stage/app/classes"
+# libbraindrip_cuda is rebuilt on the GPU machine for its architecture by gpu-check.sh and copied
+# over this one (same sources, same C ABI); leaving it out keeps the bundle within budget.
+rm -f "$stage"/app/classes/dev/braindrip/jni/linux-x86_64/libbraindrip_cuda.so
+find "$stage/app/classes" -name '*.cpp' -delete
 cp -r target/test-classes "$stage/app/test-classes"
 cp target/lib/*.jar "$stage/lib/" 2>/dev/null || true
 # the project's own jar is not needed: classes/ holds the same files

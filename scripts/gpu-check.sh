@@ -83,6 +83,12 @@ bundle_dir="/tmp/braindrip-bundle"
 if [ -f bundle/braindrip-bundle.tar.gz ]; then
   rm -rf "$bundle_dir" && mkdir -p "$bundle_dir" && tar -C "$bundle_dir" -xzf bundle/braindrip-bundle.tar.gz
   java="$bundle_dir/jre/bin/java"
+  # the CUDA library built here for this GPU replaces the one left out of the bundle
+  if [ -f "$build/libbraindrip_cuda.so" ]; then
+    cp "$build/libbraindrip_cuda.so" "$bundle_dir/app/classes/dev/braindrip/jni/linux-x86_64/"
+  else
+    echo "native build produced no libbraindrip_cuda.so: CUDA tests will fail" | tee -a "$java_log" >> "$log_all"
+  fi
   # cuBLAS: from the toolkit, or from an installed Python nvidia-cublas package
   cublas_dir=""
   for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \

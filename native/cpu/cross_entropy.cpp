@@ -17,9 +17,9 @@ namespace bd::cpu {
 static float cross_entropy_row(const void* logits, int dt, int64_t base, int64_t cols, int64_t target) {
     float m = -std::numeric_limits<float>::infinity();
     for (int64_t c = 0; c < cols; ++c) m = std::fmax(m, load(logits, dt, base + c));
-    float s = 0.f;
+    double s = 0.0;  // F64 sum: an in-order F32 sum over a large vocabulary drops small terms
     for (int64_t c = 0; c < cols; ++c) s += std::exp(load(logits, dt, base + c) - m);
-    return std::log(s) + m - load(logits, dt, base + target);
+    return static_cast<float>(std::log(s)) + m - load(logits, dt, base + target);
 }
 
 // ---- launchers

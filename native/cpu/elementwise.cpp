@@ -2,7 +2,7 @@
 //   a, b, x, y: (n) flat; add_bias y: (rows, cols), bias: (cols); glu x: (rows, 2F), y: (rows, F)
 // Every element is loaded to F32, computed in F32 and rounded once on store, so the CUDA twin
 // (same F32 formula, same round-to-nearest-even store) agrees exactly for add/mul/scale/add_bias
-// and within a few F32 ulps for the transcendental activations (erff, tanhf, expf).
+// and within a few F32 ulps for the transcendental activations (erfcf, tanhf, expf).
 // Loops are split over OpenMP threads only past a size where the fork costs less than the work.
 #include <cmath>
 #include <cstring>
@@ -19,7 +19,9 @@ static size_t dtype_bytes(int dt) { return dt == BD_F32 ? 4 : 2; }
 // ---- kernels
 
 static inline float relu(float x) { return x > 0.f ? x : 0.f; }
-static inline float gelu_erf(float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f)); }
+// 1 + erf(x/sqrt2) written as erfc(-x/sqrt2): no cancellation for negative x (at x = -5 the
+// erf form loses 0.5% and underflows to -0 below about -5.7; erfc keeps full relative accuracy).
+static inline float gelu_erf(float x) { return 0.5f * x * std::erfc(-x * 0.70710678118654752f); }
 static inline float gelu_tanh(float x) {
     const float k = 0.79788456080286536f;  // sqrt(2/pi)
     return 0.5f * x * (1.f + std::tanh(k * (x + 0.044715f * x * x * x)));

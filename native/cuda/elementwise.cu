@@ -35,7 +35,8 @@ struct ScaleOp {
     __device__ float operator()(float x) const { return s * x; }
 };
 
-__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+// erfc form, as the CPU twin: no cancellation of 1 + erf for negative x.
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * erfcf(-x * 0.70710678118654752f); }
 __device__ __forceinline__ float gelu_tanh(float x) {
     const float k = 0.79788456080286536f;  // sqrt(2/pi)
     return 0.5f * x * (1.f + tanhf(k * (x + 0.044715f * x * x * x)));

@@ -13,30 +13,30 @@ import org.bytedeco.openblas.global.openblas;
  */
 final class CpuGemm implements Gemm {
     @Override
-    public void run(Arena arena, Tensor a, Tensor b, Tensor c, int m, int n, int k, boolean transB) {
+    public void run(Arena arena, Tensor a, Tensor b, Tensor c, int m, int n, int k, boolean transB, boolean accumulate) {
         if (m == 0 || n == 0) return;
         if (a.dtype() == DType.F32) {
-            sgemm(a.address(), b.address(), c.address(), m, n, k, transB);
+            sgemm(a.address(), b.address(), c.address(), m, n, k, transB, accumulate);
             return;
         }
         Ops ops = arena.ops();
         try (Tensor a32 = ops.convert(a, DType.F32);
              Tensor b32 = ops.convert(b, DType.F32);
-             Tensor c32 = arena.empty(DType.F32, c.shape())) {
-            sgemm(a32.address(), b32.address(), c32.address(), m, n, k, transB);
+             Tensor c32 = accumulate ? ops.convert(c, DType.F32) : arena.empty(DType.F32, c.shape())) {
+            sgemm(a32.address(), b32.address(), c32.address(), m, n, k, transB, accumulate);
             try (Tensor back = ops.convert(c32, c.dtype())) {
                 c.copyFrom(back);
             }
         }
     }
 
-    private static void sgemm(long a, long b, long c, int m, int n, int k, boolean transB) {
+    private static void sgemm(long a, long b, long c, int m, int n, int k, boolean transB, boolean accumulate) {
         if (k == 0) {
-            new FloatPointer(Addresses.pointer(c)).capacity((long) m * n).fill(0);
+            if (!accumulate) new FloatPointer(Addresses.pointer(c)).capacity((long) m * n).fill(0);
             return;
         }
         openblas.cblas_sgemm(openblas.CblasRowMajor, openblas.CblasNoTrans, transB ? openblas.CblasTrans : openblas.CblasNoTrans,
                 m, n, k, 1f, new FloatPointer(Addresses.pointer(a)), k, new FloatPointer(Addresses.pointer(b)), transB ? k : n,
-                0f, new FloatPointer(Addresses.pointer(c)), n);
+                accumulate ? 1f : 0f, new FloatPointer(Addresses.pointer(c)), n);
     }
 }

@@ -55,16 +55,16 @@ final class CudaGemm implements Gemm {
     }
 
     @Override
-    public void run(Arena arena, Tensor a, Tensor b, Tensor c, int m, int n, int k, boolean transB) {
+    public void run(Arena arena, Tensor a, Tensor b, Tensor c, int m, int n, int k, boolean transB, boolean accumulate) {
         if (m == 0 || n == 0) return;
         if (k == 0) {
-            c.zero();
+            if (!accumulate) c.zero();
             return;
         }
         int t = cudaType(a.dtype());
         synchronized (CudaGemm.class) {
             cublasContext h = handle(device);
-            try (FloatPointer alpha = new FloatPointer(1f); FloatPointer beta = new FloatPointer(0f)) {
+            try (FloatPointer alpha = new FloatPointer(1f); FloatPointer beta = new FloatPointer(accumulate ? 1f : 0f)) {
                 int st = cublas.cublasGemmEx(h, transB ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, n, m, k, alpha,
                         Addresses.pointer(b.address()), t, transB ? k : n, Addresses.pointer(a.address()), t, k, beta,
                         Addresses.pointer(c.address()), t, n, cublas.CUBLAS_COMPUTE_32F, cublas.CUBLAS_GEMM_DEFAULT);

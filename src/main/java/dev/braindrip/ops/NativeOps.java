@@ -130,8 +130,13 @@ final class NativeOps implements Ops {
         }
         Tensor c = arena.empty(a.dtype(), withLast(a.shape(), n));
         try {
-            gemm.run(arena, a, b, c, (int) m, (int) n, (int) kDim, transB);
-            if (bias != null && m > 0) check(k.addBias(c.address(), bias.address(), m, n, c.dtype().code(), stream), "gemm bias");
+            if (bias != null && m > 0) {
+                // c starts as the broadcast bias (exact: 0 + b), then the GEMM accumulates onto it,
+                // so the result is rounded once, as a fused epilogue would
+                c.zero();
+                check(k.addBias(c.address(), bias.address(), m, n, c.dtype().code(), stream), "gemm bias");
+            }
+            gemm.run(arena, a, b, c, (int) m, (int) n, (int) kDim, transB, bias != null);
             return c;
         } catch (RuntimeException e) {
             c.close();
