@@ -4,5 +4,6 @@
 #include "braindrip/common.h"
 #include "braindrip/ops.h"
 #include "braindrip/moe.h"
+#include "braindrip/attention.h"
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/cuda_runtime_api.h"

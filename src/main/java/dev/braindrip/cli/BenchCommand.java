@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope or moe; several joined by commas; 'all' for every one.")
+    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention or moe; several joined by commas; 'all' for every one.")
     String op;
 
     @Mixin
@@ -50,6 +50,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--experts") Integer experts;
     @Option(names = "--top-k") Integer topK;
     @Option(names = "--routing", paramLabel = "softmax_topk|topk_softmax|sigmoid_grouped|top1_capacity") String routing;
+    @Option(names = "--batch") Integer batch;
+    @Option(names = "--seq-q") Integer seqQ;
+    @Option(names = "--seq-kv") Integer seqKv;
+    @Option(names = "--kv-heads") Integer kvHeads;
+    @Option(names = "--causal", description = "attention: causal mask.") Boolean causal;
+    @Option(names = "--window-left", description = "attention: keys visible before the diagonal (-1 unbounded).") Integer windowLeft;
 
     @Option(names = "--repeats", defaultValue = "20", description = "Timed repeats (default ${DEFAULT-VALUE}).")
     int repeats;
@@ -108,12 +114,24 @@ public final class BenchCommand implements Callable<Integer> {
             case "moe" -> { put(s, "tokens", tokens); put(s, "hidden", hidden); put(s, "ffn", ffn); put(s, "experts", experts); put(s, "top_k", topK);
                 if (routing != null) s.put("routing", routing);
                 if (!s.isEmpty()) s.put("model", "custom"); }
+            case "attention" -> {
+                put(s, "batch", batch);
+                put(s, "seq_q", seqQ != null ? seqQ : seq);
+                put(s, "seq_kv", seqKv != null ? seqKv : seq);
+                put(s, "heads", heads);
+                put(s, "kv_heads", kvHeads != null ? kvHeads : heads);
+                put(s, "head_dim", headDim);
+                put(s, "window_left", windowLeft);
+                if (causal != null || !s.isEmpty()) s.put("causal", causal != null && causal); // explicit shape: causal only with --causal
+            }
             default -> { put(s, "rows", rows); put(s, "cols", cols); }
         }
         if (s.isEmpty()) return List.of();
         Map<String, Object> std = OpBench.standardShapes(o, Device.cpu()).get(0);
         for (Map.Entry<String, Object> e : std.entrySet()) s.putIfAbsent(e.getKey(), e.getValue());
-        return List.of(s);
+        Map<String, Object> ordered = new LinkedHashMap<>(); // the standard shape's key order
+        for (String key : std.keySet()) ordered.put(key, s.get(key));
+        return List.of(ordered);
     }
 
     private static void put(Map<String, Object> s, String key, Integer v) {
@@ -128,13 +146,14 @@ public final class BenchCommand implements Callable<Integer> {
     private static void printRow(BenchResult r, Ceilings c) {
         String pct = "-";
         if (c != null) {
-            double p = r.flops() > 0 ? 100 * r.tflops() / c.gemmTflops() : 100 * r.gbps() / c.copyGBps();
+            boolean memoryBound = r.flops() <= 0 || Integer.valueOf(1).equals(r.shape().get("seq_q")); // decode attention reads K/V
+            double p = memoryBound ? 100 * r.gbps() / c.copyGBps() : 100 * r.tflops() / c.gemmTflops();
             pct = String.format(Locale.ROOT, "%.0f%%", p);
         }
         String peerMs = r.peer() == null ? "-" : String.format(Locale.ROOT, "%.3f", r.peer().medianMs());
         String speedup = r.peer() == null ? "-" : String.format(Locale.ROOT, "%.1fx", r.peer().medianMs() / r.medianMs());
         System.out.printf(Locale.ROOT, "%-10s %-34s %-6s %-7s %10.4f %10.4f %9s %9.1f %7s %14s %8s%n", r.op(), r.shape().toString(), r.dtype(),
-                r.device(), r.medianMs(), r.minMs(), r.flops() > 0 ? String.format(Locale.ROOT, "%.2f", r.tflops()) : "-", r.gbps(), pct,
+                r.device(), r.medianMs(), r.minMs(), r.flops() > 0 ? String.format(Locale.ROOT, "%.3g", r.tflops()) : "-", r.gbps(), pct,
                 peerMs, speedup);
         if (r.note() != null) System.out.println("  note: " + r.note());
     }

@@ -9,6 +9,8 @@ import dev.braindrip.moe.MoeOutput;
 import dev.braindrip.moe.MoeWeights;
 import dev.braindrip.moe.Routing;
 import dev.braindrip.moe.SharedExpert;
+import dev.braindrip.attention.AttentionResult;
+import dev.braindrip.attention.AttentionSpec;
 import dev.braindrip.ops.Activation;
 import dev.braindrip.ops.Glu;
 import dev.braindrip.ops.NormResult;
@@ -216,6 +218,40 @@ public final class KernelCommand {
             ModRoute r = new MixtureOfDepths(ops.arena(), io.floats("router"), capacity).route(x);
             io.output("selected", r.selected());
             io.output("weights", r.weights());
+        });
+    }
+
+    @Command(name = "attention", mixinStandardHelpOptions = true,
+            description = "Fused attention: q (B,Sq,Hq,D), k (B,Skv,Hkv,D), v (B,Skv,Hkv,Dv), optional sinks (Hq) learned sink logits"
+                    + " -> o (B,Sq,Hq,Dv), lse (B,Hq,Sq).")
+    int attention(@Mixin Files2 f,
+                  @Option(names = "--causal", description = "Causal mask, bottom-right aligned when Sq < Skv.") boolean causal,
+                  @Option(names = "--window-left", defaultValue = "-1", paramLabel = "W",
+                          description = "Keys visible before the diagonal (-1 unbounded; HF sliding_window W is W-1).") int windowLeft,
+                  @Option(names = "--window-right", defaultValue = "-1", paramLabel = "W",
+                          description = "Keys visible after the diagonal (-1 unbounded).") int windowRight,
+                  @Option(names = "--softcap", defaultValue = "0", paramLabel = "C", description = "Scores become C*tanh(s/C) (0 = off).") float softcap,
+                  @Option(names = "--scale", paramLabel = "S", description = "Softmax scale (default 1/sqrt(D)).") Float scale,
+                  @Option(names = "--sink-tokens", defaultValue = "0", paramLabel = "N",
+                          description = "The first N keys are always visible, besides the window.") int sinkTokens) throws Exception {
+        AttentionSpec spec;
+        try {
+            spec = (causal ? AttentionSpec.causal() : AttentionSpec.full()).windowLeft(windowLeft).windowRight(windowRight).softcap(softcap)
+                    .sinkTokens(sinkTokens);
+            if (scale != null) spec = spec.scale(scale);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("usage: " + e.getMessage(), e); // a bad option: exit 2
+        }
+        AttentionSpec s = spec;
+        return execute("attention", f, (io, ops) -> {
+            Tensor q = io.floats("q"), k = io.floats("k"), v = io.floats("v");
+            KernelIO.expectRank("attention", "q", q, 4, "(B,Sq,Hq,D)");
+            KernelIO.expectRank("attention", "k", k, 4, "(B,Skv,Hkv,D)");
+            KernelIO.expectRank("attention", "v", v, 4, "(B,Skv,Hkv,Dv)");
+            Tensor sinks = io.has("sinks") ? io.floats("sinks", DType.F32) : null;
+            AttentionResult r = ops.attention(q, k, v, sinks, s);
+            io.output("o", r.o());
+            io.output("lse", r.lse());
         });
     }
 }

@@ -40,17 +40,18 @@ final class KernelIO implements AutoCloseable {
 
     /** A float input converted to the compute dtype; throws naming the op and file when missing. */
     Tensor floats(String name) throws IOException {
-        return floatsAs(name, dtype);
+        return floats(name, dtype);
     }
 
-    private Tensor floatsAs(String name, DType target) throws IOException {
+    /** A float input converted to {@code as} whatever the compute dtype (e.g. F32 learned attention sinks). */
+    Tensor floats(String name, DType as) throws IOException {
         require(name);
         TensorInfo info = in.info(name);
         SafeTensorsDType t = info.dtype();
         if (t != SafeTensorsDType.F32 && t != SafeTensorsDType.F16 && t != SafeTensorsDType.BF16) {
             throw new IllegalArgumentException(op + ": input '" + name + "' is " + t + ", expected F32, F16 or BF16");
         }
-        return arena.fromFloats(in.toFloatArray(name), target, info.shape());
+        return arena.fromFloats(in.toFloatArray(name), as, info.shape());
     }
 
     /** An optional float input, or null. */
@@ -60,7 +61,7 @@ final class KernelIO implements AutoCloseable {
 
     /** An optional float input kept in F32 whatever the compute dtype (routing biases), or null. */
     Tensor floatsF32OrNull(String name) throws IOException {
-        return has(name) ? floatsAs(name, DType.F32) : null;
+        return has(name) ? floats(name, DType.F32) : null;
     }
 
     /** An index input (I32 or I64 kept as is). */

@@ -98,4 +98,26 @@ final class CpuKernels implements Kernels {
     public int crossEntropy(long logits, long targets, int targetDtype, long loss, long rows, long cols, int dtype, long stream) {
         return NativeCpu.bd_cpu_cross_entropy(logits, targets, targetDtype, loss, rows, cols, dtype, stream);
     }
+
+    @Override
+    public int attention(long q, long k, long v, long o, long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
+                         int headsKv, int headDim, int headDimV, long cuSeqlensQ, long cuSeqlensK, long sequsedK, float scale,
+                         float softcap, int causal, int windowLeft, int windowRight, int sinkTokens, long sinks, long kRopePositions,
+                         float ropeTheta, int numSplits, long workspace, long stream) {
+        return NativeCpu.bd_cpu_attention(q, k, v, o, lse, dtype, batch, seqlenQ, seqlenK, headsQ, headsKv, headDim, headDimV, cuSeqlensQ,
+                cuSeqlensK, sequsedK, scale, softcap, causal, windowLeft, windowRight, sinkTokens, sinks, kRopePositions, ropeTheta,
+                numSplits, workspace, stream);
+    }
+
+    @Override
+    public int attentionSupports(int headDim, int headDimV, int dtype) {
+        return NativeCpu.bd_cpu_attention_supports(headDim, headDimV, dtype);
+    }
+
+    @Override
+    public long attentionWorkspaceBytes(int dtype, long batch, long seqlenQ, long seqlenK, int headsQ, int headsKv, int headDim,
+                                        int headDimV, int numSplits) {
+        return NativeCpu.bd_cpu_attention_workspace_bytes_flat(dtype, batch, seqlenQ, seqlenK, headsQ, headsKv, headDim, headDimV,
+                numSplits);
+    }
 }

@@ -50,4 +50,19 @@ public interface Kernels {
     int topk(long x, long values, long indices, long rows, long cols, long k, int dtype, long stream);
 
     int crossEntropy(long logits, long targets, int targetDtype, long loss, long rows, long cols, int dtype, long stream);
+
+    // ---- fused attention (native/include/braindrip/attention.h): flat form; 0 for absent pointers
+
+    /** bd_*_attention: dense (B, S, H, D) tensors, or packed (total, H, D) ones with cuSeqlensQ/K. */
+    int attention(long q, long k, long v, long o, long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
+                  int headsKv, int headDim, int headDimV, long cuSeqlensQ, long cuSeqlensK, long sequsedK, float scale,
+                  float softcap, int causal, int windowLeft, int windowRight, int sinkTokens, long sinks, long kRopePositions,
+                  float ropeTheta, int numSplits, long workspace, long stream);
+
+    /** 0 when the backend implements (headDim, headDimV, dtype), else BD_ERR_UNSUPPORTED naming the limit. */
+    int attentionSupports(int headDim, int headDimV, int dtype);
+
+    /** Split-KV workspace bytes a call needs (0: no split; −1: invalid arguments, message set). */
+    long attentionWorkspaceBytes(int dtype, long batch, long seqlenQ, long seqlenK, int headsQ, int headsKv, int headDim,
+                                 int headDimV, int numSplits);
 }

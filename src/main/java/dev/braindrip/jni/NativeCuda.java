@@ -101,4 +101,15 @@ public final class NativeCuda {
     public static native int bd_cuda_mod_route_threshold(@Cast("const float*") long scores, long tokens, float threshold, @Cast("int32_t*") long selected, @Cast("float*") long weights, @Cast("int32_t*") long count, @Cast("void*") long stream);
     public static native int bd_cuda_mod_gather(@Cast("const void*") long x, @Cast("const int32_t*") long selected, long k, long tokens, long hidden, @Cast("void*") long out, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_mod_scatter_add(@Cast("void*") long x, @Cast("const int32_t*") long selected, @Cast("const float*") long weights, @Cast("const void*") long blockOut, long k, long tokens, long hidden, int dtype, @Cast("void*") long stream);
+    // ---- fused attention (native/include/braindrip/attention.h, flat-argument forms)
+    public static native int bd_cuda_attention(@Cast("const void*") long q, @Cast("const void*") long k, @Cast("const void*") long v,
+            @Cast("void*") long o, @Cast("float*") long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
+            int headsKv, int headDim, int headDimV, @Cast("const int32_t*") long cuSeqlensQ, @Cast("const int32_t*") long cuSeqlensK,
+            @Cast("const int32_t*") long sequsedK, float scale, float softcap, int causal, int windowLeft, int windowRight,
+            int sinkTokens, @Cast("const float*") long sinks, @Cast("const int32_t*") long kRopePositions, float ropeTheta,
+            int numSplits, @Cast("void*") long workspace, @Cast("void*") long stream);
+    public static native int bd_cuda_attention_supports(int headDim, int headDimV, int dtype);
+    public static native long bd_cuda_attention_workspace_bytes_flat(int dtype, long batch, long seqlenQ, long seqlenK,
+            int headsQ, int headsKv, int headDim, int headDimV, int numSplits);
+    public static native int bd_cuda_attention_num_splits(long batch, int heads, long seqlenQ, long seqlenK, int headDim, int numSms);
 }

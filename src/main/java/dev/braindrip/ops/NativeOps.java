@@ -1,5 +1,8 @@
 package dev.braindrip.ops;
 
+import dev.braindrip.attention.AttentionResult;
+import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.KeyRope;
 import dev.braindrip.jni.Kernels;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.CudaRuntime;
@@ -18,12 +21,14 @@ final class NativeOps implements Ops {
     private final Kernels k;
     private final Gemm gemm;
     private final long stream = 0L; // default stream; ops on one arena are ordered
+    private final AttentionOps attention;
 
     NativeOps(Arena arena) {
         this.arena = arena;
         boolean cuda = arena.device().isCuda();
         this.k = cuda ? Kernels.cuda() : Kernels.CPU;
         this.gemm = cuda ? new CudaGemm(arena.device().index()) : new CpuGemm();
+        this.attention = new AttentionOps(arena, k, stream);
     }
 
     @Override
@@ -364,6 +369,23 @@ final class NativeOps implements Ops {
         Tensor loss = arena.empty(DType.F32, targets.shape());
         return run(loss, op, () -> k.crossEntropy(logits.address(), targets.address(), targets.dtype().code(), loss.address(),
                 logits.rows(), logits.cols(), logits.dtype().code(), stream));
+    }
+
+    @Override
+    public AttentionResult attention(Tensor q, Tensor kk, Tensor v, Tensor sinks, AttentionSpec spec) {
+        return attention.dense(q, kk, v, sinks, spec);
+    }
+
+    @Override
+    public AttentionResult attentionVarlen(Tensor q, Tensor kk, Tensor v, Tensor cuSeqlensQ, Tensor cuSeqlensK, Tensor sinks,
+                                           AttentionSpec spec) {
+        return attention.varlen(q, kk, v, cuSeqlensQ, cuSeqlensK, sinks, spec);
+    }
+
+    @Override
+    public AttentionResult attentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks,
+                                            AttentionSpec spec) {
+        return attention.kvCache(q, kCache, vCache, seqUsedK, keyRope, sinks, spec);
     }
 
     @Override

@@ -1,5 +1,8 @@
 package dev.braindrip.ops;
 
+import dev.braindrip.attention.AttentionResult;
+import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.KeyRope;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;
@@ -74,6 +77,38 @@ public interface Ops {
 
     /** Per-row cross-entropy: logits (..., V), targets (...) I32/I64 → loss F32 (...). Negative targets are ignored (loss 0). */
     Tensor crossEntropy(Tensor logits, Tensor targets);
+
+    /**
+     * Fused attention (FlashAttention-2 style; semantics in {@link AttentionSpec} and CLI.md):
+     * q (B, Sq, Hq, D), k (B, Skv, Hkv, D), v (B, Skv, Hkv, Dv) of one float dtype, Hkv dividing Hq
+     * (query head h reads KV head h / (Hq / Hkv)). Returns o (B, Sq, Hq, Dv) in that dtype and
+     * lse (B, Hq, Sq) F32. Throws UnsupportedOperationException when the backend does not implement
+     * the head dims or dtype (the message names the limit).
+     */
+    default AttentionResult attention(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
+        return attention(q, k, v, null, spec);
+    }
+
+    /** As {@link #attention(Tensor, Tensor, Tensor, AttentionSpec)} with learned sink logits (Hq) F32 (gpt-oss), or null. */
+    AttentionResult attention(Tensor q, Tensor k, Tensor v, Tensor sinks, AttentionSpec spec);
+
+    /**
+     * Variable-length batch: packed q (totalQ, Hq, D), k (totalK, Hkv, D), v (totalK, Hkv, Dv);
+     * sequence b owns query rows [cuSeqlensQ[b], cuSeqlensQ[b + 1]) and key rows likewise
+     * (I32 (B + 1) prefix sums, copied to the host to be checked). Returns o (totalQ, Hq, Dv) and
+     * lse (totalQ, Hq). sinks may be null.
+     */
+    AttentionResult attentionVarlen(Tensor q, Tensor k, Tensor v, Tensor cuSeqlensQ, Tensor cuSeqlensK, Tensor sinks,
+                                    AttentionSpec spec);
+
+    /**
+     * Attention over a KV cache: q (B, Sq, Hq, D) over kCache (B, capacity, Hkv, D) and
+     * vCache (B, capacity, Hkv, Dv), of which sequence b uses the first seqUsedK[b] slots (I32 (B));
+     * masks align bottom-right to that length. keyRope (or null) makes the kernel rotate each key
+     * slot to a given position as it loads it. sinks may be null. Returns o (B, Sq, Hq, Dv), lse (B, Hq, Sq).
+     */
+    AttentionResult attentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks,
+                                     AttentionSpec spec);
 
     /** Waits for the device to finish the work queued so far. */
     void synchronize();

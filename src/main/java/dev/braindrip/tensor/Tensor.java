@@ -264,6 +264,37 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Copies {@code byteCount} bytes of {@code src}, starting {@code srcOffsetBytes} into it, to
+     * this tensor at {@code dstOffsetBytes} (any devices; dtypes may differ, bytes are bytes).
+     * For writing rows into a KV cache: offsets are in bytes so callers compute row positions.
+     * Both ranges must lie inside their tensors; overlapping ranges of one tensor are not allowed.
+     */
+    public Tensor copyRange(Tensor src, long srcOffsetBytes, long dstOffsetBytes, long byteCount) {
+        checkOpen();
+        src.checkOpen();
+        if (byteCount < 0 || srcOffsetBytes < 0 || dstOffsetBytes < 0) {
+            throw new IllegalArgumentException("copyRange: negative offset or count (src " + srcOffsetBytes + ", dst "
+                    + dstOffsetBytes + ", " + byteCount + " bytes)");
+        }
+        if (srcOffsetBytes > src.bytes - byteCount) {
+            throw new IllegalArgumentException("copyRange: source range [" + srcOffsetBytes + ", " + (srcOffsetBytes + byteCount)
+                    + ") exceeds " + src.describe() + " (" + src.bytes + " bytes)");
+        }
+        if (dstOffsetBytes > bytes - byteCount) {
+            throw new IllegalArgumentException("copyRange: destination range [" + dstOffsetBytes + ", " + (dstOffsetBytes + byteCount)
+                    + ") exceeds " + describe() + " (" + bytes + " bytes)");
+        }
+        long s = src.address + srcOffsetBytes, d = address + dstOffsetBytes;
+        boolean sameDevice = src.device().equals(device());
+        if (sameDevice && s == d) return this; // copying a range onto itself
+        if (sameDevice && byteCount > 0 && s < d + byteCount && d < s + byteCount) {
+            throw new IllegalArgumentException("copyRange: overlapping source and destination ranges");
+        }
+        DeviceMemory.copy(device(), d, src.device(), s, byteCount);
+        return this;
+    }
+
     /** Copies raw bytes from native memory at {@code srcAddress} on {@code srcDevice}. */
     public Tensor copyFromAddress(Device srcDevice, long srcAddress, long byteCount) {
         checkOpen();

@@ -1,0 +1,112 @@
+package dev.braindrip.attention;
+
+import dev.braindrip.tensor.Arena;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Tensor;
+
+/**
+ * The plain KV cache: per sequence a fixed capacity of key/value rows, filled in order. Keys are
+ * stored as given (RoPE'd by the caller at their absolute positions). Attention runs the fused
+ * kernel over the whole (B, capacity, Hkv, D) buffers with seqused_k = each sequence's length, so
+ * masks align bottom-right to what is cached: appending T tokens and attending with their T queries
+ * under {@link AttentionSpec#causal()} is a chunk of prefill; T = 1 is decode.
+ *
+ * <pre>{@code
+ * try (DenseKvCache cache = new DenseKvCache(arena, 1, 4096, 8, 128, 128, DType.BF16)) {
+ *     cache.append(k, v);                                  // (B, T, Hkv, D)
+ *     try (AttentionResult r = cache.attend(q, AttentionSpec.causal())) { ... }
+ * }
+ * }</pre>
+ */
+public final class DenseKvCache implements AutoCloseable {
+    private static final String KIND = "dense kv cache";
+
+    private final KvStorage s;
+    private final int[] lengths;
+
+    /** Memory: 2 · batch · capacity · kvHeads · head dims · dtype bytes, allocated (and zeroed) now. */
+    public DenseKvCache(Arena arena, int batch, int capacity, int kvHeads, int headDim, int headDimV, DType dtype) {
+        this.s = new KvStorage(KIND, arena, batch, capacity, kvHeads, headDim, headDimV, dtype);
+        this.lengths = new int[batch];
+    }
+
+    public int batch() {
+        return s.batch;
+    }
+
+    public int capacity() {
+        return s.slots;
+    }
+
+    /** Tokens cached for sequence b. */
+    public int length(int b) {
+        s.checkSequence(KIND, b);
+        return lengths[b];
+    }
+
+    /** Appends T rows to every sequence: k (B, T, Hkv, D), v (B, T, Hkv, Dv). */
+    public void append(Tensor k, Tensor v) {
+        int t = s.checkBatchRows(KIND, k, v);
+        for (int b = 0; b < s.batch; b++) room(b, t);
+        for (int b = 0; b < s.batch; b++) {
+            s.writeRows(b, lengths[b], k, v, (long) b * t, t);
+            lengths[b] += t;
+        }
+        s.setUsed(lengths);
+    }
+
+    /** Appends T rows to sequence b: k (T, Hkv, D), v (T, Hkv, Dv) (a leading 1 is allowed). */
+    public void append(int b, Tensor k, Tensor v) {
+        s.checkSequence(KIND, b);
+        int t = s.checkRows(KIND, k, v);
+        room(b, t);
+        s.writeRows(b, lengths[b], k, v, 0, t);
+        lengths[b] += t;
+        s.setUsed(lengths);
+    }
+
+    private void room(int b, int t) {
+        if ((long) lengths[b] + t > s.slots) {
+            throw new IllegalStateException(KIND + ": sequence " + b + " holds " + lengths[b] + " of " + s.slots + " tokens; appending " + t
+                    + " would exceed the capacity");
+        }
+    }
+
+    /** Forgets sequence b's tokens (its memory is reused). */
+    public void reset(int b) {
+        s.checkSequence(KIND, b);
+        lengths[b] = 0;
+        s.setUsed(lengths);
+    }
+
+    /** q (B, Sq, Hq, D) over the cached tokens; the last Sq cached tokens are the queries' own under causal. */
+    public AttentionResult attend(Tensor q, AttentionSpec spec) {
+        return attend(q, null, spec);
+    }
+
+    /** As {@link #attend(Tensor, AttentionSpec)} with learned sink logits (Hq) F32, or null. */
+    public AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec) {
+        s.checkQuery(KIND, q, false);
+        return s.arena.ops().attentionKvCache(q, s.k, s.v, s.used, null, sinks, spec);
+    }
+
+    /** A view of the key buffer (B, capacity, Hkv, D); only the first length(b) rows of sequence b are meaningful. */
+    public Tensor keys() {
+        return s.k.reshape(s.k.shape());
+    }
+
+    /** A view of the value buffer (B, capacity, Hkv, Dv). */
+    public Tensor values() {
+        return s.v.reshape(s.v.shape());
+    }
+
+    /** Device bytes held. */
+    public long bytes() {
+        return s.bytes();
+    }
+
+    @Override
+    public void close() {
+        s.close();
+    }
+}
