@@ -71,7 +71,7 @@ build_rc=$?
 
 # ---- 3. native harness (CTest: CPU-only tests and CUDA-vs-CPU tests)
 if [ $build_rc -eq 0 ]; then
-  run_step native-harness 150 "$harness_log" ctest --test-dir "$build" --output-on-failure --timeout 200
+  run_step native-harness 150 "$harness_log" ctest --test-dir "$build" -V --timeout 200
 fi
 
 # ---- 5. Java tests with the GPU required
@@ -99,7 +99,8 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   fi
   echo "cuBLAS directory: ${cublas_dir:-not found}" | tee -a "$java_log" >> "$log_all"
   export LD_LIBRARY_PATH="${cublas_dir:+$cublas_dir:}${LD_LIBRARY_PATH:-}"
-  cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$bundle_dir/lib/*"
+  # the console launcher does not expand "dir/*": list every jar
+  cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$(ls "$bundle_dir"/lib/*.jar | tr '\n' ':')"
   run_step java-tests 200 "$java_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true "-Djava.library.path=${cublas_dir}" \
     -jar "$bundle_dir"/tools/junit-platform-console-standalone-*.jar execute \
     --class-path "$cp_all" --scan-class-path --details=summary --disable-banner --reports-dir "$out/junit"

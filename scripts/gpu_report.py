@@ -33,12 +33,28 @@ def main():
     java = read(os.path.join(d, "java-tests.log"))
     bench = read(os.path.join(d, "bench.log"))
     device = read(os.path.join(d, "device.txt"))
-    counts = re.findall(r"^\s*(\d+) passed, (\d+) failed.*$", harness, re.M)
+    counts = re.findall(r"^(?:\d+: )?\s*(\d+) passed, (\d+) failed.*$", harness, re.M)
+    harness_lines = [l for l in harness.splitlines()
+                     if re.search(r"\d+ passed, \d+ failed|skipped:|FAIL|Test +#|tests passed|tests failed", l)]
+    junit_failures = []
+    import xml.etree.ElementTree as ET
+    for xf in sorted(glob.glob(os.path.join(d, "junit", "*.xml"))):
+        try:
+            root = ET.parse(xf).getroot()
+        except ET.ParseError:
+            continue
+        for tc in root.iter("testcase"):
+            for tag in ("failure", "error"):
+                el = tc.find(tag)
+                if el is not None:
+                    msg = (el.get("message") or "").replace("\n", " ")[:300]
+                    junit_failures.append(f"{tc.get('classname')}#{tc.get('name')}: {msg}")
     java_summary = [l.strip() for l in java.splitlines() if re.search(r"tests (successful|failed|skipped|found|aborted)", l)]
     ops = json.loads(read(os.path.join(d, "bench-ops.json")) or "[]")
     ops += json.loads(read(os.path.join(d, "bench-families.json")) or "[]")
     torch_peers = json.loads(read(os.path.join(d, "torch-peers.json")) or "[]")
     report = {"device": device, "steps": steps, "seconds": a.seconds, "harness_counts": counts,
+              "harness_lines": harness_lines, "junit_failures": junit_failures,
               "java_summary": java_summary, "bench_ops": ops, "torch_peers": torch_peers}
     with open(os.path.join(d, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
@@ -46,12 +62,11 @@ def main():
     md = ["# braindrip GPU check", "", "```", device.strip(), "```", "",
           f"Total: {a.seconds} s.", "", "| step | rc | seconds |", "|---|---|---|"]
     md += [f"| {s['step']} | {s['rc']} | {s['seconds']} |" for s in steps]
-    md += ["", "## Native harness (CUDA vs CPU twin)", "", "```", tail(harness, 60), "```",
+    md += ["", "## Native harness (CUDA vs CPU twin)", "", "```", "\n".join(harness_lines[-120:]) or tail(harness, 60), "```",
            "", "## compute-sanitizer", "", "```", tail(sanitizer, 40), "```",
            "", "## Java tests (-Dbraindrip.requireGpu=true)", "", "```", "\n".join(java_summary) or tail(java, 40), "```"]
-    failures = [l for l in java.splitlines() if "MethodSource" in l or "✘" in l or "=>" in l][:40]
-    if failures:
-        md += ["", "Failures:", "", "```", "\n".join(failures), "```"]
+    if junit_failures:
+        md += ["", f"Failures ({len(junit_failures)}, first 60):", "", "```", "\n".join(junit_failures[:60]), "```"]
     md += ["", "## braindrip bench (basic ops; peer = naive Java on the host)", "",
            "| op | shape | dtype | median ms | TFLOP/s | GB/s | torch ms | torch GB/s or TFLOP/s |", "|---|---|---|---|---|---|---|---|"]
     def torch_match(op, shape):

@@ -32,6 +32,9 @@ static int status_of(cudaError_t err) {
 
 int check_cuda(cudaError_t err, const char* what) {
     if (err == cudaSuccess) return BD_OK;
+    // clear a non-sticky error (a failed cudaMalloc, say) so the next launch check does not
+    // report it as its own
+    cudaGetLastError();
     return fail(status_of(err), "%s: %s (%s)", what, cudaGetErrorString(err), cudaGetErrorName(err));
 }
 

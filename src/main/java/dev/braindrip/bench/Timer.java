@@ -1,6 +1,7 @@
 package dev.braindrip.bench;
 
 import dev.braindrip.jni.NativeCuda;
+import dev.braindrip.tensor.CudaEvent;
 import dev.braindrip.tensor.Device;
 import dev.braindrip.tensor.NativeStatus;
 import java.util.Arrays;
@@ -23,20 +24,13 @@ public final class Timer {
         double[] ms = new double[repeats];
         if (device.isCuda()) {
             NativeStatus.checkCuda(NativeCuda.bd_cuda_device_synchronize(), "cudaDeviceSynchronize");
-            long start = NativeCuda.bd_cuda_event_create(), stop = NativeCuda.bd_cuda_event_create();
-            if (start == 0 || stop == 0) throw new IllegalStateException("cudaEventCreate: " + NativeCuda.bd_cuda_last_error());
-            try {
+            try (CudaEvent start = CudaEvent.create(); CudaEvent stop = CudaEvent.create()) {
                 for (int i = 0; i < repeats; i++) {
-                    NativeStatus.checkCuda(NativeCuda.bd_cuda_event_record(start, 0L), "cudaEventRecord");
+                    start.record();
                     body.run(warmup + i);
-                    NativeStatus.checkCuda(NativeCuda.bd_cuda_event_record(stop, 0L), "cudaEventRecord");
-                    NativeStatus.checkCuda(NativeCuda.bd_cuda_event_synchronize(stop), "cudaEventSynchronize");
-                    ms[i] = NativeCuda.bd_cuda_event_elapsed_ms(start, stop);
-                    if (ms[i] < 0) throw new IllegalStateException("cudaEventElapsedTime: " + NativeCuda.bd_cuda_last_error());
+                    stop.record();
+                    ms[i] = start.elapsedMs(stop);
                 }
-            } finally {
-                NativeCuda.bd_cuda_event_destroy(start);
-                NativeCuda.bd_cuda_event_destroy(stop);
             }
         } else {
             for (int i = 0; i < repeats; i++) {

@@ -83,6 +83,11 @@ class TensorArenaTest {
     }
 
     @Test
+    void streamsRejectTheCpu() {
+        assertThrows(IllegalArgumentException.class, () -> CudaStream.create(Device.cpu()));
+    }
+
+    @Test
     void deviceParsingAndBestNeverThrow() {
         assertEquals(Device.cpu(), Device.parse("cpu"));
         assertEquals(Device.cuda(1), Device.parse("cuda:1"));
