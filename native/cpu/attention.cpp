@@ -77,7 +77,10 @@ void rope_row(float* x, int d, float pos, const float* inv_freq, int dt) {
     const int half = d / 2;
     for (int i = 0; i < half; ++i) {
         const float ang = pos * inv_freq[i];
-        const float c = std::cos(ang), s = std::sin(ang);
+        // sin/cos in F64, rounded to F32: libm and CUDA agree on the F32 result (their F32 sincosf
+        // differ by an ulp, enough to flip an F16 rounding of the rotated key)
+        const float c = static_cast<float>(std::cos(static_cast<double>(ang)));
+        const float s = static_cast<float>(std::sin(static_cast<double>(ang)));
         const float x1 = x[i], x2 = x[i + half];
         x[i] = round_to(dt, std::fma(x1, c, -(x2 * s)));
         x[i + half] = round_to(dt, std::fma(x2, c, x1 * s));

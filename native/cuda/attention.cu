@@ -84,8 +84,9 @@ static __global__ void __launch_bounds__(F32_THREADS) attention_fwd_f32_kernel(c
                 if constexpr (kRopeK) {
                     const int half = D / 2, i = d < half ? d : d - half;
                     const float ang = static_cast<float>(p.k_rope_positions[pl.rope_offset(b, si, j)]) * pl.rope_inv_freq[i];
-                    float sn, cs;
-                    sincosf(ang, &sn, &cs);
+                    double sd, cd;  // F64 then rounded, as the CPU twin: both backends get the same F32 values
+                    sincos(static_cast<double>(ang), &sd, &cd);
+                    const float sn = static_cast<float>(sd), cs = static_cast<float>(cd);
                     const float x1 = kr[i], x2 = kr[i + half];
                     x = d < half ? fmaf(x1, cs, -(x2 * sn)) : fmaf(x2, cs, x1 * sn);
                 } else {

@@ -2,7 +2,6 @@
 // butterfly shuffles inside each warp, one value per warp through shared memory, a last warp
 // reduce, and the result broadcast to every thread. blockDim.x must be a multiple of 32 and at
 // most 1024; launchers use fixed block sizes (64..1024) so this always holds.
-// rmsnorm.cu keeps its own block_sum (written before this header); the two compute the same tree.
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,12 @@
 // RMSNorm and fused residual-add + RMSNorm on CUDA.
 //   x, residual, sum, y: (rows, cols); w: (cols)
 //   y = x * rsqrt(mean(x^2) + eps) * w, F32 math for every storage type.
-// One block per row; the row's sum of squares reduces through warp shuffles then shared memory.
+// One block per row; the row's sum of squares reduces through block_reduce.cuh (warp shuffles,
+// then one value per warp through shared memory, with the barriers racecheck asks for: an
+// earlier private block_sum here let warp 0 overwrite shared[0] while other warps still read it).
 // With a residual the stored (rounded) sum is what gets normalized, as the CPU twin does.
 #include "braindrip/ops.h"
+#include "block_reduce.cuh"
 #include "cuda_common.cuh"
 
 namespace bd::cuda {
@@ -11,22 +14,6 @@ namespace bd::cuda {
 constexpr int RMSNORM_BLOCK = 256;
 
 // ---- kernels
-
-__device__ __forceinline__ float block_sum(float v, float* shared) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    v = lane < (blockDim.x / 32) ? shared[lane] : 0.f;
-    if (warp == 0) {
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0) shared[0] = v;
-    }
-    __syncthreads();
-    v = shared[0];
-    __syncthreads();
-    return v;
-}
 
 template <typename T, bool has_residual>
 static __global__ void rmsnorm_kernel(const T* __restrict__ x, const T* __restrict__ residual,
@@ -44,7 +31,7 @@ static __global__ void rmsnorm_kernel(const T* __restrict__ x, const T* __restri
         }
         ss += v * v;
     }
-    ss = block_sum(ss, red);
+    ss = block_reduce_sum(ss, red);
     const float inv = rsqrtf(ss / static_cast<float>(cols) + eps);
     for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
         float v = has_residual ? round_to<T>(to_f32(xr[c]) + to_f32(residual[row * cols + c])) : to_f32(xr[c]);

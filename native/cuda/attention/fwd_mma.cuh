@@ -103,8 +103,9 @@ __device__ __forceinline__ void rope_tile(unsigned char* sK, const Plan& pl, int
         if (j >= si.sk) continue;  // zero rows stay zero
         const float pos = static_cast<float>(pl.p.k_rope_positions[pl.rope_offset(b, si, j)]);
         const float ang = pos * pl.rope_inv_freq[i];
-        float sn, cs;
-        sincosf(ang, &sn, &cs);
+        double sd, cd;  // F64 then rounded, as the CPU twin: both backends get the same F32 values
+        sincos(static_cast<double>(ang), &sd, &cd);
+        const float sn = static_cast<float>(sd), cs = static_cast<float>(cd);
         T* e1 = reinterpret_cast<T*>(sK + ml::smem_chunk(r, i / 8, C) * 16) + i % 8;
         T* e2 = reinterpret_cast<T*>(sK + ml::smem_chunk(r, (i + half) / 8, C) * 16) + (i + half) % 8;
         const float x1 = to_f32(*e1), x2 = to_f32(*e2);
