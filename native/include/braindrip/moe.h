@@ -124,7 +124,11 @@ typedef enum bd_moe_path {
 } bd_moe_path;
 
 #define BD_MOE_MAX_EXPERTS 1024    /* E limit of the routers and the align kernels */
-#define BD_MOE_DECODE_MAX_SLOTS 32 /* the decode path is chosen when tokens * k <= this */
+/* The decode path is chosen when tokens * k <= this. Measured on an H200 (BF16, 2026-11-28):
+ * at 2-8 slots the decode GEMV wins (Mixtral 1 token 0.215 vs 0.451 ms grouped; Qwen3-30B-A3B
+ * 0.056 vs 0.101; DeepSeek-V3 0.252 vs 0.274), at 32 slots it loses 3x (Mixtral 16 tokens
+ * 2.570 vs 0.855 ms); 32 was the threshold before that run. */
+#define BD_MOE_DECODE_MAX_SLOTS 8
 #define BD_MOE_STATS_COUNT 3       /* floats written to `stats` */
 
 /* ---- parameter structs (the flat functions below fill them; both forms are stable) */

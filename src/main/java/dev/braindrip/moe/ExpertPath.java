@@ -2,7 +2,7 @@ package dev.braindrip.moe;
 
 /** Which expert-GEMM path a MoE layer takes (codes match bd_moe_path). */
 public enum ExpertPath {
-    /** Let the kernel decide: DECODE when tokens · k ≤ 32, else GROUPED. */
+    /** Let the kernel decide: DECODE when tokens · k ≤ 8 (BD_MOE_DECODE_MAX_SLOTS), else GROUPED. */
     AUTO(-1),
     /** GEMV-style kernels over (slot, column block), no permutation: small batches. */
     DECODE(0),

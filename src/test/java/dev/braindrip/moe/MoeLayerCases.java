@@ -240,8 +240,8 @@ abstract class MoeLayerCases {
         MoeConfig c = mixtral().build();
         try (MoeFixture fx = new MoeFixture(arena, DType.F32, c, 32, 24, 180).build(NONE)) {
             MoeLayer layer = new MoeLayer(arena, c, fx.weights);
-            assertEquals(ExpertPath.DECODE, layer.pathFor(16), "16 tokens x k 2 = 32 slots: decode");
-            assertEquals(ExpertPath.GROUPED_SIMT, layer.pathFor(17), "F32 storage: the SIMT grouped kernel");
+            assertEquals(ExpertPath.DECODE, layer.pathFor(4), "4 tokens x k 2 = 8 slots: decode");
+            assertEquals(ExpertPath.GROUPED_SIMT, layer.pathFor(5), "F32 storage: the SIMT grouped kernel");
             assertEquals(ExpertPath.GROUPED, new MoeLayer(arena, c.toBuilder().path(ExpertPath.GROUPED).build(), fx.weights).pathFor(1));
         }
     }
