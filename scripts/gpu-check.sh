@@ -127,7 +127,7 @@ if [ -n "$moe_bin" ]; then
 fi
 
 # ---- 7. PyTorch peers on the same shapes
-run_step torch-peers 90 "$out/bench.log" python3 scripts/torch_peers.py --json "$out/torch-peers.json"
+run_step torch-peers 150 "$out/bench.log" python3 scripts/torch_peers.py --json "$out/torch-peers.json"
 
 # ---- 8. compute-sanitizer on small subsets (last: slow, and refused on some virtualized hosts)
 san_log="$out/sanitizer.log"

@@ -42,12 +42,64 @@ def rope_half(x, cos, sin):
     return x * cos + torch.cat((-x2, x1), dim=-1) * sin
 
 
+def hf_moe_block(x, router, w_gate, w_up, w_down, k, norm):
+    """The Hugging Face MixtralSparseMoeBlock loop: softmax router in float32, top-k,
+    optional renormalisation, then for each expert the tokens routed to it (index_add_)."""
+    logits = x @ router.t()
+    probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
+    weights, selected = torch.topk(probs, k, dim=-1)
+    if norm:
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+    weights = weights.to(x.dtype)
+    out = torch.zeros_like(x)
+    mask = F.one_hot(selected, num_classes=router.shape[0]).permute(2, 1, 0)  # (E, k, T)
+    hit = torch.greater(mask.sum(dim=(-1, -2)), 0).nonzero()
+    for e in hit.flatten().tolist():
+        slot, tok = torch.where(mask[e])
+        xe = x[tok]
+        ye = (F.silu(xe @ w_gate[e].t()) * (xe @ w_up[e].t())) @ w_down[e].t()
+        out.index_add_(0, tok, ye * weights[tok, slot, None])
+    return out
+
+
+def moe_peers(dev, bf, out):
+    # BENCHMARKS.md MoE shapes; DeepSeek-V3 routing is approximated by softmax top-k here (the
+    # expert work, which dominates, is the same); no shared expert.
+    for name, h, f, e, k in (("mixtral", 4096, 14336, 8, 2), ("qwen3-30b", 2048, 768, 128, 8),
+                             ("deepseek3", 7168, 2048, 256, 8)):
+        try:
+            router = torch.randn(e, h, device=dev, dtype=bf) * 0.02
+            wg = torch.randn(e, f, h, device=dev, dtype=bf) * 0.02
+            wu = torch.randn(e, f, h, device=dev, dtype=bf) * 0.02
+            wd = torch.randn(e, h, f, device=dev, dtype=bf) * 0.02
+            for tokens in (1, 16, 128, 4096):
+                x = torch.randn(tokens, h, device=dev, dtype=bf)
+                with torch.no_grad():
+                    med, mn = time_ms(lambda i: hf_moe_block(x, router, wg, wu, wd, k, True), 1, warmup=2, repeats=5)
+                touched = min(e, tokens * k)
+                out.append(result("moe", {"model": name, "tokens": tokens, "hidden": h, "ffn": f, "experts": e, "top_k": k},
+                                  "bf16", med, mn, flops=2.0 * tokens * k * 3 * h * f,
+                                  nbytes=2.0 * touched * 3 * h * f, name="torch-hf-moe-block"))
+            del router, wg, wu, wd
+            torch.cuda.empty_cache()
+        except Exception as ex:
+            out.append({"op": "moe", "peer": "torch-hf-moe-block", "error": str(ex)[:200], "shape": {"model": name}})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", required=True)
+    ap.add_argument("--only-moe", action="store_true", help="run the MoE peers alone")
     args = ap.parse_args()
     dev, bf = "cuda", torch.bfloat16
     out = []
+    if args.only_moe:
+        moe_peers(dev, bf, out)
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+        for r in out:
+            print(json.dumps(r))
+        return
     # ceilings
     n = 8192
     a, b = torch.randn(n, n, device=dev, dtype=bf), torch.randn(n, n, device=dev, dtype=bf)
@@ -138,6 +190,7 @@ def main():
             except Exception as e:
                 out.append({"op": "attention-decode", "peer": "torch-sdpa", "error": str(e)[:200]})
             del q, k, v
+    moe_peers(dev, bf, out)
     with open(args.json, "w") as f:
         json.dump(out, f, indent=1)
     for r in out:
