@@ -167,22 +167,10 @@ extern "C" int64_t bd_cuda_moe_workspace_bytes(int64_t tokens, int64_t hidden, i
 
 extern "C" int bd_cuda_moe_supports(int dtype, int64_t hidden, int64_t ffn, int64_t experts, int64_t top_k,
                                     int routing, int64_t n_groups, int64_t topk_groups, int act, int gate_up_layout) {
-    bd_moe_router_params r{};
-    r.logits_dtype = BD_F32;
-    r.experts = experts;
-    r.top_k = top_k;
-    r.routing = routing;
-    r.n_groups = n_groups;
-    r.topk_groups = topk_groups;
-    r.scaling = 1.f;
-    r.capacity_factor = 1.f;
     char msg[256];
-    if (int st = bd_moe_plan_check_router(&r, msg, sizeof msg)) return fail(st, "%s", msg);
-    bd_moe_expert_params x = expert_params(0, hidden, ffn, experts, top_k, dtype);
-    x.act = act;
-    x.gate_up_layout = gate_up_layout;
-    x.block_m = 16;
-    if (int st = bd_moe_plan_check_experts(&x, 2, msg, sizeof msg)) return fail(st, "%s", msg);
+    if (int st = bd_moe_plan_check_supports(dtype, hidden, ffn, experts, top_k, routing, n_groups, topk_groups, act,
+                                            gate_up_layout, msg, sizeof msg))
+        return fail(st, "%s", msg);
     return BD_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "braindrip/moe.h"
 
@@ -233,6 +234,36 @@ static inline int bd_moe_plan_check_experts(const bd_moe_expert_params* p, int s
         BD_MOE_PLAN_FAIL(BD_ERR_INVALID_ARGUMENT, "%s: null sorted_token_ids, expert_ids or num_tokens_post_padded", op);
     if (stage >= 2 && !p->topk_ids) BD_MOE_PLAN_FAIL(BD_ERR_INVALID_ARGUMENT, "%s: null topk_ids", op);
     return 0;
+}
+
+/* The capability query of both backends (bd_*_moe_supports): the router checks and the
+ * gate_up_decode checks on a representative call of that configuration. */
+static inline int bd_moe_plan_check_supports(int dtype, int64_t hidden, int64_t ffn, int64_t experts, int64_t top_k,
+                                             int routing, int64_t n_groups, int64_t topk_groups, int act,
+                                             int gate_up_layout, char* msg, int len) {
+    bd_moe_router_params r;
+    memset(&r, 0, sizeof r);
+    r.logits_dtype = BD_F32;
+    r.experts = experts;
+    r.top_k = top_k;
+    r.routing = routing;
+    r.n_groups = n_groups;
+    r.topk_groups = topk_groups;
+    r.scaling = 1.f;
+    r.capacity_factor = 1.f;
+    int st = bd_moe_plan_check_router(&r, msg, len);
+    if (st) return st;
+    bd_moe_expert_params x;
+    memset(&x, 0, sizeof x);
+    x.hidden = hidden;
+    x.ffn = ffn;
+    x.experts = experts;
+    x.top_k = top_k;
+    x.dtype = dtype;
+    x.act = act;
+    x.gate_up_layout = gate_up_layout;
+    x.block_m = 16;
+    return bd_moe_plan_check_experts(&x, 2, msg, len);
 }
 
 #undef BD_MOE_PLAN_FAIL
