@@ -107,6 +107,17 @@ final class NativeOps implements Ops {
         }
     }
 
+    /** Runs a kernel that fills two outputs; frees both if it fails. */
+    private void run2(Tensor a, Tensor b, String op, java.util.function.IntSupplier call) {
+        try {
+            check(call.getAsInt(), op);
+        } catch (RuntimeException e) {
+            a.close();
+            b.close();
+            throw e;
+        }
+    }
+
     // ---- ops
 
     @Override
@@ -245,15 +256,9 @@ final class NativeOps implements Ops {
         sameShape(op, x, residual);
         Tensor y = arena.empty(x.dtype(), x.shape());
         Tensor sum = arena.empty(x.dtype(), x.shape());
-        try {
-            check(k.addRmsnorm(x.address(), residual.address(), weight.address(), y.address(), sum.address(), x.rows(),
-                    x.cols(), eps, x.dtype().code(), stream), op);
-            return new NormResult(y, sum);
-        } catch (RuntimeException e) {
-            y.close();
-            sum.close();
-            throw e;
-        }
+        run2(y, sum, op, () -> k.addRmsnorm(x.address(), residual.address(), weight.address(), y.address(), sum.address(), x.rows(),
+                    x.cols(), eps, x.dtype().code(), stream));
+        return new NormResult(y, sum);
     }
 
     @Override
@@ -265,15 +270,9 @@ final class NativeOps implements Ops {
         sameShape(op, x, residual);
         Tensor y = arena.empty(x.dtype(), x.shape());
         Tensor sum = arena.empty(x.dtype(), x.shape());
-        try {
-            check(k.addLayernorm(x.address(), residual.address(), weight.address(), bias == null ? 0L : bias.address(),
-                    y.address(), sum.address(), x.rows(), x.cols(), eps, x.dtype().code(), stream), op);
-            return new NormResult(y, sum);
-        } catch (RuntimeException e) {
-            y.close();
-            sum.close();
-            throw e;
-        }
+        run2(y, sum, op, () -> k.addLayernorm(x.address(), residual.address(), weight.address(), bias == null ? 0L : bias.address(),
+                    y.address(), sum.address(), x.rows(), x.cols(), eps, x.dtype().code(), stream));
+        return new NormResult(y, sum);
     }
 
     @Override
@@ -344,14 +343,8 @@ final class NativeOps implements Ops {
         if (kk < 1 || kk > x.cols()) throw new IllegalArgumentException(op + ": k (" + kk + ") must be in [1, " + x.cols() + "]");
         Tensor values = arena.empty(DType.F32, withLast(x.shape(), kk));
         Tensor indices = arena.empty(DType.I32, withLast(x.shape(), kk));
-        try {
-            check(k.topk(x.address(), values.address(), indices.address(), x.rows(), x.cols(), kk, x.dtype().code(), stream), op);
-            return new TopK(values, indices);
-        } catch (RuntimeException e) {
-            values.close();
-            indices.close();
-            throw e;
-        }
+        run2(values, indices, op, () -> k.topk(x.address(), values.address(), indices.address(), x.rows(), x.cols(), kk, x.dtype().code(), stream));
+        return new TopK(values, indices);
     }
 
     @Override
