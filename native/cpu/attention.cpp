@@ -322,6 +322,11 @@ extern "C" int bd_cpu_attention_forward(const bd_attention_params* p, void* stre
     if (st != BD_OK) return fail(st, "%s", msg);
     st = bd_cpu_attention_supports(p->head_dim, p->head_dim_v, p->dtype);
     if (st != BD_OK) return st;
+    if (p->block_row_ptr) {  // TODO(sparse-cpu): the twin's sparse walk; remove this guard with it
+        st = bd::attn::validate_layout_host(p, msg, sizeof msg);
+        if (st != BD_OK) return fail(st, "%s", msg);
+        return fail(BD_ERR_UNSUPPORTED, "attention: block-sparse layouts are not implemented on the CPU yet");
+    }
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     const int splits = resolve_splits(*p);
     BD_CHECK(splits <= 1 || p->o_accum, "attention", "num_splits (%d) > 1 needs the o_accum workspace", splits);
@@ -363,4 +368,26 @@ extern "C" int bd_cpu_attention(const void* q, const void* k, const void* v, voi
                     cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right,
                     sink_tokens, sinks, k_rope_positions, rope_theta, resolved, workspace);
     return bd_cpu_attention_forward(&p, stream);
+}
+
+extern "C" int bd_cpu_sparse_attention(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                                       int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                                       int head_dim, int head_dim_v, const int32_t* seqused_k, float scale, int causal,
+                                       int block_size, int block_heads, int64_t block_rows,
+                                       const int32_t* block_row_ptr, const int32_t* block_col_idx, int num_splits,
+                                       void* workspace, void* stream) {
+    const int resolved = num_splits == 0 ? 1 : num_splits;  // auto on the CPU: 1
+    const bd_attention_params p = bd::attn::sparse_flat_params(
+        q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v, seqused_k, scale,
+        causal, block_size, block_heads, block_rows, block_row_ptr, block_col_idx, resolved, workspace);
+    return bd_cpu_attention_forward(&p, stream);
+}
+
+extern "C" int64_t bd_cpu_sparse_attention_workspace_bytes_flat(int dtype, int64_t batch, int64_t seqlen_q,
+                                                                int64_t seqlen_k, int heads_q, int heads_kv,
+                                                                int head_dim, int head_dim_v, int block_heads,
+                                                                int num_splits) {
+    (void)block_heads;  // the CPU never packs heads differently for the size: splits decide it
+    return bd_cpu_attention_workspace_bytes_flat(dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim,
+                                                 head_dim_v, num_splits);
 }

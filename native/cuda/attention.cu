@@ -333,6 +333,8 @@ extern "C" int bd_cuda_attention_forward(const bd_attention_params* p, void* str
     if (st != BD_OK) return fail(st, "%s", msg);
     st = bd_cuda_attention_supports(p->head_dim, p->head_dim_v, p->dtype);
     if (st != BD_OK) return st;
+    if (p->block_row_ptr)  // TODO(sparse-cuda): the kernels' sparse walk; remove this guard with it
+        return fail(BD_ERR_UNSUPPORTED, "attention: block-sparse layouts are not implemented on CUDA yet");
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     BD_CHECK(p->batch <= 65535, "attention", "batch (%lld) must be <= 65535 on CUDA (grid z)", (long long)p->batch);
     if (p->dtype != BD_F32) {
@@ -400,4 +402,42 @@ extern "C" int bd_cuda_attention(const void* q, const void* k, const void* v, vo
         cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right, sink_tokens, sinks,
         k_rope_positions, rope_theta, resolved, workspace);
     return bd_cuda_attention_forward(&p, stream);
+}
+
+extern "C" int bd_cuda_sparse_attention(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                                        int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                                        int head_dim, int head_dim_v, const int32_t* seqused_k, float scale,
+                                        int causal, int block_size, int block_heads, int64_t block_rows,
+                                        const int32_t* block_row_ptr, const int32_t* block_col_idx, int num_splits,
+                                        void* workspace, void* stream) {
+    bd_attention_params shape;
+    bd_attention_params_init(&shape, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v);
+    shape.num_splits = num_splits;
+    shape.block_row_ptr = block_row_ptr;  // only read for the GQA packing rule
+    shape.block_heads = block_heads;
+    const int resolved = (num_splits == 0 && heads_kv > 0 && heads_q > 0)
+                             ? bd::cuda::resolve_splits(shape, workspace != nullptr)
+                             : num_splits;
+    const bd_attention_params p = bd::attn::sparse_flat_params(
+        q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v, seqused_k, scale,
+        causal, block_size, block_heads, block_rows, block_row_ptr, block_col_idx, resolved, workspace);
+    return bd_cuda_attention_forward(&p, stream);
+}
+
+extern "C" int64_t bd_cuda_sparse_attention_workspace_bytes_flat(int dtype, int64_t batch, int64_t seqlen_q,
+                                                                 int64_t seqlen_k, int heads_q, int heads_kv,
+                                                                 int head_dim, int head_dim_v, int block_heads,
+                                                                 int num_splits) {
+    bd_attention_params p;
+    bd_attention_params_init(&p, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v);
+    p.num_splits = num_splits;
+    static const int32_t kMarker = 0;  // a non-null layout pointer: only the packing rule reads it
+    if (block_heads > 1) {
+        p.block_row_ptr = &kMarker;
+        p.block_col_idx = &kMarker;
+        p.block_heads = block_heads;
+        p.block_size = 64;
+        p.block_rows = bd::attn::ceil_div(seqlen_k, 64);
+    }
+    return bd_cuda_attention_workspace_bytes(&p);
 }

@@ -93,6 +93,20 @@ typedef struct bd_attention_params {
                          at a 256-byte aligned offset */
     float* lse_accum; /* NULL: carved from the o_accum buffer as above (use this with auto);
                          or a separate (num_splits, B, Hq, Sq) F32 buffer */
+
+    /* ---- block-sparse layout (NULL block_row_ptr = dense). BSR over blocks of block_size tokens:
+       query block qb = floor((i + Skv_b - Sq_b) / block_size) (the bottom-right aligned position,
+       absolute within the sequence), key block kb = floor(j / block_size). Key j is visible to
+       query i when kb is listed in row qb of the query head's layout, and the causal / right-edge
+       rule above also holds. Queries with a negative aligned position (Sq > Skv) see nothing.
+       The kernels visit only the listed blocks (block_size is a multiple of every key tile). */
+    const int32_t* block_row_ptr; /* (block_heads * block_rows + 1) offsets into block_col_idx:
+                                     row (lh, qb) lists block_col_idx[row_ptr[lh*rows+qb] ..
+                                     row_ptr[lh*rows+qb+1]) */
+    const int32_t* block_col_idx; /* strictly ascending key-block indices of each row */
+    int block_size;      /* tokens per block: a positive multiple of 64 */
+    int block_heads;     /* 1 (one layout for every head) or heads_q (query head h uses layout h) */
+    int64_t block_rows;  /* query blocks per layout head, >= ceil(seqlen_k / block_size) */
 } bd_attention_params;
 
 /* Fills the dense defaults: (B, S, H, D) strides for q/k/v/o, (B, Hq, Sq) for lse, every
@@ -129,6 +143,7 @@ static inline void bd_attention_params_init(bd_attention_params* p, int dtype, i
     p->window_right = -1;
     p->num_splits = 1;
     p->rope_theta = 10000.f;
+    p->block_heads = 1;
     p->scale = head_dim > 0 ? 1.f / __builtin_sqrtf((float)head_dim) : 1.f;
 }
 
@@ -176,6 +191,31 @@ int bd_cuda_attention(const void* q, const void* k, const void* v, void* o, floa
                       float softcap, int causal, int window_left, int window_right, int sink_tokens,
                       const float* sinks, const int32_t* k_rope_positions, float rope_theta,
                       int num_splits, void* workspace, void* stream);
+
+/* Block-sparse flat forms: dense (B, S, H, D) tensors as bd_*_attention, lse (B, Hq, Sq), an
+ * optional seqused_k (B) (decode over a KV cache of capacity seqlen_k), and the BSR layout fields
+ * of bd_attention_params (block_rows = ceil(seqlen_k / block_size) or more). No window, sink
+ * tokens, learned sinks, softcap or RoPE here: those are the struct form's. The CPU form checks
+ * the layout itself (monotonic row_ptr, strictly ascending columns in range); the CUDA form reads
+ * device pointers it cannot check and skips out-of-range or out-of-order columns instead. */
+int bd_cpu_sparse_attention(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                            int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                            int head_dim, int head_dim_v, const int32_t* seqused_k, float scale, int causal,
+                            int block_size, int block_heads, int64_t block_rows, const int32_t* block_row_ptr,
+                            const int32_t* block_col_idx, int num_splits, void* workspace, void* stream);
+int bd_cuda_sparse_attention(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                             int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                             int head_dim, int head_dim_v, const int32_t* seqused_k, float scale, int causal,
+                             int block_size, int block_heads, int64_t block_rows, const int32_t* block_row_ptr,
+                             const int32_t* block_col_idx, int num_splits, void* workspace, void* stream);
+/* Workspace bytes of a sparse flat call (num_splits 0 = auto resolves as the call does; a per-head
+ * layout, block_heads > 1, keeps GQA heads in separate blocks). -1 on invalid arguments. */
+int64_t bd_cpu_sparse_attention_workspace_bytes_flat(int dtype, int64_t batch, int64_t seqlen_q, int64_t seqlen_k,
+                                                     int heads_q, int heads_kv, int head_dim, int head_dim_v,
+                                                     int block_heads, int num_splits);
+int64_t bd_cuda_sparse_attention_workspace_bytes_flat(int dtype, int64_t batch, int64_t seqlen_q, int64_t seqlen_k,
+                                                      int heads_q, int heads_kv, int head_dim, int head_dim_v,
+                                                      int block_heads, int num_splits);
 
 /* Workspace bytes of the flat forms (same meaning as *_workspace_bytes; varlen or not does not
  * change the size). -1 on invalid arguments. */

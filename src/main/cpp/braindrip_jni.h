@@ -5,5 +5,6 @@
 #include "braindrip/ops.h"
 #include "braindrip/moe.h"
 #include "braindrip/attention.h"
+#include "braindrip/diff_attention.h"
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/cuda_runtime_api.h"

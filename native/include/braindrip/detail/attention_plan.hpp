@@ -43,9 +43,11 @@ BD_HD Tile tile_for(int dtype, int head_dim) {
 // The query heads of one KV head share a block's rows (row r -> query r / G, head hkv*G + r % G)
 // when there is a group to share and few queries per sequence (decode, speculative decode):
 // K and V are then read once per group instead of G times.
-BD_HD bool pack_gqa(int heads_q, int heads_kv, int64_t seqlen_q) {
-    return heads_q > heads_kv && seqlen_q <= 16;
+// A per-head block-sparse layout (block_heads > 1) keeps each query head in its own block.
+BD_HD bool pack_gqa(int heads_q, int heads_kv, int64_t seqlen_q, int block_heads = 1) {
+    return heads_q > heads_kv && seqlen_q <= 16 && block_heads <= 1;
 }
+BD_HD int layout_heads(const bd_attention_params& p) { return p.block_row_ptr ? p.block_heads : 1; }
 
 BD_HD int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 BD_HD int64_t floor_div(int64_t a, int64_t b) {  // b > 0, a of any sign
@@ -167,6 +169,105 @@ BD_HD bool tile_needs_mask32(const RowLimits& first, const RowLimits& last, int 
     return false;
 }
 
+// ---- block-sparse layouts (attention.h, block_row_ptr): BSR over blocks of block_size tokens,
+// block_size a multiple of every key tile, so a listed block is a run of whole key tiles. A query
+// tile's rows span at most two query blocks (block_size >= 64 >= the query positions of a tile:
+// 64 rows, or <= 16 queries when GQA heads are packed), so a tile merges at most two layout rows.
+
+struct SparseRow {
+    const int32_t* col;  // ascending key blocks
+    int n;               // <= 0: empty
+};
+
+// Layout row (lh, qb); rows outside [0, block_rows) (negative aligned positions) are empty.
+BD_HD SparseRow sparse_row(const bd_attention_params& p, int lh, int64_t qb) {
+    if (qb < 0 || qb >= p.block_rows) return SparseRow{nullptr, 0};
+    const int64_t r = static_cast<int64_t>(lh) * p.block_rows + qb;
+    const int32_t a = p.block_row_ptr[r], e = p.block_row_ptr[r + 1];
+    return SparseRow{p.block_col_idx + a, e - a};
+}
+
+BD_HD int64_t query_block(const Mask& m, int64_t i, int block_size) { return floor_div(i + m.shift, block_size); }
+
+// Walks the key tiles of the union of two layout rows (query blocks qb_lo and qb_hi of one query
+// tile) from the last down, each block's tiles from its last down, below tile_end (the right edge
+// of the tile range). `which` says whose list holds the block: 1 = qb_lo's, 2 = qb_hi's, 3 = both.
+// Columns out of range, repeated or out of order are skipped (the CUDA path cannot check device
+// data up front); an honest layout is walked exactly.
+struct SparseWalk {
+    SparseRow a, b;
+    int ia, ib;      // next entries to look at, walking down
+    int tpb;         // key tiles per block
+    int tile_end;    // tiles >= tile_end are not visited
+    int last_block;  // the previous block (entries >= it are skipped)
+    int which;       // the current block's lists
+    int t_lo, t;     // tiles of the current block still to visit: t down to t_lo
+
+    BD_HD void init(SparseRow ra, SparseRow rb, int tiles_per_block, int tile_end_) {
+        a = ra;
+        b = rb;
+        ia = ra.n - 1;
+        ib = rb.n - 1;
+        tpb = tiles_per_block;
+        tile_end = tile_end_;
+        last_block = INT32_MAX;
+        which = 0;
+        t_lo = 0;
+        t = -1;
+    }
+    // The next usable entry of a row at or below index i (moves i onto it); -1 when none.
+    BD_HD int peek(const SparseRow& r, int& i) const {
+        for (; i >= 0; --i) {
+            const int c = r.col[i];
+            if (c >= 0 && c < last_block && static_cast<int64_t>(c) * tpb < tile_end) return c;
+        }
+        return -1;
+    }
+    BD_HD bool next(int* tile, int* in) {
+        if (t < t_lo) {
+            const int ca = peek(a, ia), cb = peek(b, ib);
+            if (ca < 0 && cb < 0) return false;
+            const int blk = ca > cb ? ca : cb;
+            which = (ca == blk ? 1 : 0) | (cb == blk ? 2 : 0);
+            last_block = blk;
+            t_lo = blk * tpb;
+            t = (t_lo + tpb < tile_end ? t_lo + tpb : tile_end) - 1;
+        }
+        *tile = t--;
+        *in = which;
+        return true;
+    }
+    // Tiles left to walk (a copy walks to the end).
+    BD_HD int count() const {
+        SparseWalk w = *this;
+        int n = 0, tile, in;
+        while (w.next(&tile, &in)) ++n;
+        return n;
+    }
+    BD_HD void skip(int n) {
+        int tile, in;
+        for (int s = 0; s < n && next(&tile, &in); ++s) {
+        }
+    }
+};
+
+// Whether a row of query block qb sees a block of a walk's `which` (qb_lo: the tile's first).
+BD_HD bool sparse_row_sees(int which, int64_t qb, int64_t qb_lo) { return (which & (qb == qb_lo ? 1 : 2)) != 0; }
+// Whether every row of the tile sees the block (then only the causal / right-edge mask applies).
+BD_HD bool sparse_tile_full(int which, int64_t qb_lo, int64_t qb_hi) { return qb_lo == qb_hi || which == 3; }
+
+// The walk of one query tile: rows [i0, i1] of layout head lh, key tiles below tile_end
+// (TileRange::win_hi), n keys per tile.
+BD_HD SparseWalk sparse_walk(const bd_attention_params& p, const Mask& m, int lh, int64_t i0, int64_t i1, int n,
+                             int tile_end, int64_t* qb_lo, int64_t* qb_hi) {
+    *qb_lo = query_block(m, i0, p.block_size);
+    *qb_hi = query_block(m, i1, p.block_size);
+    SparseWalk w;
+    w.init(sparse_row(p, lh, *qb_lo), *qb_hi != *qb_lo ? sparse_row(p, lh, *qb_hi) : SparseRow{nullptr, 0},
+           p.block_size / n, tile_end);
+    return w;
+}
+
 // Visited tiles [t_begin, t_end) of split s out of S: an even share of this tile's own list.
 BD_HD void split_range(int count, int s, int num_splits, int* t_begin, int* t_end) {
     *t_begin = static_cast<int>(static_cast<int64_t>(count) * s / num_splits);
@@ -268,7 +369,7 @@ inline int64_t workspace_lse_offset(int64_t batch, int64_t seqlen_q, int heads_q
 // The automatic split count of a call, given the SM count (CPU passes 0 -> 1).
 inline int auto_num_splits(const bd_attention_params& p, int num_sms) {
     const Tile t = tile_for(p.dtype, p.head_dim);
-    const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q);
+    const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q, layout_heads(p));
     const int group = p.heads_q / p.heads_kv;
     const int64_t head_blocks = pk ? p.heads_kv : p.heads_q;
     const int64_t m_blocks = ceil_div(p.seqlen_q * (pk ? group : 1), t.m);
@@ -323,6 +424,23 @@ inline int validate(const bd_attention_params* p, char* msg, size_t n, bool tens
         BD_ATTN_RULE(isfinite(p->rope_theta) && p->rope_theta > 0.f, "rope_theta (%g) must be > 0",
                      (double)p->rope_theta);
     }
+    if (p->block_row_ptr || p->block_col_idx) {
+        BD_ATTN_RULE(p->block_row_ptr && p->block_col_idx,
+                     "block_row_ptr and block_col_idx come together (a block-sparse layout needs both)");
+        BD_ATTN_RULE(p->block_size > 0 && p->block_size % 64 == 0,
+                     "block_size (%d) must be a positive multiple of 64 (the kernels' key tiles divide it)",
+                     p->block_size);
+        BD_ATTN_RULE(p->block_heads == 1 || p->block_heads == p->heads_q,
+                     "block_heads (%d) must be 1 (shared layout) or heads_q (%d)", p->block_heads, p->heads_q);
+        BD_ATTN_RULE(p->block_rows >= ceil_div(p->seqlen_k, p->block_size) && p->block_rows < INT32_MAX,
+                     "block_rows (%lld) must cover seqlen_k: at least ceil(%lld / %d) = %lld",
+                     (long long)p->block_rows, (long long)p->seqlen_k, p->block_size,
+                     (long long)ceil_div(p->seqlen_k, p->block_size));
+        BD_ATTN_RULE(p->window_left == -1 && p->sink_tokens == 0,
+                     "a block-sparse layout replaces window_left and sink_tokens (list local and sink blocks "
+                     "in the layout instead; got window_left %d, sink_tokens %d)",
+                     p->window_left, p->sink_tokens);
+    }
     const bool work = p->batch > 0 && p->seqlen_q > 0;
     if (work && tensors) {
         BD_ATTN_RULE(p->q && p->o, "null tensor pointer (q and o are required)");
@@ -337,6 +455,64 @@ inline int validate(const bd_attention_params* p, char* msg, size_t n, bool tens
 #undef BD_ATTN_RULE
 }
 
+// Host-side check of a block-sparse layout's data (host pointers): row offsets start at 0 and never
+// fall, columns are strictly ascending within a row and below ceil(seqlen_k / block_size).
+inline int validate_layout_host(const bd_attention_params* p, char* msg, size_t n) {
+    if (!p->block_row_ptr) return BD_OK;
+    const int64_t rows = static_cast<int64_t>(p->block_heads) * p->block_rows;
+    const int64_t cols = ceil_div(p->seqlen_k, p->block_size);
+    if (p->block_row_ptr[0] != 0) {
+        snprintf(msg, n, "attention: block_row_ptr[0] (%d) must be 0", p->block_row_ptr[0]);
+        return BD_ERR_INVALID_ARGUMENT;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+        const int32_t a = p->block_row_ptr[r], e = p->block_row_ptr[r + 1];
+        if (e < a) {
+            snprintf(msg, n, "attention: block_row_ptr must not decrease (row %lld: %d then %d)", (long long)r, a, e);
+            return BD_ERR_INVALID_ARGUMENT;
+        }
+        for (int32_t x = a; x < e; ++x) {
+            const int32_t c = p->block_col_idx[x];
+            if (c < 0 || c >= cols || (x > a && c <= p->block_col_idx[x - 1])) {
+                snprintf(msg, n,
+                         "attention: block layout row %lld (head %lld, query block %lld): column %d must be in "
+                         "[0, %lld) and strictly above the previous one",
+                         (long long)r, (long long)(r / p->block_rows), (long long)(r % p->block_rows), c,
+                         (long long)cols);
+                return BD_ERR_INVALID_ARGUMENT;
+            }
+        }
+    }
+    return BD_OK;
+}
+
+// The flat sparse form's parameters (attention.h): dense tensors, lse (B, Hq, Sq), BSR layout.
+inline bd_attention_params sparse_flat_params(const void* q, const void* k, const void* v, void* o, float* lse,
+                                              int dtype, int64_t batch, int64_t seqlen_q, int64_t seqlen_k,
+                                              int heads_q, int heads_kv, int head_dim, int head_dim_v,
+                                              const int32_t* seqused_k, float scale, int causal, int block_size,
+                                              int block_heads, int64_t block_rows, const int32_t* block_row_ptr,
+                                              const int32_t* block_col_idx, int splits, void* workspace) {
+    bd_attention_params p;
+    bd_attention_params_init(&p, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v);
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.o = o;
+    p.lse = lse;
+    p.seqused_k = seqused_k;
+    p.scale = scale;
+    p.is_causal = causal;
+    p.block_size = block_size;
+    p.block_heads = block_heads;
+    p.block_rows = block_rows;
+    p.block_row_ptr = block_row_ptr;
+    p.block_col_idx = block_col_idx;
+    p.num_splits = splits;
+    if (workspace && splits > 1) p.o_accum = static_cast<float*>(workspace);
+    return p;
+}
+
 // Host-side: the resolved plan of a validated call with `splits` >= 1 (a NULL lse_accum is
 // carved from the o_accum buffer).
 inline Plan make_plan(const bd_attention_params& p, int splits) {
@@ -346,7 +522,7 @@ inline Plan make_plan(const bd_attention_params& p, int splits) {
         pl.p.lse_accum = reinterpret_cast<float*>(reinterpret_cast<char*>(p.o_accum) +
                                                   workspace_lse_offset(p.batch, p.seqlen_q, p.heads_q, p.head_dim_v, splits));
     pl.group = p.heads_q / p.heads_kv;
-    const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q);
+    const bool pk = pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q, layout_heads(p));
     pl.pack = pk ? pl.group : 1;
     pl.head_blocks = pk ? p.heads_kv : p.heads_q;
     const Tile t = tile_for(p.dtype, p.head_dim);

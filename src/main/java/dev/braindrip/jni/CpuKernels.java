@@ -120,4 +120,33 @@ final class CpuKernels implements Kernels {
         return NativeCpu.bd_cpu_attention_workspace_bytes_flat(dtype, batch, seqlenQ, seqlenK, headsQ, headsKv, headDim, headDimV,
                 numSplits);
     }
+
+    @Override
+    public int sparseAttention(long q, long k, long v, long o, long lse, int dtype, long batch, long seqlenQ, long seqlenK,
+                               int headsQ, int headsKv, int headDim, int headDimV, long sequsedK, float scale, int causal,
+                               int blockSize, int blockHeads, long blockRows, long blockRowPtr, long blockColIdx, int numSplits,
+                               long workspace, long stream) {
+        return NativeCpu.bd_cpu_sparse_attention(q, k, v, o, lse, dtype, batch, seqlenQ, seqlenK, headsQ, headsKv, headDim, headDimV,
+                sequsedK, scale, causal, blockSize, blockHeads, blockRows, blockRowPtr, blockColIdx, numSplits, workspace, stream);
+    }
+
+    @Override
+    public long sparseAttentionWorkspaceBytes(int dtype, long batch, long seqlenQ, long seqlenK, int headsQ, int headsKv,
+                                              int headDim, int headDimV, int blockHeads, int numSplits) {
+        return NativeCpu.bd_cpu_sparse_attention_workspace_bytes_flat(dtype, batch, seqlenQ, seqlenK, headsQ, headsKv, headDim,
+                headDimV, blockHeads, numSplits);
+    }
+
+    @Override
+    public int diffAttention(long q, long k, long v, long subln, long o, int dtype, long batch, long seqlenQ, long seqlenK,
+                             int heads, int headsKv, int headDim, long sequsedK, float scale, int causal, int windowLeft,
+                             int windowRight, float lambda, float lambdaInit, float eps, long stream) {
+        return NativeCpu.bd_cpu_diff_attention(q, k, v, subln, o, dtype, batch, seqlenQ, seqlenK, heads, headsKv, headDim, sequsedK,
+                scale, causal, windowLeft, windowRight, lambda, lambdaInit, eps, stream);
+    }
+
+    @Override
+    public int diffAttentionSupports(int headDim, int dtype) {
+        return NativeCpu.bd_cpu_diff_attention_supports(headDim, dtype);
+    }
 }

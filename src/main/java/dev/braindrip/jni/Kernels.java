@@ -65,4 +65,25 @@ public interface Kernels {
     /** Split-KV workspace bytes a call needs (0: no split; −1: invalid arguments, message set). */
     long attentionWorkspaceBytes(int dtype, long batch, long seqlenQ, long seqlenK, int headsQ, int headsKv, int headDim,
                                  int headDimV, int numSplits);
+
+    // ---- block-sparse attention (attention.h, sparse flat form): BSR layout over blocks of blockSize tokens
+
+    /** bd_*_sparse_attention: dense tensors, optional seqused_k, layout (blockHeads, blockRows) rows of key blocks. */
+    int sparseAttention(long q, long k, long v, long o, long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
+                        int headsKv, int headDim, int headDimV, long sequsedK, float scale, int causal, int blockSize, int blockHeads,
+                        long blockRows, long blockRowPtr, long blockColIdx, int numSplits, long workspace, long stream);
+
+    /** Split-KV workspace bytes of a sparse call (0: no split; −1: invalid arguments, message set). */
+    long sparseAttentionWorkspaceBytes(int dtype, long batch, long seqlenQ, long seqlenK, int headsQ, int headsKv, int headDim,
+                                       int headDimV, int blockHeads, int numSplits);
+
+    // ---- fused differential attention (diff_attention.h)
+
+    /** bd_*_diff_attention: q (B,Sq,2H,D), k (B,Skv,2Hkv,D), v (B,Skv,Hkv,2D), subln (2D) → o (B,Sq,H,2D). */
+    int diffAttention(long q, long k, long v, long subln, long o, int dtype, long batch, long seqlenQ, long seqlenK, int heads,
+                      int headsKv, int headDim, long sequsedK, float scale, int causal, int windowLeft, int windowRight, float lambda,
+                      float lambdaInit, float eps, long stream);
+
+    /** 0 when the backend implements differential attention at head dim D in dtype, else BD_ERR_UNSUPPORTED. */
+    int diffAttentionSupports(int headDim, int dtype);
 }

@@ -112,4 +112,18 @@ public final class NativeCuda {
     public static native long bd_cuda_attention_workspace_bytes_flat(int dtype, long batch, long seqlenQ, long seqlenK,
             int headsQ, int headsKv, int headDim, int headDimV, int numSplits);
     public static native int bd_cuda_attention_num_splits(long batch, int heads, long seqlenQ, long seqlenK, int headDim, int numSms);
+    // ---- block-sparse attention (attention.h, sparse flat form)
+    public static native int bd_cuda_sparse_attention(@Cast("const void*") long q, @Cast("const void*") long k, @Cast("const void*") long v,
+            @Cast("void*") long o, @Cast("float*") long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
+            int headsKv, int headDim, int headDimV, @Cast("const int32_t*") long sequsedK, float scale, int causal, int blockSize,
+            int blockHeads, long blockRows, @Cast("const int32_t*") long blockRowPtr, @Cast("const int32_t*") long blockColIdx,
+            int numSplits, @Cast("void*") long workspace, @Cast("void*") long stream);
+    public static native long bd_cuda_sparse_attention_workspace_bytes_flat(int dtype, long batch, long seqlenQ, long seqlenK,
+            int headsQ, int headsKv, int headDim, int headDimV, int blockHeads, int numSplits);
+    // ---- fused differential attention (native/include/braindrip/diff_attention.h)
+    public static native int bd_cuda_diff_attention(@Cast("const void*") long q, @Cast("const void*") long k, @Cast("const void*") long v,
+            @Cast("const void*") long subln, @Cast("void*") long o, int dtype, long batch, long seqlenQ, long seqlenK, int heads,
+            int headsKv, int headDim, @Cast("const int32_t*") long sequsedK, float scale, int causal, int windowLeft, int windowRight,
+            float lambda, float lambdaInit, float eps, @Cast("void*") long stream);
+    public static native int bd_cuda_diff_attention_supports(int headDim, int dtype);
 }
