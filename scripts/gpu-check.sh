@@ -6,7 +6,9 @@
 #   2. native build, sm_90   (libraries + CTest harness)
 #   3. native harness        (every CUDA op vs its CPU twin; attention; MoE when present)
 #   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system
-#   6. braindrip bench       (basic ops with the naive peer; attention and MoE through the harness)
+#   6. braindrip bench       (basic ops with the naive peer; attention and MoE through the harness;
+#                            block-sparse attention in the harness's --bench, and through the Java
+#                            CLI when the bundle's bench has sparse-attention)
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
 #   8. compute-sanitizer     (memcheck and racecheck on --quick subsets)
 # and writes report.md + report.json (+ logs) into the folder given as the first argument.
@@ -112,6 +114,13 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   # the harness's own per-expert loop); no naive peer here, its 16k materialized scores cost minutes
   run_step bench-families 120 "$out/bench.log" scripts/braindrip bench attention,moe \
     --device cuda --no-ceilings --repeats 10 --json "$out/bench-families.json"
+  # block-sparse attention through the Java API, when this build's bench knows the op
+  if grep -rqs --include='*.class' 'sparse-attention' "$bundle_dir/app/classes/dev/braindrip/bench"; then
+    run_step bench-sparse 60 "$out/bench.log" scripts/braindrip bench sparse-attention \
+      --device cuda --no-ceilings --repeats 10 --json "$out/bench-sparse.json"
+  else
+    echo "braindrip bench sparse-attention: not in this build, step left out" | tee -a "$out/bench.log" >> "$log_all"
+  fi
 else
   echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi
@@ -119,7 +128,8 @@ fi
 # attention benchmark through the native harness, when built
 attn_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_attention_cuda' 2>/dev/null | head -n 1)"
 if [ -n "$attn_bin" ]; then
-  run_step bench-attention 90 "$out/bench.log" "$attn_bin" --bench
+  # dense sweeps, sliding window, decode, and block-sparse (16k local:4 + stride:8 vs dense causal)
+  run_step bench-attention 110 "$out/bench.log" "$attn_bin" --bench
 fi
 moe_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_moe_cuda' 2>/dev/null | head -n 1)"
 if [ -n "$moe_bin" ]; then
