@@ -4,7 +4,8 @@
 // does with the plan (detail/attention_plan.hpp): the query tile's rows and GQA packing, the
 // SparseWalk share of its split, the "needs the element mask" test and the per-row element rule in
 // the form each kernel evaluates it (fwd_mma.cuh reduces sparse_tile_full / sparse_row_sees to bits
-// of `which` fixed per thread; attention.cu calls them per tile). Every (query, head, key) must be
+// of `which` fixed per thread and hands the walk's tiles over in two shared slots, replayed here
+// step by step; attention.cu calls them per tile). Every (query, head, key) must be
 // scored exactly once over all splits when the oracle's rule (attention_ref.hpp, written from
 // CLI.md) says it is visible, never otherwise, and every visited tile must lie inside the keys.
 // The same with bdt::with_junk_columns layouts (negative, repeated, out-of-order, out-of-range
@@ -63,11 +64,35 @@ inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& d
                     int tb, te;
                     split_range(w.count(), split, splits, &tb, &te);
                     w.skip(tb);
+                    // fwd_mma.cuh's hand-over: slots 0 and 1 filled up front, tile t read from slot
+                    // (t - tb) & 1 at the prefetch of tile t - 1 (or the prologue), and slot
+                    // (t - tb + 1) & 1 refilled with tile t + 2 right after that read
+                    int slot[2][2] = {{-1, -1}, {-1, -1}};
+                    if (mma_bits)
+                        for (int u = 0; u < 2 && tb + u < te; ++u) w.next(&slot[u][0], &slot[u][1]);
+                    int next_tile = -1, next_which = 0;
+                    if (mma_bits && tb < te) {
+                        next_tile = slot[0][0];
+                        next_which = slot[0][1];
+                    }
                     const RowLimits first = row_limits(mk, i0), last = row_limits(mk, i1);
                     const int full_bits = qb_lo == qb_hi ? 0 : 3;
                     for (int t = tb; t < te; ++t) {
                         int tile = -1, which = 0;
-                        if (!w.next(&tile, &which)) return "the walk ended before its count";
+                        if (mma_bits) {
+                            tile = next_tile;
+                            which = next_which;
+                            if (t + 1 < te) {  // the prefetch point of tile t
+                                const int u1 = (t + 1 - tb) & 1;
+                                next_tile = slot[u1][0];
+                                next_which = slot[u1][1];
+                                slot[u1][0] = slot[u1][1] = -1;  // consumed
+                                if (t + 2 < te && !w.next(&slot[u1 ^ 1][0], &slot[u1 ^ 1][1]))
+                                    return "the walk ended before its count";
+                            }
+                        } else if (!w.next(&tile, &which)) {
+                            return "the walk ended before its count";
+                        }
                         const int64_t k0 = (int64_t)tile * n;
                         if (k0 < 0 || k0 >= sk) {
                             std::snprintf(buf, sizeof buf, "b%lld hb%d mb%lld: tile %d outside the %lld keys", (long long)b,
