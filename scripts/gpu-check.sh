@@ -7,8 +7,7 @@
 #   3. native harness        (every CUDA op vs its CPU twin; attention; MoE when present)
 #   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system
 #   6. braindrip bench       (basic ops with the naive peer; attention and MoE through the harness;
-#                            block-sparse attention in the harness's --bench, and through the Java
-#                            CLI when the bundle's bench has sparse-attention)
+#                            block-sparse attention in the harness's --bench)
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
 #   8. compute-sanitizer     (memcheck and racecheck on --quick subsets)
 # and writes report.md + report.json (+ logs) into the folder given as the first argument.
@@ -114,13 +113,6 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   # the harness's own per-expert loop); no naive peer here, its 16k materialized scores cost minutes
   run_step bench-families 120 "$out/bench.log" scripts/braindrip bench attention,moe \
     --device cuda --no-ceilings --repeats 10 --json "$out/bench-families.json"
-  # block-sparse attention through the Java API, when this build's bench knows the op
-  if grep -rqs --include='*.class' 'sparse-attention' "$bundle_dir/app/classes/dev/braindrip/bench"; then
-    run_step bench-sparse 60 "$out/bench.log" scripts/braindrip bench sparse-attention \
-      --device cuda --no-ceilings --repeats 10 --json "$out/bench-sparse.json"
-  else
-    echo "braindrip bench sparse-attention: not in this build, step left out" | tee -a "$out/bench.log" >> "$log_all"
-  fi
 else
   echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi

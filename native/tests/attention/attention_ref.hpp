@@ -7,9 +7,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "braindrip/attention.h"
@@ -26,114 +28,6 @@ using bd::cpu::round_to;
 inline const char* dtype_str(int dt) { return dt == BD_F32 ? "f32" : dt == BD_F16 ? "f16" : "bf16"; }
 inline size_t dtype_size(int dt) { return dt == BD_F32 ? 4 : 2; }
 
-// ---- block-sparse layouts (attention.h BSR fields), written from CLI.md's sparse-attention
-// semantics, independently of the kernels' walk (detail/attention_plan.hpp).
-
-// Which layout a case uses: the union of CLI.md's patterns (local:W, stride:S, vstride:S, sink:N),
-// or, when none is set, every block listed independently with probability `density` (blocks above
-// the diagonal included: the causal rule must still hide them).
-struct SparseSpec {
-    int block = 0;            // tokens per block; 0 = dense (no layout)
-    int local = 0, stride = 0, vstride = 0, sink = 0;
-    double density = 0.3;     // random layouts only
-    bool per_head = false;    // block_heads = Hq (else one layout for every head)
-    int extra_rows = 0;       // block_rows beyond ceil(Skv / block) (allowed, never visited)
-
-    bool on() const { return block > 0; }
-    bool random() const { return local == 0 && stride == 0 && vstride == 0 && sink == 0; }
-    std::string label() const {
-        if (!on()) return "";
-        char buf[160];
-        if (random())
-            std::snprintf(buf, sizeof buf, " sparse blk%d random%.2f%s", block, density, per_head ? " per-head" : "");
-        else
-            std::snprintf(buf, sizeof buf, " sparse blk%d local%d stride%d vstride%d sink%d%s", block, local, stride,
-                          vstride, sink, per_head ? " per-head" : "");
-        return buf;
-    }
-};
-
-// A BSR layout: heads x rows query blocks, each row's key blocks ascending.
-struct BlockLayout {
-    int block = 0, heads = 0;
-    int64_t rows = 0;
-    std::vector<int32_t> row_ptr, col_idx;
-
-    // Whether row (h, qb) lists key block kb.
-    bool lists(int h, int64_t qb, int64_t kb) const {
-        if (qb < 0 || qb >= rows) return false;
-        const int64_t r = (heads == 1 ? 0 : h) * rows + qb;
-        for (int32_t x = row_ptr[(size_t)r]; x < row_ptr[(size_t)r + 1]; ++x)
-            if (col_idx[(size_t)x] == kb) return true;
-        return false;
-    }
-    int64_t nnz() const { return (int64_t)col_idx.size(); }
-};
-
-// CLI.md: local:W -> qb - W < kb <= qb; stride:S -> kb <= qb and (qb - kb) mod S = 0;
-// vstride:S -> kb <= qb and (kb + 1) mod S = 0; sink:N -> kb < N.
-inline bool pattern_lists(const SparseSpec& sp, int64_t qb, int64_t kb) {
-    if (sp.local > 0 && kb <= qb && kb > qb - sp.local) return true;
-    if (sp.stride > 0 && kb <= qb && (qb - kb) % sp.stride == 0) return true;
-    if (sp.vstride > 0 && kb <= qb && (kb + 1) % sp.vstride == 0) return true;
-    return sp.sink > 0 && kb < sp.sink;
-}
-
-// The layout of a case with key capacity sk: ceil(sk / block) (+ extra_rows) rows per head and
-// ceil(sk / block) columns, one head or heads_q of them.
-inline BlockLayout make_block_layout(const SparseSpec& sp, int heads_q, int64_t sk, std::mt19937_64& rng) {
-    BlockLayout L;
-    L.block = sp.block;
-    L.heads = sp.per_head ? heads_q : 1;
-    const int64_t cols = (sk + sp.block - 1) / sp.block;
-    L.rows = cols + sp.extra_rows;
-    std::bernoulli_distribution keep(sp.density);
-    L.col_idx.reserve(1);  // a non-null pointer even for an empty layout
-    L.row_ptr.push_back(0);
-    for (int h = 0; h < L.heads; ++h)
-        for (int64_t qb = 0; qb < L.rows; ++qb) {
-            for (int64_t kb = 0; kb < cols; ++kb)
-                if (sp.random() ? keep(rng) : pattern_lists(sp, qb, kb)) L.col_idx.push_back((int32_t)kb);
-            L.row_ptr.push_back((int32_t)L.col_idx.size());
-        }
-    return L;
-}
-
-// A layout with junk that the CUDA kernels must skip (attention.h: the CUDA path cannot check the
-// layout; its walk skips columns that are negative, past the keys, repeated or out of order).
-// Each row [c0 .. cn] becomes [cn, -3, c0 .. cn, cn, cols, 2^30] (a copy of the last out of order
-// at the front, a negative, a repeat, two past the keys); an empty row becomes [-1, cols + 5].
-// Walked down, the junk is skipped and the row means what the clean one does, so the result must
-// match the oracle and the CPU twin on the clean layout.
-inline BlockLayout with_junk_columns(const BlockLayout& L, int64_t sk) {
-    const int32_t cols = (int32_t)((sk + L.block - 1) / L.block);
-    BlockLayout J = L;
-    J.row_ptr.assign(1, 0);
-    J.col_idx.clear();
-    for (int64_t r = 0; r + 1 < (int64_t)L.row_ptr.size(); ++r) {
-        const int32_t a = L.row_ptr[(size_t)r], e = L.row_ptr[(size_t)r + 1];
-        if (a == e) {
-            J.col_idx.insert(J.col_idx.end(), {-1, cols + 5});
-        } else {
-            const int32_t last = L.col_idx[(size_t)e - 1];
-            J.col_idx.insert(J.col_idx.end(), {last, -3});
-            J.col_idx.insert(J.col_idx.end(), L.col_idx.begin() + a, L.col_idx.begin() + e);
-            J.col_idx.insert(J.col_idx.end(), {last, cols, 1 << 30});
-        }
-        J.row_ptr.push_back((int32_t)J.col_idx.size());
-    }
-    return J;
-}
-
-// The layout's part of the visibility rule (attention.h): query i of a sequence with sq queries and
-// sk used keys sits in query block floor((i + sk - sq) / block) (none when negative); key j in
-// block floor(j / block). The causal / window rule is separate (visible_ref).
-inline bool layout_visible_ref(const BlockLayout& L, int h, int64_t sq, int64_t sk, int64_t i, int64_t j) {
-    const int64_t ip = i + sk - sq;
-    if (ip < 0) return false;
-    return L.lists(h, ip / L.block, j / L.block);
-}
-
 struct Case {
     std::string name;
     int dtype = BD_F32;
@@ -149,20 +43,31 @@ struct Case {
     int num_splits = 1;
     bool fused_qkv = false; // q, k, v are views of one (B, S, Hq + 2Hkv, D) buffer
     float q_amp = 1.f;      // query magnitude (peakier softmax when larger)
+    // block-sparse layout (attention.h, block_row_ptr): block > 0 turns it on. `layout` is a union
+    // of comma-separated terms over query block qb and key block kb (CLI.md's patterns):
+    //   local:W (qb-W < kb <= qb), stride:S (kb <= qb, (qb-kb) % S == 0), vstride:S (kb <= qb,
+    //   (kb+1) % S == 0), hvstride:S (vstride shifted by h*max(1, S/Hq) on layout head h), sink:N
+    //   (kb < N), all, random:P (each block with P% probability), then hole:R empties row R.
+    int block = 0;
+    int block_heads = 1;      // 1 = one layout for every head, else Hq
+    int64_t block_rows = 0;   // 0 = ceil(Sk / block)
+    std::string layout;
     uint64_t seed = 1;
-    SparseSpec sparse;      // block-sparse layout (off when sparse.block == 0)
 
     // the default softmax scale 1/sqrt(D), as bd_attention_params_init computes it (F32)
     double scale_or_default() const { return (double)(1.f / std::sqrt((float)D)); }
 
     std::string label() const {
-        char buf[640];
+        char buf[512];
         std::snprintf(buf, sizeof buf,
-                      "%s [%s B%lld Sq%lld Sk%lld Hq%d Hkv%d D%d Dv%d%s wl%d wr%d sinkN%d cap%g%s%s%s%s split%d%s%s seed%llu]",
+                      "%s [%s B%lld Sq%lld Sk%lld Hq%d Hkv%d D%d Dv%d%s wl%d wr%d sinkN%d cap%g%s%s%s%s split%d%s seed%llu]",
                       name.c_str(), dtype_str(dtype), (long long)B, (long long)Sq, (long long)Sk, Hq, Hkv, D, Dv,
                       causal ? " causal" : "", wl, wr, sink_tokens, (double)softcap, learned_sinks ? " sinks" : "",
                       varlen ? " varlen" : "", seqused ? " seqused" : "", rope ? " rope" : "", num_splits,
-                      fused_qkv ? " fused_qkv" : "", sparse.label().c_str(), (unsigned long long)seed);
+                      fused_qkv ? " fused_qkv" : "", (unsigned long long)seed);
+        if (block > 0)
+            return std::string(buf) + " sparse[blk" + std::to_string(block) + " heads" + std::to_string(block_heads) +
+                   " " + layout + "]";
         return buf;
     }
 };
@@ -174,11 +79,16 @@ struct Inputs {
     std::vector<uint8_t> q, k, v; // separate buffers otherwise
     std::vector<int32_t> cu_q, cu_k, used, pos;
     std::vector<float> sinks;
-    BlockLayout layout;                              // c.sparse.on(): p.block_* point into it
     std::vector<int64_t> sq, sk, q_start, k_start;  // per batch row
     int64_t total_q = 0, total_k = 0;               // rows of q/o and of k/v (dense: B * S)
     int64_t o_elems = 0, lse_elems = 0;
+    std::vector<uint8_t> lay;            // dense block layout (block_heads, lay_rows, lay_cols), 1 = listed
+    int64_t lay_rows = 0, lay_cols = 0;
+    std::vector<int32_t> row_ptr, col_idx;  // its BSR form, as the kernels read it
     bd_attention_params p{};  // host pointers (o, lse, workspace left NULL)
+
+    // The contract's rule for head h, including the block-sparse layout (attention.h).
+    bool visible(int h, int64_t sq, int64_t sk, int64_t i, int64_t j) const;
 
     const void* qbuf() const { return c.fused_qkv ? static_cast<const void*>(qkv.data()) : q.data(); }
     const void* kbuf() const {
@@ -218,6 +128,60 @@ inline void fill_random(std::vector<uint8_t>& buf, int dt, int64_t n, std::mt199
     std::normal_distribution<float> nd(0.f, 1.f);
     buf.resize((size_t)n * dtype_size(dt));
     for (int64_t i = 0; i < n; ++i) bd::cpu::store(buf.data(), dt, i, amp * nd(rng));
+}
+
+// Whether layout head lh lists key block kb in query block qb's row, for one term of Case::layout.
+inline bool layout_term(const std::string& name, int64_t n, int lh, int heads, int64_t qb, int64_t kb,
+                        std::mt19937_64& rng) {
+    if (name == "local") return kb <= qb && kb > qb - n;
+    if (name == "stride") return kb <= qb && (qb - kb) % n == 0;
+    if (name == "vstride") return kb <= qb && (kb + 1) % n == 0;
+    if (name == "hvstride") return kb <= qb && (kb + (int64_t)lh * std::max<int64_t>(1, n / heads) + 1) % n == 0;
+    if (name == "sink") return kb < n;
+    if (name == "all") return true;
+    if (name == "random") return std::uniform_int_distribution<int>(0, 99)(rng) < n;
+    std::fprintf(stderr, "attention_ref: unknown layout term %s\n", name.c_str());
+    std::abort();
+}
+
+// Fills in.lay from c.layout and its BSR arrays, and points the params at them.
+inline void make_layout(Inputs& in, std::mt19937_64& rng) {
+    const Case& c = in.c;
+    in.lay_cols = (c.Sk + c.block - 1) / c.block;
+    in.lay_rows = c.block_rows > 0 ? c.block_rows : in.lay_cols;
+    in.lay.assign((size_t)(c.block_heads * in.lay_rows * in.lay_cols), 0);
+    std::vector<std::pair<std::string, int64_t>> terms;
+    for (size_t a = 0; a < c.layout.size();) {
+        size_t e = c.layout.find(',', a);
+        if (e == std::string::npos) e = c.layout.size();
+        const std::string t = c.layout.substr(a, e - a);
+        const size_t colon = t.find(':');
+        terms.emplace_back(t.substr(0, colon), colon == std::string::npos ? 0 : std::atoll(t.c_str() + colon + 1));
+        a = e + 1;
+    }
+    for (int lh = 0; lh < c.block_heads; ++lh)
+        for (int64_t qb = 0; qb < in.lay_rows; ++qb)
+            for (int64_t kb = 0; kb < in.lay_cols; ++kb) {
+                uint8_t& x = in.lay[(size_t)((lh * in.lay_rows + qb) * in.lay_cols + kb)];
+                for (const auto& t : terms)
+                    if (t.first != "hole") x |= layout_term(t.first, t.second, lh, c.block_heads, qb, kb, rng);
+                for (const auto& t : terms)
+                    if (t.first == "hole" && qb == t.second) x = 0;
+            }
+    in.row_ptr.assign(1, 0);
+    in.col_idx.clear();
+    for (int64_t r = 0; r < c.block_heads * in.lay_rows; ++r) {
+        for (int64_t kb = 0; kb < in.lay_cols; ++kb)
+            if (in.lay[(size_t)(r * in.lay_cols + kb)]) in.col_idx.push_back((int32_t)kb);
+        in.row_ptr.push_back((int32_t)in.col_idx.size());
+    }
+    in.col_idx.push_back(-1);  // never read: keeps data() non-null for an all-empty layout
+    bd_attention_params& p = in.p;
+    p.block_size = c.block;
+    p.block_heads = c.block_heads;
+    p.block_rows = in.lay_rows;
+    p.block_row_ptr = in.row_ptr.data();
+    p.block_col_idx = in.col_idx.data();
 }
 
 inline Inputs make_inputs(const Case& c) {
@@ -319,14 +283,7 @@ inline Inputs make_inputs(const Case& c) {
         p.k_rope_positions = in.pos.data();
         p.rope_theta = 10000.f;
     }
-    if (c.sparse.on()) {
-        in.layout = make_block_layout(c.sparse, c.Hq, c.Sk, rng);
-        p.block_size = in.layout.block;
-        p.block_heads = in.layout.heads;
-        p.block_rows = in.layout.rows;
-        p.block_row_ptr = in.layout.row_ptr.data();
-        p.block_col_idx = in.layout.col_idx.data();
-    }
+    if (c.block > 0) make_layout(in, rng);
     in.o_elems = in.total_q * c.Hq * c.Dv;
     in.lse_elems = in.total_q * c.Hq;
     return in;
@@ -339,6 +296,15 @@ inline bool visible_ref(const Case& c, int64_t sq, int64_t sk, int64_t i, int64_
     if (right >= 0 && j > ip + right) return false;
     if (j < c.sink_tokens) return true;
     return c.wl < 0 || j >= ip - c.wl;
+}
+
+inline bool Inputs::visible(int h, int64_t sq, int64_t sk, int64_t i, int64_t j) const {
+    if (!visible_ref(c, sq, sk, i, j)) return false;
+    if (c.block <= 0) return true;
+    const int64_t ip = i + sk - sq;  // the aligned position picks the layout row
+    if (ip < 0) return false;
+    const int64_t lh = c.block_heads == 1 ? 0 : h, qb = ip / c.block, kb = j / c.block;
+    return lay[(size_t)((lh * lay_rows + qb) * lay_cols + kb)] != 0;
 }
 
 struct Outputs {
@@ -393,8 +359,7 @@ inline Outputs reference(const Inputs& in, bool precise) {
                 double mx = -INFINITY;
                 bool any = false;
                 for (int64_t j = 0; j < sk; ++j) {
-                    vis[j] = visible_ref(c, sq, sk, i, j) &&
-                             (!c.sparse.on() || layout_visible_ref(in.layout, h, sq, sk, i, j));
+                    vis[j] = in.visible(h, sq, sk, i, j);
                     if (!vis[j]) continue;
                     any = true;
                     if (precise) {
@@ -832,11 +797,10 @@ inline std::vector<Case> standard_cases(bool quick) {
     return cs;
 }
 
-// Block-sparse cases (CLI.md sparse-attention): random layouts and the local+stride /
-// local+vstride patterns, causal and not, prefill and decode, shared and per-head layouts, lengths
-// that are not multiples of the block, query tiles that straddle two query blocks, split-KV.
-// The harness runs each with the case's num_splits; run it once more with auto splits (0) where a
-// backend has them.
+// Block-sparse cases (attention.h's BSR layout): the generators' patterns and random layouts,
+// causal or not, decode and Sq < Skv, GQA (packed rows), per-head layouts, empty layout rows,
+// lengths not a multiple of the block, split-KV, every dtype and the tile shapes (F32 16x32,
+// 16-bit 64x64, 64x32 at head dim 256). Shared by the CPU and CUDA harnesses.
 inline std::vector<Case> sparse_cases(bool quick) {
     std::vector<Case> cs;
     uint64_t seed = 5000;
@@ -844,132 +808,155 @@ inline std::vector<Case> sparse_cases(bool quick) {
         c.seed = ++seed;
         cs.push_back(c);
     };
-    const int dts[3] = {BD_F32, BD_BF16, BD_F16};
-    // every dtype at head dims 64 / 128 / 256: random (non-causal), local+stride and local+vstride (causal)
-    for (int dt : dts)
-        for (int hd : {64, 128, 256}) {
-            if (quick && !(dt == BD_BF16 ? hd != 128 : dt == BD_F32 && hd == 64)) continue;
-            Case c;
-            c.dtype = dt;
-            c.D = c.Dv = hd;
-            c.B = 2;
-            c.Hq = 2;
-            c.Hkv = 1;
-            c.name = "sparse random";
-            c.Sq = c.Sk = 300;
-            c.sparse.block = 64;
-            c.sparse.density = 0.4;
-            add(c);
-            c.name = "sparse local:2,stride:3 causal";
-            c.causal = true;
-            c.Sq = c.Sk = 450;
-            c.sparse.local = 2;
-            c.sparse.stride = 3;
-            add(c);
-            if (quick) continue;
-            c.name = "sparse local:2,vstride:3 causal, Sq<Sk (tiles straddle query blocks)";
-            c.Sq = 200;
-            c.Sk = 330;
-            c.sparse.stride = 0;
-            c.sparse.vstride = 3;
-            add(c);
-        }
-    for (int dt : dts) {
-        if (quick && dt != BD_BF16) continue;  // --quick (compute-sanitizer): BF16 only
+    for (int dt : {BD_F32, BD_BF16, BD_F16}) {
         Case c;
         c.dtype = dt;
-        c.D = c.Dv = dt == BD_F32 ? 64 : 128;
+        c.D = c.Dv = 64;
         c.B = 2;
         c.Hq = 4;
         c.Hkv = 2;
+        c.block = 64;
         c.causal = true;
-        c.name = "sparse block 128 local:2,stride:4 (several key tiles per block)";
-        c.Sq = c.Sk = 700;
-        c.sparse.block = 128;
-        c.sparse.local = 2;
-        c.sparse.stride = 4;
+        c.name = "sparse local:2,stride:3 causal (Sk not a multiple of the block)";
+        c.Sq = c.Sk = 300;
+        c.layout = "local:2,stride:3";
         add(c);
-        c.name = "sparse per-head random layouts, GQA";
-        c.sparse = SparseSpec{};
-        c.sparse.block = 64;
-        c.sparse.per_head = true;
-        c.sparse.density = 0.5;
+        c.name = "sparse random 40% non-causal";
+        c.causal = false;
         c.Sq = c.Sk = 260;
+        c.layout = "random:40";
         add(c);
-        c.name = "sparse per-head layouts, few queries (no GQA packing)";
-        c.Sq = 3;
-        c.Sk = 322;
+        c.name = "sparse local:1,vstride:3 causal, block 128";
+        c.causal = true;
+        c.block = 128;
+        c.Sq = c.Sk = 450;
+        c.layout = "local:1,vstride:3";
         add(c);
-        c.name = "sparse sink:1,local:2 + learned sinks + softcap, extra block rows";
-        c.sparse = SparseSpec{};
-        c.sparse.block = 64;
-        c.sparse.sink = 1;
-        c.sparse.local = 2;
-        c.sparse.extra_rows = 2;
-        c.learned_sinks = true;
+        c.block = 64;
+        c.name = "sparse per-head local:1,hvstride:4";
+        c.block_heads = c.Hq;
+        c.Sq = c.Sk = 330;
+        c.layout = "local:1,hvstride:4";
+        add(c);
+        c.name = "sparse per-head random 50% non-causal";
+        c.causal = false;
+        c.layout = "random:50";
+        add(c);
+        c.block_heads = 1;
+        c.causal = true;
+        c.name = "sparse empty layout row (hole:1)";
+        c.Sq = c.Sk = 200;
+        c.layout = "local:2,sink:1,hole:1";
+        add(c);
+        c.name = "sparse causal Sq<Sk (prefill over a prefix)";
+        c.Sq = 100;
+        c.Sk = 333;
+        c.layout = "local:2,sink:1";
+        add(c);
+        c.name = "sparse causal Sq>Sk (negative positions see nothing)";
+        c.Sq = 150;
+        c.Sk = 70;
+        c.layout = "all";
+        add(c);
+        c.name = "sparse empty layout (every row empty)";
+        c.Sq = c.Sk = 90;
+        c.layout = "random:0";
+        add(c);
+        c.name = "sparse block_rows beyond the keys";
+        c.Sq = c.Sk = 140;
+        c.block_rows = 7;
+        c.layout = "local:2";
+        add(c);
+        c.block_rows = 0;
+        c.name = "sparse window_right 10 non-causal + softcap";
+        c.causal = false;
+        c.wr = 10;
         c.softcap = 20.f;
         c.q_amp = 2.f;
-        c.Sq = c.Sk = 333;
+        c.Sq = c.Sk = 270;
+        c.layout = "local:2,stride:2";
         add(c);
-        c.learned_sinks = false;
+        c.wr = -1;
         c.softcap = 0.f;
         c.q_amp = 1.f;
-        c.name = "sparse empty layout (every row sees nothing)";
-        c.sparse = SparseSpec{};
-        c.sparse.block = 64;
-        c.sparse.density = 0.0;
-        c.Sq = c.Sk = 100;
-        add(c);
-        c.name = "sparse non-causal Sq>Sk (negative positions see nothing)";
-        c.causal = false;
-        c.sparse.density = 0.6;
-        c.Sq = 150;
-        c.Sk = 100;
-        add(c);
-        c.name = "sparse varlen causal local:1,stride:2";
         c.causal = true;
+        c.name = "sparse learned sinks + empty row";
+        c.learned_sinks = true;
+        c.Sq = c.Sk = 200;
+        c.layout = "local:1,hole:2";
+        add(c);
+        c.learned_sinks = false;
+        c.name = "sparse varlen causal";
         c.varlen = true;
         c.B = 4;
         c.Sq = c.Sk = 260;
-        c.sparse = SparseSpec{};
-        c.sparse.block = 64;
-        c.sparse.local = 1;
-        c.sparse.stride = 2;
+        c.layout = "local:2,vstride:2";
         add(c);
         c.varlen = false;
-        // decode over a cache: Sq = 1 with seqused_k, GQA rows packed under a shared layout
-        c.name = "sparse decode local:3,vstride:4 seqused GQA packed";
-        c.B = 3;
+        c.B = 2;
+        // decode over a cache: GQA rows packed (shared layout), seqused_k
+        c.name = "sparse decode Sq=1 gqa seqused";
         c.Hq = 8;
         c.Hkv = 2;
         c.Sq = 1;
-        c.Sk = 1000;
+        c.Sk = 700;
         c.seqused = true;
-        c.sparse = SparseSpec{};
-        c.sparse.block = 64;
-        c.sparse.local = 3;
-        c.sparse.vstride = 4;
-        for (int s : {1, 4}) {
+        c.layout = "local:3,stride:4";
+        add(c);
+        c.name = "sparse decode Sq=5 gqa random 50% non-causal";
+        c.causal = false;
+        c.seqused = false;
+        c.Sq = 5;
+        c.Sk = 500;
+        c.layout = "random:50";
+        add(c);
+        c.name = "sparse decode per-head (no packing) seqused";
+        c.causal = true;
+        c.seqused = true;
+        c.block_heads = c.Hq;
+        c.Sq = 2;
+        c.Sk = 600;
+        c.layout = "local:1,hvstride:3";
+        add(c);
+        c.seqused = false;
+        c.block_heads = 1;
+        // split-KV over the sparse walk
+        for (int s : {2, 3, 5}) {
+            if (quick && s != 3) continue;
             c.num_splits = s;
+            c.name = "sparse split-KV decode gqa";
+            c.Sq = 1;
+            c.Sk = 900;
+            c.layout = "local:2,stride:3";
+            add(c);
+            c.name = "sparse split-KV prefill causal";
+            c.Hq = 2;
+            c.Hkv = 1;
+            c.Sq = c.Sk = 400;
+            add(c);
+            c.name = "sparse split-KV per-head random";
+            c.causal = false;
+            c.block_heads = c.Hq;
+            c.Sq = c.Sk = 300;
+            c.layout = "random:30,hole:0";
+            add(c);
+            c.causal = true;
+            c.block_heads = 1;
+            c.Hq = 8;
+            c.Hkv = 2;
+        }
+        c.num_splits = 1;
+        // head dims: 16-bit tiles 64x64 (D 128) and 64x32 (D 256)
+        for (int hd : {128, 256}) {
+            if (quick && hd == 256) continue;
+            c.name = "sparse head dim";
+            c.D = c.Dv = hd;
+            c.Hq = 2;
+            c.Hkv = 1;
+            c.Sq = c.Sk = 330;
+            c.layout = "local:2,vstride:3";
             add(c);
         }
-        c.name = "sparse few queries straddling two query blocks, GQA packed";
-        c.seqused = false;
-        c.num_splits = 1;
-        c.Sq = 5;
-        c.Sk = 322;
-        c.sparse.density = 0.5;
-        c.sparse.local = 0;
-        c.sparse.vstride = 0;
-        add(c);
-        c.name = "sparse prefill split-KV 3 local:2,stride:3";
-        c.Hq = 2;
-        c.Hkv = 1;
-        c.Sq = c.Sk = 300;
-        c.num_splits = 3;
-        c.sparse.local = 2;
-        c.sparse.stride = 3;
-        add(c);
     }
     return cs;
 }

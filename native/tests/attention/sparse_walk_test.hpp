@@ -1,15 +1,18 @@
-// CPU unit test of the CUDA kernels' block-sparse tile schedule, which cannot run without a GPU:
-// for every block-sparse case (bdt::sparse_cases), split count 1..4, and the kernels' tile shapes
-// (the mma kernel's 64 x 64 and 64 x 32, the F32 kernel's 16 x 32), it replays what each CUDA block
-// does with the plan (detail/attention_plan.hpp): the query tile's rows and GQA packing, the
-// SparseWalk share of its split, the "needs the element mask" test and the per-row element rule in
-// the form each kernel evaluates it (fwd_mma.cuh reduces sparse_tile_full / sparse_row_sees to bits
-// of `which` fixed per thread and hands the walk's tiles over in two shared slots, replayed here
-// step by step; attention.cu calls them per tile). Every (query, head, key) must be
-// scored exactly once over all splits when the oracle's rule (attention_ref.hpp, written from
-// CLI.md) says it is visible, never otherwise, and every visited tile must lie inside the keys.
-// The same with bdt::with_junk_columns layouts (negative, repeated, out-of-order, out-of-range
-// columns), which must mean what the clean layout means.
+// Block-sparse test support for the CUDA kernels, on top of attention_ref.hpp's sparse cases:
+//   - cuda_sparse_cases(): shapes the CUDA kernels' tiles make interesting beyond bdt::sparse_cases
+//     (packed GQA decode rows straddling two query blocks, several 64x32 key tiles per block);
+//   - with_junk_columns(): a layout with the junk the CUDA path must skip (attention.h);
+//   - test_sparse_walk(): a CPU replay of the CUDA kernels' block-sparse tile schedule, which
+//     cannot run without a GPU. For every sparse case, split count 1..4, and the kernels' tile
+//     shapes (the mma kernel's 64 x 64 and 64 x 32, the F32 kernel's 16 x 32), it replays what each
+//     CUDA block does with the plan (detail/attention_plan.hpp): the query tile's rows and GQA
+//     packing, the SparseWalk share of its split, fwd_mma.cuh's hand-over of the walk's tiles in
+//     two shared slots, the "needs the element mask" test and the per-row element rule in the form
+//     each kernel evaluates it (fwd_mma.cuh reduces sparse_tile_full / sparse_row_sees to bits of
+//     `which` fixed per thread; attention.cu calls them per tile). Every (query, head, key) must be
+//     scored exactly once over all splits when the oracle's rule (Inputs::visible, written from
+//     attention.h / CLI.md) says it is visible, never otherwise, and every visited tile must lie
+//     inside the keys; the same with the junk layouts, which must mean what the clean ones mean.
 #pragma once
 
 #include <cstdio>
@@ -20,6 +23,81 @@
 #include "braindrip/detail/attention_plan.hpp"
 
 namespace bdt {
+
+inline std::vector<Case> cuda_sparse_cases(bool quick) {
+    std::vector<Case> cs;
+    uint64_t seed = 6000;
+    auto add = [&](Case c) {
+        c.seed = ++seed;
+        cs.push_back(c);
+    };
+    for (int dt : {BD_BF16, BD_F32}) {
+        Case c;
+        c.dtype = dt;
+        c.D = c.Dv = 128;
+        c.B = 2;
+        c.Hq = 8;
+        c.Hkv = 2;
+        c.block = 64;
+        c.causal = true;
+        c.name = "sparse few queries straddling two query blocks, GQA packed";
+        c.Sq = 5;
+        c.Sk = 322;  // positions 317..321: query blocks 4 and 5
+        c.layout = "random:50";
+        add(c);
+        c.name = "sparse few queries straddling two query blocks, GQA packed, seqused, split 3";
+        c.seqused = true;
+        c.num_splits = 3;
+        c.Sk = 900;
+        c.layout = "local:2,vstride:3";
+        add(c);
+    }
+    for (int dt : {BD_BF16, BD_F16}) {
+        if (quick && dt == BD_F16) continue;
+        Case c;
+        c.dtype = dt;
+        c.D = c.Dv = 256;
+        c.B = 1;
+        c.Hq = 2;
+        c.Hkv = 1;
+        c.block = 128;
+        c.causal = true;
+        c.name = "sparse block 128 at head dim 256 (four 32-key tiles per block), Sq<Sk";
+        c.Sq = 300;
+        c.Sk = 700;
+        c.layout = "local:2,stride:4";
+        add(c);
+    }
+    return cs;
+}
+
+// The BSR arrays of a layout with junk: each row [c0 .. cn] becomes [cn, -3, c0 .. cn, cn, cols,
+// 2^30] (a copy of the last out of order at the front, a negative, a repeat, two past the keys); an
+// empty row becomes [-1, cols + 5]. Walked down (attn::SparseWalk), the junk is skipped and every
+// row means what the clean one does.
+struct Bsr {
+    std::vector<int32_t> row_ptr, col_idx;
+};
+inline Bsr with_junk_columns(const std::vector<int32_t>& row_ptr, const std::vector<int32_t>& col_idx, int32_t cols) {
+    Bsr J;
+    J.row_ptr.assign(1, 0);
+    for (size_t r = 0; r + 1 < row_ptr.size(); ++r) {
+        const int32_t a = row_ptr[r], e = row_ptr[r + 1];
+        if (a == e) {
+            J.col_idx.insert(J.col_idx.end(), {-1, cols + 5});
+        } else {
+            const int32_t last = col_idx[(size_t)e - 1];
+            J.col_idx.insert(J.col_idx.end(), {last, -3});
+            J.col_idx.insert(J.col_idx.end(), col_idx.begin() + a, col_idx.begin() + e);
+            J.col_idx.insert(J.col_idx.end(), {last, cols, 1 << 30});
+        }
+        J.row_ptr.push_back((int32_t)J.col_idx.size());
+    }
+    return J;
+}
+inline Bsr with_junk_columns(const Inputs& in) {
+    return with_junk_columns(in.row_ptr, in.col_idx, (int32_t)((in.c.Sk + in.c.block - 1) / in.c.block));
+}
 
 struct WalkReport {
     int passed = 0, failed = 0;
@@ -33,18 +111,16 @@ struct WalkReport {
     }
 };
 
-// One replay: tile shape m x n, `mma_bits` selects the mma kernel's form of the sparse mask.
-inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& device_layout, int m, int n,
-                                          bool mma_bits, int splits) {
+// One replay of case `in` with the layout arrays `lay` (the case's own or junk): tile shape m x n,
+// `mma` selects the mma kernel's form (slots, bits) over the F32 kernel's. "" when it holds.
+inline std::string replay_sparse_schedule(const Inputs& in, const Bsr& lay, int m, int n, bool mma, int splits) {
     using namespace bd::attn;
     const Case& c = in.c;
     bd_attention_params p = in.p;
-    p.block_row_ptr = device_layout.row_ptr.data();
-    p.block_col_idx = device_layout.col_idx.data();
+    p.block_row_ptr = lay.row_ptr.data();
+    p.block_col_idx = lay.col_idx.data();
     Plan pl = make_plan(p, splits);
-    pl.tile_m = m;  // the shape under test (make_plan picks the one of the case's dtype)
-    pl.tile_n = n;
-    pl.m_blocks = ceil_div(p.seqlen_q * pl.pack, m);
+    pl.m_blocks = ceil_div(p.seqlen_q * pl.pack, m);  // the tile shape under test
     char buf[256];
     for (int64_t b = 0; b < c.B; ++b) {
         const SeqInfo si = seq_info(p, b);
@@ -65,13 +141,13 @@ inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& d
                     split_range(w.count(), split, splits, &tb, &te);
                     w.skip(tb);
                     // fwd_mma.cuh's hand-over: slots 0 and 1 filled up front, tile t read from slot
-                    // (t - tb) & 1 at the prefetch of tile t - 1 (or the prologue), and slot
-                    // (t - tb + 1) & 1 refilled with tile t + 2 right after that read
+                    // (t - tb) & 1 at the prefetch of tile t - 1 (or in the prologue), and the other
+                    // slot refilled with tile t + 2 right after that read
                     int slot[2][2] = {{-1, -1}, {-1, -1}};
-                    if (mma_bits)
+                    if (mma)
                         for (int u = 0; u < 2 && tb + u < te; ++u) w.next(&slot[u][0], &slot[u][1]);
                     int next_tile = -1, next_which = 0;
-                    if (mma_bits && tb < te) {
+                    if (mma && tb < te) {
                         next_tile = slot[0][0];
                         next_which = slot[0][1];
                     }
@@ -79,7 +155,7 @@ inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& d
                     const int full_bits = qb_lo == qb_hi ? 0 : 3;
                     for (int t = tb; t < te; ++t) {
                         int tile = -1, which = 0;
-                        if (mma_bits) {
+                        if (mma) {
                             tile = next_tile;
                             which = next_which;
                             if (t + 1 < te) {  // the prefetch point of tile t
@@ -99,7 +175,7 @@ inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& d
                                           hb, (long long)mb, tile, (long long)sk);
                             return buf;
                         }
-                        const bool full = mma_bits ? (which & full_bits) == full_bits : sparse_tile_full(which, qb_lo, qb_hi);
+                        const bool full = mma ? (which & full_bits) == full_bits : sparse_tile_full(which, qb_lo, qb_hi);
                         const bool masked = tile_needs_mask32(first, last, (int)sk, p.sink_tokens, (int)k0, n) || !full;
                         for (int64_t r = r0; r < std::min(r0 + m, rows); ++r) {
                             const int64_t i = pl.row_query(r);
@@ -111,7 +187,7 @@ inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& d
                                 bool vis = true;
                                 if (masked)
                                     vis = visible32(lim, (int)sk, p.sink_tokens, (int)j) &&
-                                          (mma_bits ? (which & sees) != 0 : sparse_row_sees(which, qb, qb_lo));
+                                          (mma ? (which & sees) != 0 : sparse_row_sees(which, qb, qb_lo));
                                 if (!vis) continue;
                                 if (j >= sk) return "an unmasked tile scores a key past the sequence";
                                 ++hits[(size_t)((i * c.Hq + h) * sk + j)];
@@ -122,7 +198,7 @@ inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& d
         for (int64_t i = 0; i < sq; ++i)
             for (int h = 0; h < c.Hq; ++h)
                 for (int64_t j = 0; j < sk; ++j) {
-                    const int want = visible_ref(c, sq, sk, i, j) && layout_visible_ref(in.layout, h, sq, sk, i, j);
+                    const int want = in.visible(h, sq, sk, i, j) ? 1 : 0;
                     const int got = hits[(size_t)((i * c.Hq + h) * sk + j)];
                     if (got != want) {
                         std::snprintf(buf, sizeof buf, "(b%lld i%lld h%d key %lld) scored %d times, want %d", (long long)b,
@@ -137,20 +213,23 @@ inline std::string replay_sparse_schedule(const Inputs& in, const BlockLayout& d
 inline void test_sparse_walk(WalkReport& rep) {
     struct Shape {
         int m, n;
-        bool mma_bits;
+        bool mma;
         const char* name;
     };
     const Shape shapes[3] = {{64, 64, true, "mma 64x64"}, {64, 32, true, "mma 64x32 (hd256)"}, {16, 32, false, "f32 16x32"}};
-    for (const Case& c0 : sparse_cases(false)) {
-        if (c0.D != 64 && c0.D != 128) continue;  // the geometry does not depend on the head dim
-        const Inputs in = make_inputs(c0);
-        const BlockLayout junk = with_junk_columns(in.layout, c0.Sk);
+    std::vector<Case> cases = sparse_cases(false);
+    for (const Case& c : cuda_sparse_cases(false)) cases.push_back(c);
+    for (const Case& c : cases) {
+        if (c.dtype == BD_F16) continue;  // the schedule depends on the tile shape only, replayed for each below
+        const Inputs in = make_inputs(c);
+        const Bsr clean{in.row_ptr, in.col_idx}, junk = with_junk_columns(in);
         for (const Shape& s : shapes) {
             std::string why;
-            for (int splits = 1; splits <= 4 && why.empty(); ++splits) why = replay_sparse_schedule(in, in.layout, s.m, s.n, s.mma_bits, splits);
-            rep.check(why.empty(), c0.label() + " " + s.name + ", splits 1..4", why);
-            why = replay_sparse_schedule(in, junk, s.m, s.n, s.mma_bits, 3);
-            rep.check(why.empty(), c0.label() + " " + s.name + ", junk columns, split 3", why);
+            for (int splits = 1; splits <= 4 && why.empty(); ++splits)
+                why = replay_sparse_schedule(in, clean, s.m, s.n, s.mma, splits);
+            rep.check(why.empty(), c.label() + " " + s.name + ", splits 1..4", why);
+            why = replay_sparse_schedule(in, junk, s.m, s.n, s.mma, 3);
+            rep.check(why.empty(), c.label() + " " + s.name + ", junk columns, split 3", why);
         }
     }
 }

@@ -3,9 +3,9 @@
 //     around o and lse, then FlashAttention's low-precision rule against the oracle and the NMSE
 //     against the CPU twin; unsupported shapes print why they were skipped;
 //   - automatic split-KV (num_splits 0 with a workspace) and the capability messages;
-//   - block-sparse layouts (bdt::sparse_cases: random, local+stride, local+vstride, per-head,
-//     decode with packed GQA rows, split-KV and auto), and device layouts with out-of-range,
-//     negative, repeated or out-of-order columns, which the kernels must skip;
+//   - block-sparse layouts (bdt::sparse_cases and bdt::cuda_sparse_cases: patterns and random,
+//     per-head, decode with packed GQA rows, split-KV and auto), and device layouts with
+//     out-of-range, negative, repeated or out-of-order columns, which the kernels must skip;
 //   --quick   a small subset (for compute-sanitizer memcheck / racecheck / synccheck);
 //   --bench   TFLOP/s of BF16 hd128 prefill (causal and not, B.S = 16384, S 512..16k), sliding
 //             window 4k vs full causal at 32k (Hq 32 / Hkv 8), decode GB/s over 1k..32k caches
@@ -26,6 +26,7 @@
 #include "braindrip/cuda_runtime_api.h"
 #include "braindrip/ops.h"
 #include "braindrip/detail/attention_plan.hpp"
+#include "sparse_walk_test.hpp"  // cuda_sparse_cases, with_junk_columns
 
 namespace {
 
@@ -93,7 +94,7 @@ Run run_cpu(const bdt::Inputs& in, int num_splits) {
 
 // num_splits as the case says, or 0 = auto (with a workspace). `layout`: the block-sparse layout to
 // upload instead of the case's own (the garbage-column test).
-Run run_cuda(const bdt::Inputs& in, int num_splits, const bdt::BlockLayout* layout = nullptr) {
+Run run_cuda(const bdt::Inputs& in, int num_splits, const bdt::Bsr* layout = nullptr) {
     Run r;
     const bdt::Case& c = in.c;
     DevBuf qkv, q, k, v, cu_q, cu_k, used, pos, sinks, row_ptr, col_idx;
@@ -130,9 +131,8 @@ Run run_cuda(const bdt::Inputs& in, int num_splits, const bdt::BlockLayout* layo
         p.sinks = static_cast<const float*>(sinks.p);
     }
     if (in.p.block_row_ptr) {
-        const bdt::BlockLayout& L = layout ? *layout : in.layout;
-        upload(row_ptr, L.row_ptr);
-        upload(col_idx, L.col_idx);
+        upload(row_ptr, layout ? layout->row_ptr : in.row_ptr);
+        upload(col_idx, layout ? layout->col_idx : in.col_idx);
         p.block_row_ptr = static_cast<const int32_t*>(row_ptr.p);
         p.block_col_idx = static_cast<const int32_t*>(col_idx.p);
     }
@@ -177,7 +177,7 @@ Run run_cuda(const bdt::Inputs& in, int num_splits, const bdt::BlockLayout* layo
 
 double nmse_tol(int dt) { return dt == BD_F32 ? 1e-10 : dt == BD_F16 ? 1e-6 : 1e-5; }
 
-void run_case(const bdt::Case& c, int num_splits_override = -1, const bdt::BlockLayout* device_layout = nullptr,
+void run_case(const bdt::Case& c, int num_splits_override = -1, const bdt::Bsr* device_layout = nullptr,
               const char* suffix = "") {
     std::string label = c.label() + suffix;
     if (num_splits_override == 0) label += " (auto splits)";
@@ -261,18 +261,15 @@ void test_sparse_junk_columns(bool quick) {
     c.Hkv = 2;
     c.Sq = c.Sk = 300;
     c.causal = true;
-    c.sparse.block = 64;
-    c.sparse.local = 2;
-    c.sparse.stride = 3;
+    c.block = 64;
+    c.layout = "local:2,stride:3,hole:1";
     c.seed = 7001;
     std::vector<bdt::Case> cs = {c};
     c.dtype = BD_F32;
     c.D = c.Dv = 64;
     c.causal = false;
-    c.sparse = bdt::SparseSpec{};
-    c.sparse.block = 64;
-    c.sparse.density = 0.4;
-    c.sparse.per_head = true;
+    c.block_heads = c.Hq;
+    c.layout = "random:40";
     c.seed = 7002;
     if (!quick) cs.push_back(c);
     c.dtype = BD_F16;
@@ -280,12 +277,11 @@ void test_sparse_junk_columns(bool quick) {
     c.Sq = 1;
     c.Sk = 700;
     c.num_splits = 3;
-    c.sparse.per_head = false;
+    c.block_heads = 1;
     c.seed = 7003;
     cs.push_back(c);
     for (const bdt::Case& k : cs) {
-        const bdt::Inputs in = bdt::make_inputs(k);
-        const bdt::BlockLayout junk = bdt::with_junk_columns(in.layout, k.Sk);
+        const bdt::Bsr junk = bdt::with_junk_columns(bdt::make_inputs(k));
         run_case(k, -1, &junk);
     }
 }
@@ -342,12 +338,30 @@ double visible_pairs(int64_t sq, int64_t sk, bool causal, int64_t wl) {
 
 // Visible (query, key) pairs of one (batch, head) under a block layout (head 0), Sq = Skv = S,
 // with or without the causal rule.
-double layout_pairs(const bdt::BlockLayout& L, int64_t S, bool causal) {
+// One shared layout over S keys in blocks of `blk`: the union of two CLI.md pattern terms (bdt::layout_term).
+struct BenchLayout {
+    int blk = 64;
+    int64_t rows = 0;
+    bdt::Bsr bsr;
+    BenchLayout(int block, int64_t S, const char* t1, int n1, const char* t2, int n2) : blk(block) {
+        std::mt19937_64 rng(1);  // unused by the pattern terms
+        rows = (S + blk - 1) / blk;
+        bsr.row_ptr.assign(1, 0);
+        for (int64_t qb = 0; qb < rows; ++qb) {
+            for (int64_t kb = 0; kb < rows; ++kb)
+                if (bdt::layout_term(t1, n1, 0, 1, qb, kb, rng) || bdt::layout_term(t2, n2, 0, 1, qb, kb, rng))
+                    bsr.col_idx.push_back((int32_t)kb);
+            bsr.row_ptr.push_back((int32_t)bsr.col_idx.size());
+        }
+    }
+};
+
+double layout_pairs(const BenchLayout& L, int64_t S, bool causal) {
     double n = 0;
-    for (int64_t qb = 0; qb * L.block < S; ++qb)
-        for (int32_t x = L.row_ptr[(size_t)qb]; x < L.row_ptr[(size_t)qb + 1]; ++x) {
-            const int64_t k0 = (int64_t)L.col_idx[(size_t)x] * L.block, k1 = std::min<int64_t>(k0 + L.block, S);
-            for (int64_t i = qb * L.block; i < std::min<int64_t>((qb + 1) * L.block, S); ++i) {
+    for (int64_t qb = 0; qb * L.blk < S; ++qb)
+        for (int32_t x = L.bsr.row_ptr[(size_t)qb]; x < L.bsr.row_ptr[(size_t)qb + 1]; ++x) {
+            const int64_t k0 = (int64_t)L.bsr.col_idx[(size_t)x] * L.blk, k1 = std::min<int64_t>(k0 + L.blk, S);
+            for (int64_t i = qb * L.blk; i < std::min<int64_t>((qb + 1) * L.blk, S); ++i) {
                 const int64_t hi = causal ? std::min(k1, i + 1) : k1;  // keys [k0, hi)
                 if (hi > k0) n += (double)(hi - k0);
             }
@@ -357,9 +371,9 @@ double layout_pairs(const bdt::BlockLayout& L, int64_t S, bool causal) {
 
 struct DevLayout {
     DevBuf row_ptr, col_idx;
-    explicit DevLayout(const bdt::BlockLayout& L) {
-        upload(row_ptr, L.row_ptr);
-        upload(col_idx, L.col_idx);
+    explicit DevLayout(const BenchLayout& L) {
+        upload(row_ptr, L.bsr.row_ptr);
+        upload(col_idx, L.bsr.col_idx);
     }
     const int32_t* rp() const { return static_cast<const int32_t*>(row_ptr.p); }
     const int32_t* ci() const { return static_cast<const int32_t*>(col_idx.p); }
@@ -373,13 +387,8 @@ void bench_sparse(Timer& tm) {
     const int D = 128, H = 16, blk = 64;
     const int64_t S = 16384;
     const float scale = 1.f / std::sqrt((float)D);
-    std::mt19937_64 rng(1);
     {
-        bdt::SparseSpec sp;
-        sp.block = blk;
-        sp.local = 4;
-        sp.stride = 8;
-        const bdt::BlockLayout L = bdt::make_block_layout(sp, H, S, rng);
+        const BenchLayout L(blk, S, "local", 4, "stride", 8);
         const DevLayout dl(L);
         const size_t n = (size_t)S * H * D;
         std::vector<uint16_t> h(n);
@@ -415,11 +424,7 @@ void bench_sparse(Timer& tm) {
     {
         const int64_t B = 8, L = 32768;
         const int Hq = 32, Hkv = 8;
-        bdt::SparseSpec sp;
-        sp.block = blk;
-        sp.local = 4;
-        sp.vstride = 8;
-        const bdt::BlockLayout lay = bdt::make_block_layout(sp, Hq, L, rng);
+        const BenchLayout lay(blk, L, "local", 4, "vstride", 8);
         const DevLayout dl(lay);
         const size_t nk = (size_t)B * L * Hkv * D, nq = (size_t)B * Hq * D;
         std::vector<uint16_t> h(nk);
@@ -446,7 +451,7 @@ void bench_sparse(Timer& tm) {
             3, 20);
         // keys the decode query (position L - 1) reads: its row's listed blocks
         const int64_t qb = (L - 1) / blk;
-        const int64_t keys = (int64_t)(lay.row_ptr[(size_t)qb + 1] - lay.row_ptr[(size_t)qb]) * blk;
+        const int64_t keys = (int64_t)(lay.bsr.row_ptr[(size_t)qb + 1] - lay.bsr.row_ptr[(size_t)qb]) * blk;
         const double bytes_dense = 2.0 * nk * 2, bytes_sparse = 2.0 * B * keys * Hkv * D * 2;
         std::printf("bench: dense  decode B%lld cache %lld Hq%d Hkv%d D%d auto splits: %.4f ms, %.0f GB/s of K+V%s\n",
                     (long long)B, (long long)L, Hq, Hkv, D, ms_dense, bytes_dense / ms_dense * 1e-6,
@@ -583,9 +588,12 @@ int main(int argc, char** argv) {
     test_capabilities();
     const std::vector<bdt::Case> cases = bdt::standard_cases(quick);
     for (const bdt::Case& c : cases) run_case(c);
-    for (const bdt::Case& c : bdt::sparse_cases(quick)) {
+    std::vector<bdt::Case> sparse = bdt::sparse_cases(quick);
+    for (const bdt::Case& c : bdt::cuda_sparse_cases(quick)) sparse.push_back(c);
+    for (const bdt::Case& c : sparse) {
+        if (quick && c.dtype == BD_F16) continue;  // --quick (compute-sanitizer): BF16 runs the same kernel code
         run_case(c);
-        if (c.Sq <= 16 && c.num_splits == 1 && c.Sk >= 300) run_case(c, 0);  // decode: the automatic split choice
+        if (c.Sq <= 16 && c.num_splits == 1) run_case(c, 0);  // decode: the automatic split choice
     }
     test_sparse_junk_columns(quick);
     // automatic split choice over a long decode cache
