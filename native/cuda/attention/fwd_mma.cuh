@@ -36,8 +36,8 @@ namespace ml = bd::mma_layout;
 //   hd64 156 regs, hd80 190, hd96 202, hd128 213 (sm_80: 203), hd256 255; RoPE-K variants add a
 //   32-byte stack frame (the sincosf slow path) and no spills. 2 blocks of 128 threads per SM.
 // Block-sparse (kSparse), same measure, BF16 and F16 alike: the dense instances are unchanged by it
-//   (registers above, before and after); the sparse ones: hd64 156, hd80 192, hd96 201, hd128 214
-//   (sm_80: 204), hd256 239 (sm_80: 239), no spills, no stack, 128 bytes of static shared memory
+//   (registers above, before and after); the sparse ones: hd64 156, hd80 190 (sm_80: 192), hd96
+//   201, hd128 214 (sm_80: 204), hd256 239, no spills, no stack, 128 bytes of static shared memory
 //   (the walk). The losing option: the SparseWalk and the next tile in registers of every thread:
 //   +18 to +21 regs at hd64..128 (hd128 232) and 255 regs + 4/8 bytes of spill stores/loads at
 //   hd256 (sm_80: 8/24); reducing the per-row mask state to bits did not help there (hd256 8/24,
@@ -101,6 +101,17 @@ __device__ __forceinline__ void load_rows_async(unsigned char* s, const T* row0,
     }
 }
 
+// A block-sparse layout row's column list toward L1, one prefetch per 128-byte line spread over the
+// block's threads (a hint: nothing is read into registers), so that one thread's serial walk over
+// the list waits about one memory round trip instead of one per entry.
+__device__ __forceinline__ void prefetch_l1(const bd::attn::SparseRow& r) {
+    if (r.n <= 0) return;
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(r.col) & ~static_cast<uintptr_t>(127);
+    const uintptr_t hi = reinterpret_cast<uintptr_t>(r.col + r.n);
+    for (uintptr_t a = lo + static_cast<uintptr_t>(threadIdx.x) * 128; a < hi; a += static_cast<uintptr_t>(blockDim.x) * 128)
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(a));
+}
+
 // Split-half RoPE of the K tile in shared memory at each key's position, stored back in T.
 template <typename T, int HD>
 __device__ __forceinline__ void rope_tile(unsigned char* sK, const Plan& pl, int64_t b, const SeqInfo& si, int k0) {
@@ -151,26 +162,14 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
     const Mask mk = bd::attn::make_mask(p, si);
     const int64_t i0 = pl.row_query(r0), i1 = pl.row_query(bd::attn::min64(r0 + M, rows) - 1);
     const TileRange tr = bd::attn::tile_range(mk, i0, i1, N);  // a layout has no window: [0, win_hi)
-    // sparse: the union of the tile's (<= 2) layout rows below the diagonal, split like the dense list
+    // sparse: the union of the tile's (<= 2) layout rows below the diagonal, split like the dense
+    // list; the walk is set up after the Q tile's load is issued (below), so the two overlap
     __shared__ bd::attn::SparseWalk s_walk;
     __shared__ int s_slot[2][2];  // (tile, which) of tiles u and u + 1 ahead of the loop
     __shared__ int s_range[2];
     int64_t qb_lo = 0, qb_hi = 0;
-    int tb, te;
+    int tb = 0, te = 0;
     if constexpr (kSparse) {
-        if (tid == 0) {
-            bd::attn::SparseWalk w =
-                bd::attn::sparse_walk(p, mk, p.block_heads == 1 ? 0 : hb, i0, i1, N, tr.win_hi, &qb_lo, &qb_hi);
-            bd::attn::split_range(w.count(), split, pl.num_splits, &tb, &te);
-            w.skip(tb);
-            for (int u = 0; u < 2 && tb + u < te; ++u) w.next(&s_slot[u][0], &s_slot[u][1]);
-            s_walk = w;
-            s_range[0] = tb;
-            s_range[1] = te;
-        }
-        __syncthreads();
-        tb = s_range[0];
-        te = s_range[1];
         qb_lo = bd::attn::query_block(mk, i0, p.block_size);
         qb_hi = bd::attn::query_block(mk, i1, p.block_size);
     } else {
@@ -207,6 +206,26 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
         return qg + pl.q_offset(b, si, pl.row_query(rr), pl.row_head(rr, hb));
     });
     mma::cp_async_commit();
+    if constexpr (kSparse) {
+        // the block's threads pull the rows' column lists toward L1 in parallel, then thread 0 walks
+        // them serially (count, skip to this split's share, the first two tiles) and shares the result
+        const int lh = p.block_heads == 1 ? 0 : hb;
+        prefetch_l1(bd::attn::sparse_row(p, lh, qb_lo));
+        if (qb_hi != qb_lo) prefetch_l1(bd::attn::sparse_row(p, lh, qb_hi));
+        if (tid == 0) {
+            int64_t lo, hi;
+            bd::attn::SparseWalk w = bd::attn::sparse_walk(p, mk, lh, i0, i1, N, tr.win_hi, &lo, &hi);
+            bd::attn::split_range(w.count(), split, pl.num_splits, &tb, &te);
+            w.skip(tb);
+            for (int u = 0; u < 2 && tb + u < te; ++u) w.next(&s_slot[u][0], &s_slot[u][1]);
+            s_walk = w;
+            s_range[0] = tb;
+            s_range[1] = te;
+        }
+        __syncthreads();
+        tb = s_range[0];
+        te = s_range[1];
+    }
     auto load_k = [&](int k0) { load_rows_async<HD, N>(sK, kg_b + k0 * k_rs, k_rs, sk - k0, kg); };
     auto load_v = [&](int k0) { load_rows_async<HD, N>(sV, vg_b + k0 * v_rs, v_rs, sk - k0, vg); };
     int next_tile = 0, next_which = 3;  // sparse: the walk's next tile (K prefetched) and its lists
