@@ -125,7 +125,7 @@ fi
 # fused differential attention vs one causal attention and the two-pass version (BENCHMARKS.md rows)
 diff_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_diff_attention_cuda' 2>/dev/null | head -n 1)"
 if [ -n "$diff_bin" ]; then
-  run_step bench-diff-attention 60 "$out/bench.log" "$diff_bin" --bench
+  run_step bench-diff-attention-native 60 "$out/bench.log" "$diff_bin" --bench
 fi
 moe_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_moe_cuda' 2>/dev/null | head -n 1)"
 if [ -n "$moe_bin" ]; then

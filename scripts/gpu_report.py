@@ -53,14 +53,15 @@ def main():
     ops = json.loads(read(os.path.join(d, "bench-ops.json")) or "[]")
     ops += json.loads(read(os.path.join(d, "bench-families.json")) or "[]")
     torch_peers = json.loads(read(os.path.join(d, "torch-peers.json")) or "[]")
-    # bd_test_diff_attention_cuda: its harness verdict (ctest -V prefixes its lines with the test
-    # number) and its --bench lines (fused vs one causal attention vs two-pass)
-    diff_test = [l for l in harness.splitlines() if "bd_test_diff_attention_cuda" in l and re.search(r"Test +#", l)]
-    diff_bench = [l.strip() for l in bench.splitlines() if l.startswith("bench: diff") or "differential attention" in l]
     report = {"device": device, "steps": steps, "seconds": a.seconds, "harness_counts": counts,
-              "diff_attention_test": diff_test, "diff_attention_bench": diff_bench,
               "harness_lines": harness_lines, "junit_failures": junit_failures,
               "java_summary": java_summary, "bench_ops": ops, "torch_peers": torch_peers}
+    # bd_test_diff_attention_cuda: its CTest verdict and its --bench lines (fused vs one causal
+    # attention vs two-pass)
+    diff_test = [l for l in harness.splitlines() if "bd_test_diff_attention_cuda" in l and re.search(r"Test +#", l)]
+    diff_bench = [l.strip() for l in bench.splitlines() if l.startswith("bench: diff")]
+    report["diff_attention_test"] = diff_test
+    report["diff_attention_bench"] = diff_bench
     with open(os.path.join(d, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
 
