@@ -113,6 +113,9 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   # the harness's own per-expert loop); no naive peer here, its 16k materialized scores cost minutes
   run_step bench-families 120 "$out/bench.log" scripts/braindrip bench attention,moe \
     --device cuda --no-ceilings --repeats 10 --json "$out/bench-families.json"
+  # block-sparse (BENCHMARKS.md: S 16k causal, local:4 + stride:8) against dense fused attention
+  run_step bench-sparse 30 "$out/bench.log" scripts/braindrip bench sparse-attention \
+    --device cuda --no-ceilings --repeats 10 --json "$out/bench-sparse.json"
 else
   echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi

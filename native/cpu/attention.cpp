@@ -2,7 +2,8 @@
 // native/cuda/attention/fwd_mma.cuh), running the same algorithm so that it is proven on every CI
 // run (DESIGN.md, Correctness):
 //   - the same tiles: query tile M x key tile N from attn::tile_for, the same visited key-tile list
-//     (window tiles from the diagonal down, then sink-token tiles) and the same "element mask only
+//     (window tiles from the diagonal down, then sink-token tiles; with a block-sparse layout the
+//     listed blocks of the tile's layout rows, from the last down) and the same "element mask only
 //     on boundary tiles" rule, all from detail/attention_plan.hpp;
 //   - the same online softmax: running max in raw units, exp2 with the scale folded with log2(e),
 //     a max of -inf replaced by 0 before exponentiating, a zero sum giving zeros and lse = -inf;
@@ -147,8 +148,18 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     const Mask mk = attn::make_mask(p, si);
     const int64_t i0 = pl.row_query(r0), i1 = pl.row_query(r0 + nr - 1);
     const TileRange tr = attn::tile_range(mk, i0, i1, N);
+    // block-sparse: the union of the tile's (<= 2) layout rows, walked from the last block down
+    // (tr is [0, win_hi): a layout comes without window_left and sink tokens)
+    const bool sparse = p.block_row_ptr != nullptr;
+    int64_t qb_lo = 0, qb_hi = 0;
+    attn::SparseWalk walk{};
+    if (sparse) {
+        const int lh = p.block_heads == 1 ? 0 : hb;  // per-head layouts never pack GQA rows
+        walk = attn::sparse_walk(p, mk, lh, i0, i1, N, tr.win_hi, &qb_lo, &qb_hi);
+    }
     int tb, te;
-    attn::split_range(tr.count(), split, pl.num_splits, &tb, &te);
+    attn::split_range(sparse ? walk.count() : tr.count(), split, pl.num_splits, &tb, &te);
+    if (sparse) walk.skip(tb);
     const int sk = static_cast<int>(si.sk), sink = p.sink_tokens;
     const attn::RowLimits first = attn::row_limits(mk, i0), last = attn::row_limits(mk, i1);
     const int hk = pl.kv_head(hb);
@@ -162,7 +173,12 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     const bool softcap = p.softcap > 0.f;
 
     for (int t = tb; t < te; ++t) {
-        const int k0 = tr.tile(t) * N;
+        int tile = 0, which = 3;  // dense: every row sees every visited tile
+        if (sparse)
+            walk.next(&tile, &which);
+        else
+            tile = tr.tile(t);
+        const int k0 = tile * N;
         const int nk = std::min(N, sk - k0);
         // K tile, transposed, zero beyond the sequence (0 x garbage can be NaN)
         float* kt = w.kt.data();
@@ -178,7 +194,8 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
         float* vt = w.vt.data();
         for (int j = 0; j < nk; ++j) load_row(p.v, dt, pl.v_offset(b, si, k0 + j, hk), Dv, vt + j * Dv);
         std::fill(vt + static_cast<size_t>(nk) * Dv, vt + static_cast<size_t>(N) * Dv, 0.f);
-        const bool masked = attn::tile_needs_mask32(first, last, sk, sink, k0, N);
+        const bool masked = attn::tile_needs_mask32(first, last, sk, sink, k0, N) ||
+                            (sparse && !attn::sparse_tile_full(which, qb_lo, qb_hi));
 
         for (int r = 0; r < nr; ++r) {
             float* s = w.s.data();
@@ -186,9 +203,14 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
             if (softcap)
                 for (int j = 0; j < N; ++j) s[j] = attn::softcap_tanh(s[j], pl.softcap_pre2);
             if (masked) {
-                const attn::RowLimits lim = attn::row_limits(mk, pl.row_query(r0 + r));
-                for (int j = 0; j < N; ++j)
-                    if (!attn::visible32(lim, sk, sink, k0 + j)) s[j] = -INFINITY;
+                const int64_t i = pl.row_query(r0 + r);
+                const attn::RowLimits lim = attn::row_limits(mk, i);
+                if (sparse && !attn::sparse_row_sees(which, attn::query_block(mk, i, p.block_size), qb_lo)) {
+                    for (int j = 0; j < N; ++j) s[j] = -INFINITY;  // this row's layout lacks the block
+                } else {
+                    for (int j = 0; j < N; ++j)
+                        if (!attn::visible32(lim, sk, sink, k0 + j)) s[j] = -INFINITY;
+                }
             }
             // online softmax (raw units; exp2 with the folded scale)
             float mx = w.m[r];
@@ -322,11 +344,8 @@ extern "C" int bd_cpu_attention_forward(const bd_attention_params* p, void* stre
     if (st != BD_OK) return fail(st, "%s", msg);
     st = bd_cpu_attention_supports(p->head_dim, p->head_dim_v, p->dtype);
     if (st != BD_OK) return st;
-    if (p->block_row_ptr) {  // TODO(sparse-cpu): the twin's sparse walk; remove this guard with it
-        st = bd::attn::validate_layout_host(p, msg, sizeof msg);
-        if (st != BD_OK) return fail(st, "%s", msg);
-        return fail(BD_ERR_UNSUPPORTED, "attention: block-sparse layouts are not implemented on the CPU yet");
-    }
+    st = bd::attn::validate_layout_host(p, msg, sizeof msg);  // BD_OK without a layout
+    if (st != BD_OK) return fail(st, "%s", msg);
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     const int splits = resolve_splits(*p);
     BD_CHECK(splits <= 1 || p->o_accum, "attention", "num_splits (%d) > 1 needs the o_accum workspace", splits);

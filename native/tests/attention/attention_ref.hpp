@@ -3,12 +3,15 @@
 // written from the contract in attention.h / CLI.md, independently of the kernels' plan code.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "braindrip/attention.h"
@@ -40,6 +43,15 @@ struct Case {
     int num_splits = 1;
     bool fused_qkv = false; // q, k, v are views of one (B, S, Hq + 2Hkv, D) buffer
     float q_amp = 1.f;      // query magnitude (peakier softmax when larger)
+    // block-sparse layout (attention.h, block_row_ptr): block > 0 turns it on. `layout` is a union
+    // of comma-separated terms over query block qb and key block kb (CLI.md's patterns):
+    //   local:W (qb-W < kb <= qb), stride:S (kb <= qb, (qb-kb) % S == 0), vstride:S (kb <= qb,
+    //   (kb+1) % S == 0), hvstride:S (vstride shifted by h*max(1, S/Hq) on layout head h), sink:N
+    //   (kb < N), all, random:P (each block with P% probability), then hole:R empties row R.
+    int block = 0;
+    int block_heads = 1;      // 1 = one layout for every head, else Hq
+    int64_t block_rows = 0;   // 0 = ceil(Sk / block)
+    std::string layout;
     uint64_t seed = 1;
 
     // the default softmax scale 1/sqrt(D), as bd_attention_params_init computes it (F32)
@@ -53,6 +65,9 @@ struct Case {
                       causal ? " causal" : "", wl, wr, sink_tokens, (double)softcap, learned_sinks ? " sinks" : "",
                       varlen ? " varlen" : "", seqused ? " seqused" : "", rope ? " rope" : "", num_splits,
                       fused_qkv ? " fused_qkv" : "", (unsigned long long)seed);
+        if (block > 0)
+            return std::string(buf) + " sparse[blk" + std::to_string(block) + " heads" + std::to_string(block_heads) +
+                   " " + layout + "]";
         return buf;
     }
 };
@@ -67,7 +82,13 @@ struct Inputs {
     std::vector<int64_t> sq, sk, q_start, k_start;  // per batch row
     int64_t total_q = 0, total_k = 0;               // rows of q/o and of k/v (dense: B * S)
     int64_t o_elems = 0, lse_elems = 0;
+    std::vector<uint8_t> lay;            // dense block layout (block_heads, lay_rows, lay_cols), 1 = listed
+    int64_t lay_rows = 0, lay_cols = 0;
+    std::vector<int32_t> row_ptr, col_idx;  // its BSR form, as the kernels read it
     bd_attention_params p{};  // host pointers (o, lse, workspace left NULL)
+
+    // The contract's rule for head h, including the block-sparse layout (attention.h).
+    bool visible(int h, int64_t sq, int64_t sk, int64_t i, int64_t j) const;
 
     const void* qbuf() const { return c.fused_qkv ? static_cast<const void*>(qkv.data()) : q.data(); }
     const void* kbuf() const {
@@ -107,6 +128,60 @@ inline void fill_random(std::vector<uint8_t>& buf, int dt, int64_t n, std::mt199
     std::normal_distribution<float> nd(0.f, 1.f);
     buf.resize((size_t)n * dtype_size(dt));
     for (int64_t i = 0; i < n; ++i) bd::cpu::store(buf.data(), dt, i, amp * nd(rng));
+}
+
+// Whether layout head lh lists key block kb in query block qb's row, for one term of Case::layout.
+inline bool layout_term(const std::string& name, int64_t n, int lh, int heads, int64_t qb, int64_t kb,
+                        std::mt19937_64& rng) {
+    if (name == "local") return kb <= qb && kb > qb - n;
+    if (name == "stride") return kb <= qb && (qb - kb) % n == 0;
+    if (name == "vstride") return kb <= qb && (kb + 1) % n == 0;
+    if (name == "hvstride") return kb <= qb && (kb + (int64_t)lh * std::max<int64_t>(1, n / heads) + 1) % n == 0;
+    if (name == "sink") return kb < n;
+    if (name == "all") return true;
+    if (name == "random") return std::uniform_int_distribution<int>(0, 99)(rng) < n;
+    std::fprintf(stderr, "attention_ref: unknown layout term %s\n", name.c_str());
+    std::abort();
+}
+
+// Fills in.lay from c.layout and its BSR arrays, and points the params at them.
+inline void make_layout(Inputs& in, std::mt19937_64& rng) {
+    const Case& c = in.c;
+    in.lay_cols = (c.Sk + c.block - 1) / c.block;
+    in.lay_rows = c.block_rows > 0 ? c.block_rows : in.lay_cols;
+    in.lay.assign((size_t)(c.block_heads * in.lay_rows * in.lay_cols), 0);
+    std::vector<std::pair<std::string, int64_t>> terms;
+    for (size_t a = 0; a < c.layout.size();) {
+        size_t e = c.layout.find(',', a);
+        if (e == std::string::npos) e = c.layout.size();
+        const std::string t = c.layout.substr(a, e - a);
+        const size_t colon = t.find(':');
+        terms.emplace_back(t.substr(0, colon), colon == std::string::npos ? 0 : std::atoll(t.c_str() + colon + 1));
+        a = e + 1;
+    }
+    for (int lh = 0; lh < c.block_heads; ++lh)
+        for (int64_t qb = 0; qb < in.lay_rows; ++qb)
+            for (int64_t kb = 0; kb < in.lay_cols; ++kb) {
+                uint8_t& x = in.lay[(size_t)((lh * in.lay_rows + qb) * in.lay_cols + kb)];
+                for (const auto& t : terms)
+                    if (t.first != "hole") x |= layout_term(t.first, t.second, lh, c.block_heads, qb, kb, rng);
+                for (const auto& t : terms)
+                    if (t.first == "hole" && qb == t.second) x = 0;
+            }
+    in.row_ptr.assign(1, 0);
+    in.col_idx.clear();
+    for (int64_t r = 0; r < c.block_heads * in.lay_rows; ++r) {
+        for (int64_t kb = 0; kb < in.lay_cols; ++kb)
+            if (in.lay[(size_t)(r * in.lay_cols + kb)]) in.col_idx.push_back((int32_t)kb);
+        in.row_ptr.push_back((int32_t)in.col_idx.size());
+    }
+    in.col_idx.push_back(-1);  // never read: keeps data() non-null for an all-empty layout
+    bd_attention_params& p = in.p;
+    p.block_size = c.block;
+    p.block_heads = c.block_heads;
+    p.block_rows = in.lay_rows;
+    p.block_row_ptr = in.row_ptr.data();
+    p.block_col_idx = in.col_idx.data();
 }
 
 inline Inputs make_inputs(const Case& c) {
@@ -208,6 +283,7 @@ inline Inputs make_inputs(const Case& c) {
         p.k_rope_positions = in.pos.data();
         p.rope_theta = 10000.f;
     }
+    if (c.block > 0) make_layout(in, rng);
     in.o_elems = in.total_q * c.Hq * c.Dv;
     in.lse_elems = in.total_q * c.Hq;
     return in;
@@ -220,6 +296,15 @@ inline bool visible_ref(const Case& c, int64_t sq, int64_t sk, int64_t i, int64_
     if (right >= 0 && j > ip + right) return false;
     if (j < c.sink_tokens) return true;
     return c.wl < 0 || j >= ip - c.wl;
+}
+
+inline bool Inputs::visible(int h, int64_t sq, int64_t sk, int64_t i, int64_t j) const {
+    if (!visible_ref(c, sq, sk, i, j)) return false;
+    if (c.block <= 0) return true;
+    const int64_t ip = i + sk - sq;  // the aligned position picks the layout row
+    if (ip < 0) return false;
+    const int64_t lh = c.block_heads == 1 ? 0 : h, qb = ip / c.block, kb = j / c.block;
+    return lay[(size_t)((lh * lay_rows + qb) * lay_cols + kb)] != 0;
 }
 
 struct Outputs {
@@ -274,7 +359,7 @@ inline Outputs reference(const Inputs& in, bool precise) {
                 double mx = -INFINITY;
                 bool any = false;
                 for (int64_t j = 0; j < sk; ++j) {
-                    vis[j] = visible_ref(c, sq, sk, i, j);
+                    vis[j] = in.visible(h, sq, sk, i, j);
                     if (!vis[j]) continue;
                     any = true;
                     if (precise) {
@@ -708,6 +793,170 @@ inline std::vector<Case> standard_cases(bool quick) {
             if (keep) q.push_back(cs[i]);
         }
         return q;
+    }
+    return cs;
+}
+
+// Block-sparse cases (attention.h's BSR layout): the generators' patterns and random layouts,
+// causal or not, decode and Sq < Skv, GQA (packed rows), per-head layouts, empty layout rows,
+// lengths not a multiple of the block, split-KV, every dtype and the tile shapes (F32 16x32,
+// 16-bit 64x64, 64x32 at head dim 256). Shared by the CPU and CUDA harnesses.
+inline std::vector<Case> sparse_cases(bool quick) {
+    std::vector<Case> cs;
+    uint64_t seed = 5000;
+    auto add = [&](Case c) {
+        c.seed = ++seed;
+        cs.push_back(c);
+    };
+    for (int dt : {BD_F32, BD_BF16, BD_F16}) {
+        Case c;
+        c.dtype = dt;
+        c.D = c.Dv = 64;
+        c.B = 2;
+        c.Hq = 4;
+        c.Hkv = 2;
+        c.block = 64;
+        c.causal = true;
+        c.name = "sparse local:2,stride:3 causal (Sk not a multiple of the block)";
+        c.Sq = c.Sk = 300;
+        c.layout = "local:2,stride:3";
+        add(c);
+        c.name = "sparse random 40% non-causal";
+        c.causal = false;
+        c.Sq = c.Sk = 260;
+        c.layout = "random:40";
+        add(c);
+        c.name = "sparse local:1,vstride:3 causal, block 128";
+        c.causal = true;
+        c.block = 128;
+        c.Sq = c.Sk = 450;
+        c.layout = "local:1,vstride:3";
+        add(c);
+        c.block = 64;
+        c.name = "sparse per-head local:1,hvstride:4";
+        c.block_heads = c.Hq;
+        c.Sq = c.Sk = 330;
+        c.layout = "local:1,hvstride:4";
+        add(c);
+        c.name = "sparse per-head random 50% non-causal";
+        c.causal = false;
+        c.layout = "random:50";
+        add(c);
+        c.block_heads = 1;
+        c.causal = true;
+        c.name = "sparse empty layout row (hole:1)";
+        c.Sq = c.Sk = 200;
+        c.layout = "local:2,sink:1,hole:1";
+        add(c);
+        c.name = "sparse causal Sq<Sk (prefill over a prefix)";
+        c.Sq = 100;
+        c.Sk = 333;
+        c.layout = "local:2,sink:1";
+        add(c);
+        c.name = "sparse causal Sq>Sk (negative positions see nothing)";
+        c.Sq = 150;
+        c.Sk = 70;
+        c.layout = "all";
+        add(c);
+        c.name = "sparse empty layout (every row empty)";
+        c.Sq = c.Sk = 90;
+        c.layout = "random:0";
+        add(c);
+        c.name = "sparse block_rows beyond the keys";
+        c.Sq = c.Sk = 140;
+        c.block_rows = 7;
+        c.layout = "local:2";
+        add(c);
+        c.block_rows = 0;
+        c.name = "sparse window_right 10 non-causal + softcap";
+        c.causal = false;
+        c.wr = 10;
+        c.softcap = 20.f;
+        c.q_amp = 2.f;
+        c.Sq = c.Sk = 270;
+        c.layout = "local:2,stride:2";
+        add(c);
+        c.wr = -1;
+        c.softcap = 0.f;
+        c.q_amp = 1.f;
+        c.causal = true;
+        c.name = "sparse learned sinks + empty row";
+        c.learned_sinks = true;
+        c.Sq = c.Sk = 200;
+        c.layout = "local:1,hole:2";
+        add(c);
+        c.learned_sinks = false;
+        c.name = "sparse varlen causal";
+        c.varlen = true;
+        c.B = 4;
+        c.Sq = c.Sk = 260;
+        c.layout = "local:2,vstride:2";
+        add(c);
+        c.varlen = false;
+        c.B = 2;
+        // decode over a cache: GQA rows packed (shared layout), seqused_k
+        c.name = "sparse decode Sq=1 gqa seqused";
+        c.Hq = 8;
+        c.Hkv = 2;
+        c.Sq = 1;
+        c.Sk = 700;
+        c.seqused = true;
+        c.layout = "local:3,stride:4";
+        add(c);
+        c.name = "sparse decode Sq=5 gqa random 50% non-causal";
+        c.causal = false;
+        c.seqused = false;
+        c.Sq = 5;
+        c.Sk = 500;
+        c.layout = "random:50";
+        add(c);
+        c.name = "sparse decode per-head (no packing) seqused";
+        c.causal = true;
+        c.seqused = true;
+        c.block_heads = c.Hq;
+        c.Sq = 2;
+        c.Sk = 600;
+        c.layout = "local:1,hvstride:3";
+        add(c);
+        c.seqused = false;
+        c.block_heads = 1;
+        // split-KV over the sparse walk
+        for (int s : {2, 3, 5}) {
+            if (quick && s != 3) continue;
+            c.num_splits = s;
+            c.name = "sparse split-KV decode gqa";
+            c.Sq = 1;
+            c.Sk = 900;
+            c.layout = "local:2,stride:3";
+            add(c);
+            c.name = "sparse split-KV prefill causal";
+            c.Hq = 2;
+            c.Hkv = 1;
+            c.Sq = c.Sk = 400;
+            add(c);
+            c.name = "sparse split-KV per-head random";
+            c.causal = false;
+            c.block_heads = c.Hq;
+            c.Sq = c.Sk = 300;
+            c.layout = "random:30,hole:0";
+            add(c);
+            c.causal = true;
+            c.block_heads = 1;
+            c.Hq = 8;
+            c.Hkv = 2;
+        }
+        c.num_splits = 1;
+        // head dims: 16-bit tiles 64x64 (D 128) and 64x32 (D 256)
+        for (int hd : {128, 256}) {
+            if (quick && hd == 256) continue;
+            c.name = "sparse head dim";
+            c.D = c.Dv = hd;
+            c.Hq = 2;
+            c.Hkv = 1;
+            c.Sq = c.Sk = 330;
+            c.layout = "local:2,vstride:3";
+            add(c);
+        }
     }
     return cs;
 }

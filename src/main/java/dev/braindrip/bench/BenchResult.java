@@ -4,10 +4,17 @@ import java.util.Map;
 
 /**
  * One measured shape: times in milliseconds (median and min over repeats), work counted per
- * BENCHMARKS.md (FLOPs, bytes read + written), and the peer measured in the same run, if any.
+ * BENCHMARKS.md (FLOPs, bytes read + written), the peer measured in the same run, if any, and
+ * op-specific figures that --json writes as extra fields (sparse attention: density, speedup_vs_dense).
  */
 public record BenchResult(String op, String device, String dtype, Map<String, Object> shape, double medianMs, double minMs,
-                          int repeats, double flops, double bytes, Peer peer, String note) {
+                          int repeats, double flops, double bytes, Peer peer, String note, Map<String, Object> extras) {
+    /** A result without op-specific fields. */
+    public BenchResult(String op, String device, String dtype, Map<String, Object> shape, double medianMs, double minMs, int repeats,
+                       double flops, double bytes, Peer peer, String note) {
+        this(op, device, dtype, shape, medianMs, minMs, repeats, flops, bytes, peer, note, Map.of());
+    }
+
     /** A peer implementation timed on the same shape. */
     public record Peer(String name, double medianMs) {}
 

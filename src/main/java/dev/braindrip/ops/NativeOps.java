@@ -2,6 +2,7 @@ package dev.braindrip.ops;
 
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.BlockSparseLayout;
 import dev.braindrip.attention.KeyRope;
 import dev.braindrip.jni.Kernels;
 import dev.braindrip.tensor.Arena;
@@ -379,6 +380,18 @@ final class NativeOps implements Ops {
     public AttentionResult attentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks,
                                             AttentionSpec spec) {
         return attention.kvCache(q, kCache, vCache, seqUsedK, keyRope, sinks, spec);
+    }
+
+    @Override
+    public AttentionResult sparseAttention(Tensor q, Tensor kk, Tensor v, BlockSparseLayout layout, AttentionSpec spec) {
+        return attention.sparse(q, kk, v, null, layout, spec);
+    }
+
+    @Override
+    public AttentionResult sparseAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, BlockSparseLayout layout,
+                                                  AttentionSpec spec) {
+        if (seqUsedK == null) throw new IllegalArgumentException("sparse-attention: a KV cache call needs seqUsedK");
+        return attention.sparse(q, kCache, vCache, seqUsedK, layout, spec);
     }
 
     @Override

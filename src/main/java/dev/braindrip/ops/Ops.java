@@ -2,6 +2,7 @@ package dev.braindrip.ops;
 
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.BlockSparseLayout;
 import dev.braindrip.attention.KeyRope;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -109,6 +110,25 @@ public interface Ops {
      */
     AttentionResult attentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks,
                                      AttentionSpec spec);
+
+    /**
+     * Block-sparse attention (CLI.md, "sparse-attention"): q (B, Sq, Hq, D), k (B, Skv, Hkv, D),
+     * v (B, Skv, Hkv, Dv) as {@link #attention}; key j is visible to query i when the layout row of
+     * i's query block (of the bottom-right aligned position i + Skv − Sq) lists j's key block, and,
+     * with a causal spec, j ≤ i + Skv − Sq. The layout has 1 or Hq heads and at least ⌈Skv / block⌉
+     * query blocks. The spec gives causal, scale and numSplits; windows, sink tokens and softcap are
+     * refused (list local and sink blocks in the layout). Returns o (B, Sq, Hq, Dv), lse (B, Hq, Sq);
+     * a query that sees no key gets zeros and lse −inf.
+     */
+    AttentionResult sparseAttention(Tensor q, Tensor k, Tensor v, BlockSparseLayout layout, AttentionSpec spec);
+
+    /**
+     * {@link #sparseAttention} over a KV cache (decode): kCache (B, capacity, Hkv, D), vCache
+     * (B, capacity, Hkv, Dv) of which sequence b uses the first seqUsedK[b] slots (I32 (B)); the
+     * alignment (and so the layout row) uses that length. The layout covers ⌈capacity / block⌉ rows.
+     */
+    AttentionResult sparseAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, BlockSparseLayout layout,
+                                           AttentionSpec spec);
 
     /** Waits for the device to finish the work queued so far. */
     void synchronize();
