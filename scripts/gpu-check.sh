@@ -112,6 +112,9 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   # the harness's own per-expert loop); no naive peer here, its 16k materialized scores cost minutes
   run_step bench-families 120 "$out/bench.log" scripts/braindrip bench attention,moe \
     --device cuda --no-ceilings --repeats 10 --json "$out/bench-families.json"
+  # differential attention: fused vs one causal pass (Dv = 2D) vs the two-pass unfused version
+  run_step bench-diff-attention 60 "$out/bench.log" scripts/braindrip bench diff-attention \
+    --device cuda --no-ceilings --repeats 10 --json "$out/bench-diff-attention.json"
 else
   echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi
