@@ -89,15 +89,18 @@ public final class DiffAttentionBench {
             double bytes = (double) (q.bytes() + k.bytes() + v.bytes()) + (double) b * sq * h * 2L * d * dt.bytes();
 
             // (a) the fused kernel
+            double c0 = AttentionBench.processCpuSeconds();
             double[] fused = Timer.time(device, warm, o.repeats(), i -> ops.diffAttention(q, k, v, subln, spec).close());
+            double fusedCpu = (AttentionBench.processCpuSeconds() - c0) / (warm + o.repeats());
             double fusedMs = Timer.median(fused);
             StringBuilder note = new StringBuilder("FLOPs = 2*B*2H*pairs*(D + 2D) for all three");
 
             // (b) one causal pass over 2H heads with V width 2D (2Hkv KV heads), or two passes over V halves
-            double oneMs;
+            double oneMs, oneCpu;
             String oneForm;
             Tensor vWide = AttentionBench.random(arena, dt, b, skv, 2L * hkv, 2L * d);
             boolean wide = supportsWideV(ops, q, k, vWide, mask);
+            c0 = AttentionBench.processCpuSeconds();
             if (wide) {
                 oneForm = "one attention call, Dv = 2D";
                 oneMs = Timer.median(Timer.time(device, warm, o.repeats(), i -> ops.attention(q, k, vWide, mask).close()));
@@ -109,11 +112,13 @@ public final class DiffAttentionBench {
                     ops.attention(q, k, vHalf, mask).close();
                 }));
             }
+            oneCpu = (AttentionBench.processCpuSeconds() - c0) / (warm + o.repeats());
             note.append(String.format(Locale.ROOT, "; one causal pass (%s): %.4f ms, fused / one-causal %.2f (target <= 1.3)", oneForm, oneMs,
                     fusedMs / oneMs));
 
             // (c) the two-pass unfused version (inputs split per map outside the timed region)
             BenchResult.Peer peer = null;
+            double twoCpu = Double.NaN;
             Map<String, Object> extra = new LinkedHashMap<>();
             extra.put("flop_rule", "2*B*Hq*pairs*(D+Dv), Hq = 2H, Dv = 2D");
             extra.put("one_causal_ms", oneMs);
@@ -125,11 +130,25 @@ public final class DiffAttentionBench {
                 extra.put("fused_over_two_pass", null);
             } else {
                 Tensor[][] maps = splitMaps(arena, q, k, v, b, sq, skv, h, hkv, d);
+                c0 = AttentionBench.processCpuSeconds();
                 double twoMs = Timer.median(Timer.time(device, warm, o.repeats(), i -> twoPass(ops, maps, subln, spec, b, sq, h, d).close()));
+                twoCpu = (AttentionBench.processCpuSeconds() - c0) / (warm + o.repeats());
                 peer = new BenchResult.Peer("two-pass unfused (2 attention, add, rmsnorm, scale)", twoMs);
                 note.append(String.format(Locale.ROOT, "; two-pass unfused: %.4f ms, fused / two-pass %.2f", twoMs, fusedMs / twoMs));
                 extra.put("two_pass_ms", twoMs);
                 extra.put("fused_over_two_pass", fusedMs / twoMs);
+            }
+            if (!device.isCuda() && fusedCpu > 0 && oneCpu > 0) { // on a shared host, CPU seconds per call depend less on the load
+                note.append(String.format(Locale.ROOT, "; process CPU time per call: fused %.3f s, one-causal %.3f s (ratio %.2f)", fusedCpu,
+                        oneCpu, fusedCpu / oneCpu));
+                Map<String, Object> cpu = new LinkedHashMap<>();
+                cpu.put("fused", fusedCpu);
+                cpu.put("one_causal", oneCpu);
+                if (twoCpu > 0) {
+                    note.append(String.format(Locale.ROOT, ", two-pass %.3f s", twoCpu));
+                    cpu.put("two_pass", twoCpu);
+                }
+                extra.put("cpu_s_per_call", cpu);
             }
             scratch.releaseAll();
             arena.releaseAll();
