@@ -18,8 +18,8 @@
 #include <cstring>
 #include <vector>
 
-#include "braindrip/attention.h"
 #include "attention_tile.hpp"
+#include "braindrip/attention.h"
 #include "braindrip/detail/attention_plan.hpp"
 #include "cpu_common.hpp"
 
