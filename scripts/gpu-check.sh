@@ -116,6 +116,9 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   # block-sparse (BENCHMARKS.md: S 16k causal, local:4 + stride:8) against dense fused attention
   run_step bench-sparse 30 "$out/bench.log" scripts/braindrip bench sparse-attention \
     --device cuda --no-ceilings --repeats 10 --json "$out/bench-sparse.json"
+  # differential attention: fused vs one causal pass (Dv = 2D) vs the two-pass unfused version
+  run_step bench-diff-attention 60 "$out/bench.log" scripts/braindrip bench diff-attention \
+    --device cuda --no-ceilings --repeats 10 --json "$out/bench-diff-attention.json"
 else
   echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "attention_tile.hpp"
 #include "braindrip/attention.h"
 #include "braindrip/detail/attention_plan.hpp"
 #include "cpu_common.hpp"
@@ -54,23 +55,7 @@ struct Scratch {
     }
 };
 
-// ---- kernels
-
-void load_row(const void* base, int dt, int64_t off, int64_t n, float* out) {
-    switch (dt) {
-        case BD_F16: {
-            const uint16_t* p = static_cast<const uint16_t*>(base) + off;
-            for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
-            break;
-        }
-        case BD_BF16: {
-            const uint16_t* p = static_cast<const uint16_t*>(base) + off;
-            for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
-            break;
-        }
-        default: std::memcpy(out, static_cast<const float*>(base) + off, static_cast<size_t>(n) * 4);
-    }
-}
+// ---- kernels (load_row, scores_row_any, pv_row: attention_tile.hpp)
 
 // Split-half RoPE of one key row at position pos, rounded to the storage type (the CUDA kernel
 // rotates the tile in shared memory and stores it back in the storage type).
@@ -85,55 +70,6 @@ void rope_row(float* x, int d, float pos, const float* inv_freq, int dt) {
         const float x1 = x[i], x2 = x[i + half];
         x[i] = round_to(dt, std::fma(x1, c, -(x2 * s)));
         x[i + half] = round_to(dt, std::fma(x2, c, x1 * s));
-    }
-}
-
-// s[0..N) = q . kt[:, j] for one query row; kt is the (D, N) transposed key tile. A compile-time N
-// lets the N-wide accumulator live in vector registers across the D loop.
-template <int N>
-void scores_row(const float* q, const float* kt, int D, float* s) {
-    float acc[N];
-    for (int j = 0; j < N; ++j) acc[j] = 0.f;
-    for (int d = 0; d < D; ++d) {
-        const float qd = q[d];
-        const float* kd = kt + d * N;
-#pragma omp simd
-        for (int j = 0; j < N; ++j) acc[j] += qd * kd[j];
-    }
-    for (int j = 0; j < N; ++j) s[j] = acc[j];
-}
-
-void scores_row_any(const float* q, const float* kt, int D, int N, float* s) {
-    switch (N) {
-        case 32: scores_row<32>(q, kt, D, s); return;
-        case 64: scores_row<64>(q, kt, D, s); return;
-        default:
-            for (int j = 0; j < N; ++j) s[j] = 0.f;
-            for (int d = 0; d < D; ++d)
-                for (int j = 0; j < N; ++j) s[j] += q[d] * kt[d * N + j];
-    }
-}
-
-// a[0..Dv) += sum_j p[j] v[j, :] over nk keys, in 64-column blocks held in registers.
-void pv_row(const float* p, const float* vt, int nk, int Dv, float* a) {
-    int c0 = 0;
-    for (; c0 + 64 <= Dv; c0 += 64) {
-        float acc[64];
-        for (int c = 0; c < 64; ++c) acc[c] = a[c0 + c];
-        for (int j = 0; j < nk; ++j) {
-            const float pj = p[j];
-            if (pj == 0.f) continue;
-            const float* v = vt + static_cast<size_t>(j) * Dv + c0;
-#pragma omp simd
-            for (int c = 0; c < 64; ++c) acc[c] += pj * v[c];
-        }
-        for (int c = 0; c < 64; ++c) a[c0 + c] = acc[c];
-    }
-    for (int j = 0; j < nk && c0 < Dv; ++j) {
-        const float pj = p[j];
-        if (pj == 0.f) continue;
-        const float* v = vt + static_cast<size_t>(j) * Dv;
-        for (int c = c0; c < Dv; ++c) a[c] += pj * v[c];
     }
 }
 

@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention or moe; several joined by commas; 'all' for every one.")
+    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
     String op;
 
     @Mixin
@@ -116,6 +116,15 @@ public final class BenchCommand implements Callable<Integer> {
             case "moe" -> { put(s, "tokens", tokens); put(s, "hidden", hidden); put(s, "ffn", ffn); put(s, "experts", experts); put(s, "top_k", topK);
                 if (routing != null) s.put("routing", routing);
                 if (!s.isEmpty()) s.put("model", "custom"); }
+            case "diff-attention" -> { // heads = H output heads (q and k have 2H and 2Hkv heads of D, v Hkv of 2D)
+                put(s, "batch", batch);
+                put(s, "seq_q", seqQ != null ? seqQ : seq);
+                put(s, "seq_kv", seqKv != null ? seqKv : seq);
+                put(s, "heads", heads);
+                put(s, "kv_heads", kvHeads != null ? kvHeads : heads);
+                put(s, "head_dim", headDim);
+                if (causal != null || !s.isEmpty()) s.put("causal", causal != null && causal);
+            }
             case "attention" -> {
                 put(s, "batch", batch);
                 put(s, "seq_q", seqQ != null ? seqQ : seq);
@@ -192,7 +201,10 @@ public final class BenchCommand implements Callable<Integer> {
                 o.put("gemm_tflops_ceiling", ceil.gemmTflops());
             }
             if (r.note() != null) o.put("note", r.note());
-            for (Map.Entry<String, Object> e : r.extras().entrySet()) o.set(e.getKey(), mapper.valueToTree(e.getValue()));
+            for (Map.Entry<String, Object> e : r.extras().entrySet()) {
+                if (e.getValue() == null) o.putNull(e.getKey());
+                else o.set(e.getKey(), mapper.valueToTree(e.getValue()));
+            }
         }
         java.nio.file.Path parent = json.toAbsolutePath().getParent();
         if (parent != null) java.nio.file.Files.createDirectories(parent);

@@ -12,6 +12,7 @@ import dev.braindrip.moe.SharedExpert;
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
 import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.attention.DiffAttentionSpec;
 import dev.braindrip.ops.Activation;
 import dev.braindrip.ops.Glu;
 import dev.braindrip.ops.NormResult;
@@ -219,6 +220,35 @@ public final class KernelCommand {
             ModRoute r = new MixtureOfDepths(ops.arena(), io.floats("router"), capacity).route(x);
             io.output("selected", r.selected());
             io.output("weights", r.weights());
+        });
+    }
+
+    @Command(name = "diff-attention", mixinStandardHelpOptions = true,
+            description = "Fused differential attention (Differential Transformer): q (B,S,2H,D), k (B,S,2Hkv,D), v (B,S,Hkv,2D), subln (2D)"
+                    + " -> o (B,S,H,2D) = RMSNorm((softmax(Q1 K1^T) - lambda softmax(Q2 K2^T)) V) * subln * (1 - lambda_init).")
+    int diffAttention(@Mixin Files2 f,
+                      @Option(names = "--lambda", required = true, paramLabel = "L", description = "The layer's lambda.") float lambda,
+                      @Option(names = "--lambda-init", required = true, paramLabel = "L0",
+                              description = "lambda_init (0.8 - 0.6 exp(-0.3 depth)); the output is scaled by 1 - L0.") float lambdaInit,
+                      @Option(names = "--causal", description = "Causal mask, bottom-right aligned when Sq < Skv.") boolean causal,
+                      @Option(names = "--eps", defaultValue = "1e-5", description = "RMSNorm epsilon (default ${DEFAULT-VALUE}).") float eps,
+                      @Option(names = "--scale", paramLabel = "S", description = "Softmax scale (default 1/sqrt(D)).") Float scale) throws Exception {
+        DiffAttentionSpec spec;
+        try {
+            AttentionSpec mask = causal ? AttentionSpec.causal() : AttentionSpec.full();
+            if (scale != null) mask = mask.scale(scale);
+            spec = new DiffAttentionSpec(mask, lambda, lambdaInit, eps);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("usage: " + e.getMessage(), e); // a bad option: exit 2
+        }
+        DiffAttentionSpec s = spec;
+        return execute("diff-attention", f, (io, ops) -> {
+            Tensor q = io.floats("q"), k = io.floats("k"), v = io.floats("v"), subln = io.floats("subln");
+            KernelIO.expectRank("diff-attention", "q", q, 4, "(B,S,2H,D)");
+            KernelIO.expectRank("diff-attention", "k", k, 4, "(B,S,2Hkv,D)");
+            KernelIO.expectRank("diff-attention", "v", v, 4, "(B,S,Hkv,2D)");
+            KernelIO.expectRank("diff-attention", "subln", subln, 1, "(2D)");
+            io.output("o", ops.diffAttention(q, k, v, subln, s));
         });
     }
 

@@ -3,6 +3,7 @@ package dev.braindrip.ops;
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
 import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.attention.DiffAttentionSpec;
 import dev.braindrip.attention.KeyRope;
 import dev.braindrip.jni.Kernels;
 import dev.braindrip.tensor.Arena;
@@ -23,6 +24,7 @@ final class NativeOps implements Ops {
     private final Gemm gemm;
     private final long stream = 0L; // default stream; ops on one arena are ordered
     private final AttentionOps attention;
+    private final DiffAttentionOps diffAttention;
 
     NativeOps(Arena arena) {
         this.arena = arena;
@@ -30,6 +32,7 @@ final class NativeOps implements Ops {
         this.k = cuda ? Kernels.cuda() : Kernels.CPU;
         this.gemm = cuda ? new CudaGemm(arena.device().index()) : new CpuGemm();
         this.attention = new AttentionOps(arena, k, stream);
+        this.diffAttention = new DiffAttentionOps(arena, k, stream);
     }
 
     @Override
@@ -363,6 +366,16 @@ final class NativeOps implements Ops {
         Tensor loss = arena.empty(DType.F32, targets.shape());
         return run(loss, op, () -> k.crossEntropy(logits.address(), targets.address(), targets.dtype().code(), loss.address(),
                 logits.rows(), logits.cols(), logits.dtype().code(), stream));
+    }
+
+    @Override
+    public Tensor diffAttention(Tensor q, Tensor kk, Tensor v, Tensor subln, DiffAttentionSpec spec) {
+        return diffAttention.dense(q, kk, v, subln, spec);
+    }
+
+    @Override
+    public Tensor diffAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, Tensor subln, DiffAttentionSpec spec) {
+        return diffAttention.kvCache(q, kCache, vCache, seqUsedK, subln, spec);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.braindrip.ops;
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
 import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.attention.DiffAttentionSpec;
 import dev.braindrip.attention.KeyRope;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -78,6 +79,24 @@ public interface Ops {
 
     /** Per-row cross-entropy: logits (..., V), targets (...) I32/I64 → loss F32 (...). Negative targets are ignored (loss 0). */
     Tensor crossEntropy(Tensor logits, Tensor targets);
+
+    /**
+     * Fused differential attention (Differential Transformer; semantics in {@link DiffAttentionSpec},
+     * CLI.md and diff_attention.h): q (B, Sq, 2H, D), k (B, Skv, 2Hkv, D), v (B, Skv, Hkv, 2D) and
+     * subln (2D) of one float dtype, Hkv dividing H. For output head h the maps of query heads 2h and
+     * 2h + 1 (key heads 2h / r and (2h + 1) / r, r = H / Hkv) are combined as A1 − λ·A2 over V head h / r,
+     * then RMSNorm over 2D × subln × (1 − λinit), in one pass over the keys. Returns o (B, Sq, H, 2D)
+     * in that dtype. Throws UnsupportedOperationException when the backend does not implement the
+     * head dim or dtype (the message names the limit).
+     */
+    Tensor diffAttention(Tensor q, Tensor k, Tensor v, Tensor subln, DiffAttentionSpec spec);
+
+    /**
+     * Differential attention over a KV cache: q (B, Sq, 2H, D) over kCache (B, capacity, 2Hkv, D) and
+     * vCache (B, capacity, Hkv, 2D), of which sequence b uses the first seqUsedK[b] slots (I32 (B));
+     * masks align bottom-right to that length. Returns o (B, Sq, H, 2D).
+     */
+    Tensor diffAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, Tensor subln, DiffAttentionSpec spec);
 
     /**
      * Fused attention (FlashAttention-2 style; semantics in {@link AttentionSpec} and CLI.md):
