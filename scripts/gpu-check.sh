@@ -6,8 +6,8 @@
 #   2. native build, sm_90   (libraries + CTest harness)
 #   3. native harness        (every CUDA op vs its CPU twin; attention; MoE when present)
 #   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system
-#   6. braindrip bench       (basic ops with the naive peer; attention and MoE through the harness;
-#                            block-sparse attention in the harness's --bench)
+#   6. braindrip bench       (basic ops with the naive peer; attention, differential attention and MoE
+#                            through the harness, block-sparse attention in the attention harness's --bench)
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
 #   8. compute-sanitizer     (memcheck and racecheck on --quick subsets)
 # and writes report.md + report.json (+ logs) into the folder given as the first argument.
@@ -113,6 +113,12 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   # the harness's own per-expert loop); no naive peer here, its 16k materialized scores cost minutes
   run_step bench-families 120 "$out/bench.log" scripts/braindrip bench attention,moe \
     --device cuda --no-ceilings --repeats 10 --json "$out/bench-families.json"
+  # block-sparse (BENCHMARKS.md: S 16k causal, local:4 + stride:8) against dense fused attention
+  run_step bench-sparse 30 "$out/bench.log" scripts/braindrip bench sparse-attention \
+    --device cuda --no-ceilings --repeats 10 --json "$out/bench-sparse.json"
+  # differential attention: fused vs one causal pass (Dv = 2D) vs the two-pass unfused version
+  run_step bench-diff-attention 60 "$out/bench.log" scripts/braindrip bench diff-attention \
+    --device cuda --no-ceilings --repeats 10 --json "$out/bench-diff-attention.json"
 else
   echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi
@@ -122,6 +128,11 @@ attn_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_attention_cuda' 2>/
 if [ -n "$attn_bin" ]; then
   # dense sweeps, sliding window, decode, and block-sparse (16k local:4 + stride:8 vs dense causal)
   run_step bench-attention 110 "$out/bench.log" "$attn_bin" --bench
+fi
+# fused differential attention vs one causal attention and the two-pass version (BENCHMARKS.md rows)
+diff_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_diff_attention_cuda' 2>/dev/null | head -n 1)"
+if [ -n "$diff_bin" ]; then
+  run_step bench-diff-attention-native 60 "$out/bench.log" "$diff_bin" --bench
 fi
 moe_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_moe_cuda' 2>/dev/null | head -n 1)"
 if [ -n "$moe_bin" ]; then
@@ -135,7 +146,7 @@ run_step torch-peers 150 "$out/bench.log" python3 scripts/torch_peers.py --json 
 san_log="$out/sanitizer.log"
 : > "$san_log"
 if [ $build_rc -eq 0 ] && command -v compute-sanitizer >/dev/null 2>&1; then
-  for bin in $(find "$build" -maxdepth 3 -type f -perm -u+x \( -name 'bd_test_backend_ops' -o -name 'bd_test_attention_cuda' -o -name 'bd_test_moe_cuda' \) | sort); do
+  for bin in $(find "$build" -maxdepth 3 -type f -perm -u+x \( -name 'bd_test_backend_ops' -o -name 'bd_test_attention_cuda' -o -name 'bd_test_diff_attention_cuda' -o -name 'bd_test_moe_cuda' \) | sort); do
     for tool in memcheck racecheck; do
       run_step "sanitizer-$tool-$(basename "$bin")" 60 "$san_log" compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin" --quick
     done

@@ -53,10 +53,17 @@ def main():
     ops = json.loads(read(os.path.join(d, "bench-ops.json")) or "[]")
     ops += json.loads(read(os.path.join(d, "bench-families.json")) or "[]")
     ops += json.loads(read(os.path.join(d, "bench-sparse.json")) or "[]")
+    ops += json.loads(read(os.path.join(d, "bench-diff-attention.json")) or "[]")
     torch_peers = json.loads(read(os.path.join(d, "torch-peers.json")) or "[]")
     report = {"device": device, "steps": steps, "seconds": a.seconds, "harness_counts": counts,
               "harness_lines": harness_lines, "junit_failures": junit_failures,
               "java_summary": java_summary, "bench_ops": ops, "torch_peers": torch_peers}
+    # bd_test_diff_attention_cuda: its CTest verdict and its --bench lines (fused vs one causal
+    # attention vs two-pass)
+    diff_test = [l for l in harness.splitlines() if "bd_test_diff_attention_cuda" in l and re.search(r"Test +#", l)]
+    diff_bench = [l.strip() for l in bench.splitlines() if l.startswith("bench: diff")]
+    report["diff_attention_test"] = diff_test
+    report["diff_attention_bench"] = diff_bench
     with open(os.path.join(d, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
 
@@ -81,6 +88,8 @@ def main():
         tval = (f"{t['tflops']:.1f} TFLOP/s" if t and t.get("tflops") else (f"{t['gbps']:.0f} GB/s" if t else "-"))
         md.append(f"| {r['op']} | {json.dumps(r['shape'])} | {r['dtype']} | {r['median_ms']:.4f} | "
                   f"{r['tflops']:.1f} | {r['gbps']:.0f} | {tcol} | {tval} |")
+    md += ["", "## Fused differential attention (bd_test_diff_attention_cuda)", "", "```",
+           "\n".join(diff_test) or "(not run)", "\n".join(diff_bench) or "(no --bench output)", "```"]
     md += ["", "## Benchmark log (attention / MoE through the harness, PyTorch peers)", "", "```", tail(bench, 150), "```"]
     with open(os.path.join(d, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")

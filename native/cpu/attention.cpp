@@ -2,7 +2,8 @@
 // native/cuda/attention/fwd_mma.cuh), running the same algorithm so that it is proven on every CI
 // run (DESIGN.md, Correctness):
 //   - the same tiles: query tile M x key tile N from attn::tile_for, the same visited key-tile list
-//     (window tiles from the diagonal down, then sink-token tiles) and the same "element mask only
+//     (window tiles from the diagonal down, then sink-token tiles; with a block-sparse layout the
+//     listed blocks of the tile's layout rows, from the last down) and the same "element mask only
 //     on boundary tiles" rule, all from detail/attention_plan.hpp;
 //   - the same online softmax: running max in raw units, exp2 with the scale folded with log2(e),
 //     a max of -inf replaced by 0 before exponentiating, a zero sum giving zeros and lse = -inf;
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <vector>
 
+#include "attention_tile.hpp"
 #include "braindrip/attention.h"
 #include "braindrip/detail/attention_plan.hpp"
 #include "cpu_common.hpp"
@@ -53,23 +55,7 @@ struct Scratch {
     }
 };
 
-// ---- kernels
-
-void load_row(const void* base, int dt, int64_t off, int64_t n, float* out) {
-    switch (dt) {
-        case BD_F16: {
-            const uint16_t* p = static_cast<const uint16_t*>(base) + off;
-            for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
-            break;
-        }
-        case BD_BF16: {
-            const uint16_t* p = static_cast<const uint16_t*>(base) + off;
-            for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
-            break;
-        }
-        default: std::memcpy(out, static_cast<const float*>(base) + off, static_cast<size_t>(n) * 4);
-    }
-}
+// ---- kernels (load_row, scores_row_any, pv_row: attention_tile.hpp)
 
 // Split-half RoPE of one key row at position pos, rounded to the storage type (the CUDA kernel
 // rotates the tile in shared memory and stores it back in the storage type).
@@ -87,55 +73,6 @@ void rope_row(float* x, int d, float pos, const float* inv_freq, int dt) {
     }
 }
 
-// s[0..N) = q . kt[:, j] for one query row; kt is the (D, N) transposed key tile. A compile-time N
-// lets the N-wide accumulator live in vector registers across the D loop.
-template <int N>
-void scores_row(const float* q, const float* kt, int D, float* s) {
-    float acc[N];
-    for (int j = 0; j < N; ++j) acc[j] = 0.f;
-    for (int d = 0; d < D; ++d) {
-        const float qd = q[d];
-        const float* kd = kt + d * N;
-#pragma omp simd
-        for (int j = 0; j < N; ++j) acc[j] += qd * kd[j];
-    }
-    for (int j = 0; j < N; ++j) s[j] = acc[j];
-}
-
-void scores_row_any(const float* q, const float* kt, int D, int N, float* s) {
-    switch (N) {
-        case 32: scores_row<32>(q, kt, D, s); return;
-        case 64: scores_row<64>(q, kt, D, s); return;
-        default:
-            for (int j = 0; j < N; ++j) s[j] = 0.f;
-            for (int d = 0; d < D; ++d)
-                for (int j = 0; j < N; ++j) s[j] += q[d] * kt[d * N + j];
-    }
-}
-
-// a[0..Dv) += sum_j p[j] v[j, :] over nk keys, in 64-column blocks held in registers.
-void pv_row(const float* p, const float* vt, int nk, int Dv, float* a) {
-    int c0 = 0;
-    for (; c0 + 64 <= Dv; c0 += 64) {
-        float acc[64];
-        for (int c = 0; c < 64; ++c) acc[c] = a[c0 + c];
-        for (int j = 0; j < nk; ++j) {
-            const float pj = p[j];
-            if (pj == 0.f) continue;
-            const float* v = vt + static_cast<size_t>(j) * Dv + c0;
-#pragma omp simd
-            for (int c = 0; c < 64; ++c) acc[c] += pj * v[c];
-        }
-        for (int c = 0; c < 64; ++c) a[c0 + c] = acc[c];
-    }
-    for (int j = 0; j < nk && c0 < Dv; ++j) {
-        const float pj = p[j];
-        if (pj == 0.f) continue;
-        const float* v = vt + static_cast<size_t>(j) * Dv;
-        for (int c = c0; c < Dv; ++c) a[c] += pj * v[c];
-    }
-}
-
 // One block: query rows [r0, r0 + M) of head block hb in sequence b, key tiles of split `split`.
 void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, Scratch& w) {
     const bd_attention_params& p = pl.p;
@@ -147,8 +84,18 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     const Mask mk = attn::make_mask(p, si);
     const int64_t i0 = pl.row_query(r0), i1 = pl.row_query(r0 + nr - 1);
     const TileRange tr = attn::tile_range(mk, i0, i1, N);
+    // block-sparse: the union of the tile's (<= 2) layout rows, walked from the last block down
+    // (tr is [0, win_hi): a layout comes without window_left and sink tokens)
+    const bool sparse = p.block_row_ptr != nullptr;
+    int64_t qb_lo = 0, qb_hi = 0;
+    attn::SparseWalk walk{};
+    if (sparse) {
+        const int lh = p.block_heads == 1 ? 0 : hb;  // per-head layouts never pack GQA rows
+        walk = attn::sparse_walk(p, mk, lh, i0, i1, N, tr.win_hi, &qb_lo, &qb_hi);
+    }
     int tb, te;
-    attn::split_range(tr.count(), split, pl.num_splits, &tb, &te);
+    attn::split_range(sparse ? walk.count() : tr.count(), split, pl.num_splits, &tb, &te);
+    if (sparse) walk.skip(tb);
     const int sk = static_cast<int>(si.sk), sink = p.sink_tokens;
     const attn::RowLimits first = attn::row_limits(mk, i0), last = attn::row_limits(mk, i1);
     const int hk = pl.kv_head(hb);
@@ -162,7 +109,12 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     const bool softcap = p.softcap > 0.f;
 
     for (int t = tb; t < te; ++t) {
-        const int k0 = tr.tile(t) * N;
+        int tile = 0, which = 3;  // dense: every row sees every visited tile
+        if (sparse)
+            walk.next(&tile, &which);
+        else
+            tile = tr.tile(t);
+        const int k0 = tile * N;
         const int nk = std::min(N, sk - k0);
         // K tile, transposed, zero beyond the sequence (0 x garbage can be NaN)
         float* kt = w.kt.data();
@@ -178,7 +130,8 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
         float* vt = w.vt.data();
         for (int j = 0; j < nk; ++j) load_row(p.v, dt, pl.v_offset(b, si, k0 + j, hk), Dv, vt + j * Dv);
         std::fill(vt + static_cast<size_t>(nk) * Dv, vt + static_cast<size_t>(N) * Dv, 0.f);
-        const bool masked = attn::tile_needs_mask32(first, last, sk, sink, k0, N);
+        const bool masked = attn::tile_needs_mask32(first, last, sk, sink, k0, N) ||
+                            (sparse && !attn::sparse_tile_full(which, qb_lo, qb_hi));
 
         for (int r = 0; r < nr; ++r) {
             float* s = w.s.data();
@@ -186,9 +139,14 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
             if (softcap)
                 for (int j = 0; j < N; ++j) s[j] = attn::softcap_tanh(s[j], pl.softcap_pre2);
             if (masked) {
-                const attn::RowLimits lim = attn::row_limits(mk, pl.row_query(r0 + r));
-                for (int j = 0; j < N; ++j)
-                    if (!attn::visible32(lim, sk, sink, k0 + j)) s[j] = -INFINITY;
+                const int64_t i = pl.row_query(r0 + r);
+                const attn::RowLimits lim = attn::row_limits(mk, i);
+                if (sparse && !attn::sparse_row_sees(which, attn::query_block(mk, i, p.block_size), qb_lo)) {
+                    for (int j = 0; j < N; ++j) s[j] = -INFINITY;  // this row's layout lacks the block
+                } else {
+                    for (int j = 0; j < N; ++j)
+                        if (!attn::visible32(lim, sk, sink, k0 + j)) s[j] = -INFINITY;
+                }
             }
             // online softmax (raw units; exp2 with the folded scale)
             float mx = w.m[r];
@@ -322,11 +280,8 @@ extern "C" int bd_cpu_attention_forward(const bd_attention_params* p, void* stre
     if (st != BD_OK) return fail(st, "%s", msg);
     st = bd_cpu_attention_supports(p->head_dim, p->head_dim_v, p->dtype);
     if (st != BD_OK) return st;
-    if (p->block_row_ptr) {  // TODO(sparse-cpu): the twin's sparse walk; remove this guard with it
-        st = bd::attn::validate_layout_host(p, msg, sizeof msg);
-        if (st != BD_OK) return fail(st, "%s", msg);
-        return fail(BD_ERR_UNSUPPORTED, "attention: block-sparse layouts are not implemented on the CPU yet");
-    }
+    st = bd::attn::validate_layout_host(p, msg, sizeof msg);  // BD_OK without a layout
+    if (st != BD_OK) return fail(st, "%s", msg);
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     const int splits = resolve_splits(*p);
     BD_CHECK(splits <= 1 || p->o_accum, "attention", "num_splits (%d) > 1 needs the o_accum workspace", splits);

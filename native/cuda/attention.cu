@@ -277,6 +277,7 @@ static int run_f32(const Plan& pl, cudaStream_t stream) {
 
 template <typename T>
 static int run_mma(const Plan& pl, cudaStream_t stream) {
+    if (pl.p.head_dim == 64 && pl.p.head_dim_v == 128) return attn_mma::run_attention_mma<T, 64, 128>(pl, stream);
     switch (pl.p.head_dim) {
         case 64: return attn_mma::run_attention_mma<T, 64>(pl, stream);
         case 80: return attn_mma::run_attention_mma<T, 80>(pl, stream);
@@ -337,9 +338,10 @@ extern "C" int bd_cuda_attention_supports(int head_dim, int head_dim_v, int dtyp
     }
     if (dtype != BD_F16 && dtype != BD_BF16)
         return fail(BD_ERR_UNSUPPORTED, "attention: dtype %s not supported (F32, F16, BF16)", dtype_name(dtype));
-    if (head_dim != head_dim_v)
+    if (head_dim != head_dim_v && !attn_mma::mma_head_dims_supported(head_dim, head_dim_v))
         return fail(BD_ERR_UNSUPPORTED,
-                    "attention: the CUDA %s path needs head_dim_v == head_dim (got head_dim %d, head_dim_v %d)",
+                    "attention: the CUDA %s path needs head_dim_v == head_dim, or head_dim 64 with head_dim_v 128 "
+                    "(got head_dim %d, head_dim_v %d)",
                     dtype_name(dtype), head_dim, head_dim_v);
     if (!attn_mma::mma_head_dim_supported(head_dim))
         return fail(BD_ERR_UNSUPPORTED, "attention: the CUDA %s path supports head_dim 64, 80, 96, 128, 256 (got %d)",

@@ -25,13 +25,17 @@
 
 namespace bd::cuda::attn_mma {
 
-// BF16/F16 tensor-core forward (fwd_mma.cuh) for head_dim == head_dim_v == HD; T = __nv_bfloat16
-// or __half. Launches one kernel on `stream` and returns a bd_status.
-template <typename T, int HD>
+// BF16/F16 tensor-core forward (fwd_mma.cuh) for head_dim HD and head_dim_v HDV (HD unless given);
+// T = __nv_bfloat16 or __half. Launches one kernel on `stream` and returns a bd_status.
+template <typename T, int HD, int HDV = HD>
 int run_attention_mma(const bd::attn::Plan& pl, cudaStream_t stream);
 
-// Head dims with an instance (must match scripts/gen_attention_instances.py).
+// Head dims with an instance (must match scripts/gen_attention_instances.py): head_dim_v == head_dim
+// for each of these, plus head_dim 64 with head_dim_v 128 (differential attention's V width 2D).
 inline bool mma_head_dim_supported(int hd) { return hd == 64 || hd == 80 || hd == 96 || hd == 128 || hd == 256; }
+inline bool mma_head_dims_supported(int hd, int hdv) {
+    return (hdv == hd && mma_head_dim_supported(hd)) || (hd == 64 && hdv == 128);
+}
 
 }  // namespace bd::cuda::attn_mma
 

@@ -37,27 +37,37 @@ namespace ml = bd::mma_layout;
 //   32-byte stack frame (the sincosf slow path) and no spills. 2 blocks of 128 threads per SM.
 // Block-sparse (kSparse), same measure, BF16 and F16 alike: the dense instances are unchanged by it
 //   (registers above, before and after); the sparse ones: hd64 156, hd80 190 (sm_80: 192), hd96
-//   201, hd128 214 (sm_80: 204), hd256 239, no spills, no stack, 128 bytes of static shared memory
+//   201, hd128 214 (sm_80: 204), hd256 239, hd64 with V 128 198 (sm_80: 188), no spills, no stack,
+//   128 bytes of static shared memory
 //   (the walk). The losing option: the SparseWalk and the next tile in registers of every thread:
 //   +18 to +21 regs at hd64..128 (hd128 232) and 255 regs + 4/8 bytes of spill stores/loads at
 //   hd256 (sm_80: 8/24); reducing the per-row mask state to bits did not help there (hd256 8/24,
 //   RoPE-K 36/88). Hence the walk in shared memory, advanced by thread 0 one tile ahead.
+// V width HDV (Traits' second parameter) left the HDV == HD instances unchanged (hd64 153/156 regs
+// sm_80/sm_90, hd128 203/213, before and after); hd64 with V 128 (differential attention's width):
+// 186 regs sm_80, 197 sm_90 (RoPE-K 188 / 201), no spills. hd128 with V 256 is not instantiated:
+// its 64 x 256 O accumulator is the head dim 256 case that already needs 32-key tiles.
 // Losing options, measured the same way: accurate tanhf for softcap inlined per score: +46 regs at
 // hd64 (now one exp2 + a correctly rounded reciprocal, shared with the CPU twin); 64-bit loop
 // state and per-row address math for the K/V loads: +24 and +50 regs at hd64; 64-key tiles at
 // hd256: 255 regs + 148 bytes of spills; __launch_bounds__(128, 3) (168 regs): 8 / 92 / 292 bytes
 // of spill loads at hd64 / 96 / 128.
-template <int HD>
+// HD: the Q/K head dim; HDV: the V/O width (HDV == HD for ordinary attention; 2 HD for the
+// differential benchmark's one-causal-attention peer and its two-pass reference).
+template <int HD, int HDV = HD>
 struct Traits {
     // 64-key tiles; 32 for head dim 256, where the 64 x 256 O accumulator leaves no room for 64 scores
     static constexpr int kM = 64, kN = HD <= 128 ? 64 : 32, kWarps = 4, kThreads = 32 * kWarps;
     static constexpr int kChunks = HD / 8;  // 16-byte chunks per row
     static constexpr int kRowChunks = ml::row_stride_chunks(kChunks);
+    static constexpr int kChunksV = HDV / 8, kRowChunksV = ml::row_stride_chunks(kChunksV);
     static constexpr bool kQInRegs = HD <= 128;
     static constexpr int kBytesQ = kM * kRowChunks * 16;
-    static constexpr int kBytesKV = kN * kRowChunks * 16;
-    static constexpr int kSmemBytes = kBytesQ + 2 * kBytesKV;
+    static constexpr int kBytesKV = kN * kRowChunks * 16;  // the K tile
+    static constexpr int kBytesV = kN * kRowChunksV * 16;
+    static constexpr int kSmemBytes = kBytesQ + kBytesKV + kBytesV;
     static_assert(HD % 16 == 0 && HD <= 256, "head dim must be a multiple of 16, at most 256");
+    static_assert(HDV % 16 == 0 && HDV <= 256, "V width must be a multiple of 16, at most 256");
     static_assert(kM == 16 * kWarps, "each warp owns 16 query rows");
     static_assert(kN % 16 == 0, "key tile must be a multiple of 16");
     // must agree with the plan the CPU twin uses
@@ -66,11 +76,12 @@ struct Traits {
 // ---- kernels
 
 // A (ROWS x HD) 16-bit tile -> shared memory, zero-filling rows from `valid_rows` on.
-// row_ptr(r) gives the global address of row r (only called for valid rows).
-template <int HD, int ROWS, typename T, typename RowPtr>
+// row_ptr(r) gives the global address of row r (only called for valid rows). THREADS: the block's
+// threads, all of which take part.
+template <int HD, int ROWS, int THREADS = Traits<HD>::kThreads, typename T, typename RowPtr>
 __device__ __forceinline__ void load_tile_async(unsigned char* s, const T* base, int64_t valid_rows, RowPtr row_ptr) {
     constexpr int C = HD / 8;
-    for (int idx = threadIdx.x; idx < ROWS * C; idx += Traits<HD>::kThreads) {
+    for (int idx = threadIdx.x; idx < ROWS * C; idx += THREADS) {
         const int r = idx / C, c = idx % C;
         const bool valid = r < valid_rows;
         const T* src = valid ? row_ptr(r) + c * 8 : base;
@@ -80,10 +91,10 @@ __device__ __forceinline__ void load_tile_async(unsigned char* s, const T* base,
 
 // Same for rows at a fixed stride (K and V tiles): when the block's threads tile a row exactly,
 // each thread keeps one chunk column and walks its rows by pointer increments (cheap on registers).
-template <int HD, int ROWS, typename T>
+template <int HD, int ROWS, int THREADS = Traits<HD>::kThreads, typename T>
 __device__ __forceinline__ void load_rows_async(unsigned char* s, const T* row0, int64_t row_stride, int valid_rows,
                                                 const T* base) {
-    constexpr int C = HD / 8, THREADS = Traits<HD>::kThreads;
+    constexpr int C = HD / 8;
     if constexpr (THREADS % C == 0 && ROWS % (THREADS / C) == 0) {
         constexpr int RSTEP = THREADS / C;
         const int c = threadIdx.x % C, r0 = threadIdx.x / C;
@@ -97,7 +108,7 @@ __device__ __forceinline__ void load_rows_async(unsigned char* s, const T* row0,
             src += step;
         }
     } else {
-        load_tile_async<HD, ROWS>(s, base, valid_rows, [&](int r) { return row0 + r * row_stride; });
+        load_tile_async<HD, ROWS, THREADS>(s, base, valid_rows, [&](int r) { return row0 + r * row_stride; });
     }
 }
 
@@ -138,17 +149,17 @@ __device__ __forceinline__ void rope_tile(unsigned char* sK, const Plan& pl, int
 // in shared memory and only thread 0 advances it, publishing tile u of this split (u = t - tb) and
 // its `which` in slot u & 1 one tile ahead of the K prefetch that needs it: written after the
 // barrier of tile u - 2 (whose readers are done), read after the barriers of tile u - 1.
-template <typename T, int HD, bool kRopeK, bool kSparse>
+template <typename T, int HD, int HDV, bool kRopeK, bool kSparse>
 __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_constant__ Plan pl) {
-    using Tr = Traits<HD>;
-    constexpr int M = Tr::kM, N = Tr::kN, C = Tr::kChunks;
+    using Tr = Traits<HD, HDV>;
+    constexpr int M = Tr::kM, N = Tr::kN, C = Tr::kChunks, CV = Tr::kChunksV;
     constexpr int KSTEPS = HD / 16;  // k-steps of Q K^T
     constexpr int NT = N / 8;        // n8 tiles of S
-    constexpr int OT = HD / 8;       // n8 tiles of O
+    constexpr int OT = HDV / 8;      // n8 tiles of O
     extern __shared__ __align__(128) unsigned char smem[];
     unsigned char* sQ = smem;                  // (M, HD)
     unsigned char* sK = smem + Tr::kBytesQ;    // (N, HD)
-    unsigned char* sV = sK + Tr::kBytesKV;     // (N, HD)
+    unsigned char* sV = sK + Tr::kBytesKV;     // (N, HDV)
 
     const bd_attention_params& p = pl.p;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -227,7 +238,7 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
         te = s_range[1];
     }
     auto load_k = [&](int k0) { load_rows_async<HD, N>(sK, kg_b + k0 * k_rs, k_rs, sk - k0, kg); };
-    auto load_v = [&](int k0) { load_rows_async<HD, N>(sV, vg_b + k0 * v_rs, v_rs, sk - k0, vg); };
+    auto load_v = [&](int k0) { load_rows_async<HDV, N>(sV, vg_b + k0 * v_rs, v_rs, sk - k0, vg); };
     int next_tile = 0, next_which = 3;  // sparse: the walk's next tile (K prefetched) and its lists
     if (tb < te) {
         if constexpr (kSparse) {
@@ -363,10 +374,10 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
             pa[2] = mma::pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
             pa[3] = mma::pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
-            for (int dp = 0; dp < HD / 16; ++dp) {
+            for (int dp = 0; dp < HDV / 16; ++dp) {
                 uint32_t vb[4];
                 mma::ldmatrix_x4_trans(vb, mma::smem_addr(sV + ml::smem_chunk(kk * 16 + ml::ldsm_bv_row(lane),
-                                                                              dp * 2 + ml::ldsm_bv_chunk(lane), C) * 16));
+                                                                              dp * 2 + ml::ldsm_bv_chunk(lane), CV) * 16));
                 mma::mma_16816<T>(o[2 * dp], pa, vb[0], vb[1]);
                 mma::mma_16816<T>(o[2 * dp + 1], pa, vb[2], vb[3]);
             }
@@ -390,7 +401,7 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
         if (pl.num_splits > 1) {
             const float inv = bd::attn::finish_split(m_run[r], l_run[r], pl.lse_scale, &lse);
             const int64_t wrow = pl.ws_row(split, b, h, i);
-            float* dst = p.o_accum + wrow * HD;
+            float* dst = p.o_accum + wrow * HDV;
 #pragma unroll
             for (int j = 0; j < OT; ++j)
                 *reinterpret_cast<float2*>(dst + j * 8 + ml::c_col(lane, 0)) =
@@ -412,10 +423,10 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
 
 // ---- launchers
 
-template <typename T, int HD, bool kRopeK, bool kSparse>
+template <typename T, int HD, int HDV, bool kRopeK, bool kSparse>
 static int launch_mma(const Plan& pl, cudaStream_t stream) {
-    using Tr = Traits<HD>;
-    auto kernel = attention_fwd_mma_kernel<T, HD, kRopeK, kSparse>;
+    using Tr = Traits<HD, HDV>;
+    auto kernel = attention_fwd_mma_kernel<T, HD, HDV, kRopeK, kSparse>;
     if (Tr::kSmemBytes > 48 * 1024) {
         const int st = check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmemBytes),
                                   "attention_fwd_mma_kernel: cudaFuncSetAttribute");
@@ -427,12 +438,14 @@ static int launch_mma(const Plan& pl, cudaStream_t stream) {
     return check_launch("attention_fwd_mma_kernel");
 }
 
-template <typename T, int HD>
+template <typename T, int HD, int HDV>
 int run_attention_mma(const Plan& pl, cudaStream_t stream) {
-    static_assert(Traits<HD>::kM == 64 && Traits<HD>::kN == (HD <= 128 ? 64 : 32), "tiles must match attn::tile_for");
+    static_assert(Traits<HD, HDV>::kM == 64 && Traits<HD, HDV>::kN == (HD <= 128 ? 64 : 32),
+                  "tiles must match attn::tile_for");
     int st = BD_OK;
     BD_ATTN_BOOL_SWITCH(pl.p.k_rope_positions != nullptr, kRopeK, {
-        BD_ATTN_BOOL_SWITCH(pl.p.block_row_ptr != nullptr, kSparse, { st = launch_mma<T, HD, kRopeK, kSparse>(pl, stream); });
+        BD_ATTN_BOOL_SWITCH(pl.p.block_row_ptr != nullptr, kSparse,
+                            { st = launch_mma<T, HD, HDV, kRopeK, kSparse>(pl, stream); });
     });
     return st;
 }

@@ -13,4 +13,6 @@ extern template int run_attention_mma<__nv_bfloat16, 128>(const bd::attn::Plan&,
 extern template int run_attention_mma<__half, 128>(const bd::attn::Plan&, cudaStream_t);
 extern template int run_attention_mma<__nv_bfloat16, 256>(const bd::attn::Plan&, cudaStream_t);
 extern template int run_attention_mma<__half, 256>(const bd::attn::Plan&, cudaStream_t);
+extern template int run_attention_mma<__nv_bfloat16, 64, 128>(const bd::attn::Plan&, cudaStream_t);
+extern template int run_attention_mma<__half, 64, 128>(const bd::attn::Plan&, cudaStream_t);
 }  // namespace bd::cuda::attn_mma

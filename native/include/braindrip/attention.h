@@ -160,7 +160,8 @@ int bd_cuda_attention_forward(const bd_attention_params* p, void* stream);
 
 /* BD_OK when the backend implements (head_dim, head_dim_v, dtype), else BD_ERR_UNSUPPORTED with
  * a message naming the limit. CPU: any float dtype, 1 <= D, Dv <= 1024. CUDA: BF16/F16 with
- * D == Dv in {64, 80, 96, 128, 256} (tensor cores); F32 with D <= 256, Dv <= 512 (SIMT path). */
+ * D == Dv in {64, 80, 96, 128, 256}, or D 64 with Dv 128 (tensor cores); F32 with D <= 256,
+ * Dv <= 512 (SIMT path). */
 int bd_cpu_attention_supports(int head_dim, int head_dim_v, int dtype);
 int bd_cuda_attention_supports(int head_dim, int head_dim_v, int dtype);
 

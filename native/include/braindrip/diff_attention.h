@@ -35,7 +35,8 @@ int bd_cuda_diff_attention(const void* q, const void* k, const void* v, const vo
                            float lambda, float lambda_init, float eps, void* stream);
 
 /* BD_OK when the backend implements head dim D (V and o are 2D wide) in dtype, else
- * BD_ERR_UNSUPPORTED with a message naming the limit. */
+ * BD_ERR_UNSUPPORTED with a message naming the limit. CUDA: BF16/F16 with D = 64 (tensor cores;
+ * 16-byte aligned q/k/v/o), F32 with D <= 256 (SIMT path). */
 int bd_cpu_diff_attention_supports(int head_dim, int dtype);
 int bd_cuda_diff_attention_supports(int head_dim, int dtype);
 

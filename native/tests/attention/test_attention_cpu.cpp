@@ -4,6 +4,8 @@
 //   - the C ABI: messages naming the rule, capability query, workspace sizes, flat == struct;
 //   - every standard case (attention_ref.hpp) with FlashAttention's low-precision rule;
 //   - split-KV 1..8 agreeing with each other;
+//   - block-sparse layouts: the shared sparse walk against the contract's rule, the layout checks,
+//     and the sparse cases (attention_ref.hpp) against the oracle under the layout's element mask;
 //   - memory and speed: a 16k-token causal attention with its peak RSS (< 1 GB), and the twin
 //     against a naive materialised version at 4k tokens (times printed; information only).
 // Options: --quick (fewer cases), --no-perf (skip the memory/speed check), --perf-heads H.
@@ -247,6 +249,159 @@ void test_flat() {
     }
 }
 
+// The sparse walk the CPU twin and the kernels share, against the contract's rule with a layout:
+// every visible pair lies in exactly one visited tile, tiles the plan leaves unmasked (whole
+// block listed for every row, no causal / ragged edge) are fully visible, the per-row test
+// (sparse_row_sees + visible32) is exact, and count / skip agree with next.
+void test_sparse_plan() {
+    std::mt19937_64 rng(2025);
+    bool ok_cover = true, ok_interior = true, ok_rows = true, ok_skip = true;
+    std::string why;
+    for (int iter = 0; iter < 1500; ++iter) {
+        bdt::Case c;
+        std::uniform_int_distribution<int> len(0, 400), coin(0, 1), pct(0, 100);
+        c.Sq = len(rng) + (iter % 3 == 0 ? 0 : 1);
+        c.Sk = len(rng) + 1;
+        if (iter % 4 == 0) c.Sq = std::min<int64_t>(c.Sq, 16);  // decode-sized query tiles
+        c.causal = coin(rng);
+        c.wr = !c.causal && coin(rng) ? std::uniform_int_distribution<int>(0, 100)(rng) : -1;
+        c.block = iter % 3 == 0 ? 128 : 64;
+        c.layout = "random:" + std::to_string(pct(rng));
+        if (coin(rng)) c.layout += ",hole:1";
+        c.seed = 900 + iter;
+        const bdt::Inputs in = bdt::make_inputs(c);
+        const int M = iter % 2 ? 64 : 16, N = iter % 4 < 2 ? 64 : 32;
+        const bd_attention_params& p = in.p;
+        const bd::attn::SeqInfo si = bd::attn::seq_info(p, 0);
+        const bd::attn::Mask mk = bd::attn::make_mask(p, si);
+        const int sk = (int)c.Sk;
+        for (int64_t i0 = 0; i0 < c.Sq; i0 += M) {
+            const int64_t i1 = std::min<int64_t>(i0 + M, c.Sq) - 1;
+            const bd::attn::TileRange tr = bd::attn::tile_range(mk, i0, i1, N);
+            const bd::attn::RowLimits first = bd::attn::row_limits(mk, i0), last = bd::attn::row_limits(mk, i1);
+            int64_t qb_lo, qb_hi;
+            bd::attn::SparseWalk w = bd::attn::sparse_walk(p, mk, 0, i0, i1, N, tr.win_hi, &qb_lo, &qb_hi);
+            const int count = w.count();
+            std::vector<int> visits((size_t)(c.Sk / N + 2), 0), tiles;
+            int tile, which, prev = INT32_MAX;
+            while (w.next(&tile, &which)) {
+                tiles.push_back(tile);
+                if (tile < 0 || tile * N >= c.Sk || tile >= prev) {
+                    ok_cover = false;
+                    why = c.label() + ": tile out of range or out of order";
+                    break;
+                }
+                prev = tile;
+                ++visits[tile];
+                const bool masked = bd::attn::tile_needs_mask32(first, last, sk, 0, tile * N, N) ||
+                                    !bd::attn::sparse_tile_full(which, qb_lo, qb_hi);
+                for (int64_t i = i0; i <= i1; ++i) {
+                    const bool sees = bd::attn::sparse_row_sees(which, bd::attn::query_block(mk, i, c.block), qb_lo);
+                    const bd::attn::RowLimits lim = bd::attn::row_limits(mk, i);
+                    for (int j = tile * N; j < tile * N + N; ++j) {
+                        const bool v = j < sk && in.visible(0, c.Sq, c.Sk, i, j);
+                        if (!masked) ok_interior &= v;
+                        if (v != (sees && bd::attn::visible32(lim, sk, 0, j))) {
+                            ok_rows = false;
+                            why = c.label() + " i" + std::to_string(i) + " j" + std::to_string(j);
+                        }
+                    }
+                }
+            }
+            ok_skip &= (int)tiles.size() == count;
+            for (int64_t i = i0; i <= i1; ++i)
+                for (int j = 0; j < sk; ++j)
+                    if (in.visible(0, c.Sq, c.Sk, i, j) && visits[j / N] != 1) {
+                        ok_cover = false;
+                        why = c.label() + " visible pair outside the visited tiles";
+                    }
+            for (int sp = 1; sp < count; sp += 3) {  // skip(n) lands on the n-th tile
+                bd::attn::SparseWalk w2 = bd::attn::sparse_walk(p, mk, 0, i0, i1, N, tr.win_hi, &qb_lo, &qb_hi);
+                w2.skip(sp);
+                ok_skip &= w2.next(&tile, &which) && tile == tiles[(size_t)sp] && w2.count() == count - sp - 1;
+            }
+        }
+    }
+    report(ok_cover, "sparse plan: every visible pair lies in exactly one visited key tile, tiles descending", why);
+    report(ok_interior, "sparse plan: tiles without the element mask are fully visible");
+    report(ok_rows, "sparse plan: sparse_row_sees + visible32 match the contract's rule per element", why);
+    report(ok_skip, "sparse plan: count and skip agree with the walk");
+}
+
+// A layout's scalar and data checks name the rule; the flat form equals the struct call.
+void test_sparse_abi() {
+    bdt::Case c;
+    c.name = "sparse abi";
+    c.dtype = BD_BF16;
+    c.B = 2;
+    c.Sq = 3;
+    c.Sk = 300;
+    c.Hq = 4;
+    c.Hkv = 2;
+    c.causal = true;
+    c.seqused = true;
+    c.block = 64;
+    c.layout = "local:2,stride:2";
+    c.seed = 31;
+    const bdt::Inputs in = bdt::make_inputs(c);
+    auto expect = [&](const std::string& what, const std::string& needle, auto&& edit) {
+        bdt::Inputs bad = in;  // own copies of the layout arrays
+        bd_attention_params& p = bad.p;
+        p.q = p.k = p.v = in.p.q;
+        p.seqused_k = bad.used.data();
+        p.block_row_ptr = bad.row_ptr.data();
+        p.block_col_idx = bad.col_idx.data();
+        std::vector<uint8_t> o((size_t)in.o_elems * 2);
+        p.o = o.data();
+        edit(bad);
+        const int st = bd_cpu_attention_forward(&p, nullptr);
+        const std::string msg = bd_cpu_last_error();
+        report(st == BD_ERR_INVALID_ARGUMENT && msg.find(needle) != std::string::npos, "sparse abi: " + what,
+               std::to_string(st) + " " + msg);
+    };
+    expect("block_size 96 is rejected", "block_size (96) must be a positive multiple of 64",
+           [](bdt::Inputs& b) { b.p.block_size = 96; });
+    expect("block_size 0 is rejected", "block_size (0)", [](bdt::Inputs& b) { b.p.block_size = 0; });
+    expect("block_heads 2 of 4 is rejected", "block_heads (2) must be 1", [](bdt::Inputs& b) { b.p.block_heads = 2; });
+    expect("too few block_rows", "block_rows (4) must cover seqlen_k", [](bdt::Inputs& b) { b.p.block_rows = 4; });
+    expect("window_left with a layout", "replaces window_left", [](bdt::Inputs& b) { b.p.window_left = 8; });
+    expect("sink_tokens with a layout", "replaces window_left and sink_tokens",
+           [](bdt::Inputs& b) { b.p.sink_tokens = 4; });
+    expect("col_idx without row_ptr", "come together", [](bdt::Inputs& b) { b.p.block_row_ptr = nullptr; });
+    expect("row_ptr[0] != 0", "block_row_ptr[0] (1) must be 0", [](bdt::Inputs& b) { b.row_ptr[0] = 1; });
+    expect("decreasing row_ptr", "must not decrease", [](bdt::Inputs& b) {
+        b.row_ptr[2] = b.row_ptr[1] - 1;
+    });
+    expect("unsorted columns", "strictly above the previous one", [](bdt::Inputs& b) {
+        // row 3 (query block 3) lists 1, 2, 3 under local:2,stride:2: swap two
+        std::swap(b.col_idx[(size_t)b.row_ptr[3]], b.col_idx[(size_t)b.row_ptr[3] + 1]);
+    });
+    expect("repeated column", "strictly above the previous one", [](bdt::Inputs& b) {
+        b.col_idx[(size_t)b.row_ptr[3] + 1] = b.col_idx[(size_t)b.row_ptr[3]];
+    });
+    expect("column out of range", "must be in [0, 5)", [](bdt::Inputs& b) {
+        b.col_idx[(size_t)b.row_ptr[4] - 1] = 5;
+    });
+    expect("negative column", "column -1", [](bdt::Inputs& b) { b.col_idx[0] = -1; });
+    // flat == struct (bitwise), with 3 splits
+    const Run ref = run_cpu(in, 3);
+    std::vector<uint8_t> o(ref.o.size(), 0);
+    std::vector<float> lse(ref.lse.size(), 0.f);
+    const int64_t wsb = bd_cpu_sparse_attention_workspace_bytes_flat(c.dtype, c.B, c.Sq, c.Sk, c.Hq, c.Hkv, c.D, c.Dv, 1, 3);
+    std::vector<float> ws((size_t)wsb / 4 + 1);
+    const int st = bd_cpu_sparse_attention(in.p.q, in.p.k, in.p.v, o.data(), lse.data(), c.dtype, c.B, c.Sq, c.Sk, c.Hq,
+                                           c.Hkv, c.D, c.Dv, in.p.seqused_k, in.p.scale, 1, 64, 1, in.lay_rows,
+                                           in.row_ptr.data(), in.col_idx.data(), 3, ws.data(), nullptr);
+    report(wsb > 0 && st == BD_OK && ref.status == BD_OK && o == ref.o &&
+               std::memcmp(lse.data(), ref.lse.data(), lse.size() * 4) == 0,
+           "sparse abi: flat form equals the struct call (3 splits)", st == BD_OK ? ref.error : bd_cpu_last_error());
+    const int st2 = bd_cpu_sparse_attention(in.p.q, in.p.k, in.p.v, o.data(), lse.data(), c.dtype, c.B, c.Sq, c.Sk,
+                                            c.Hq, c.Hkv, c.D, c.Dv, in.p.seqused_k, in.p.scale, 1, 100, 1, in.lay_rows,
+                                            in.row_ptr.data(), in.col_idx.data(), 1, nullptr, nullptr);
+    report(st2 == BD_ERR_INVALID_ARGUMENT && std::string(bd_cpu_last_error()).find("block_size (100)") != std::string::npos,
+           "sparse abi: flat form validates block_size", bd_cpu_last_error());
+}
+
 void run_case(const bdt::Case& c) {
     const std::string label = c.label();
     if (bd_cpu_attention_supports(c.D, c.Dv, c.dtype) != BD_OK) {
@@ -415,8 +570,12 @@ int main(int argc, char** argv) {
     test_abi();
     test_plan();
     test_flat();
+    test_sparse_plan();
+    test_sparse_abi();
     const double t0 = now_s();
-    const std::vector<bdt::Case> cases = bdt::standard_cases(quick);
+    std::vector<bdt::Case> cases = bdt::standard_cases(quick);
+    const std::vector<bdt::Case> sparse = bdt::sparse_cases(quick);
+    cases.insert(cases.end(), sparse.begin(), sparse.end());
     for (const bdt::Case& c : cases) run_case(c);
     test_split_agreement();
     std::printf("cases: %zu in %.1f s\n", cases.size(), now_s() - t0);

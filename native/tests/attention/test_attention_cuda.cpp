@@ -230,9 +230,11 @@ void test_capabilities() {
     int st = bd_cuda_attention_supports(72, 72, BD_BF16);
     report(st == BD_ERR_UNSUPPORTED && std::string(bd_cuda_last_error()).find("64, 80, 96, 128, 256") != std::string::npos,
            "cuda: hd72 BF16 unsupported, naming the head dims", bd_cuda_last_error());
-    st = bd_cuda_attention_supports(64, 128, BD_F16);
+    st = bd_cuda_attention_supports(128, 256, BD_F16);
     report(st == BD_ERR_UNSUPPORTED && std::string(bd_cuda_last_error()).find("head_dim_v") != std::string::npos,
-           "cuda: Dv != D on F16 unsupported, naming the rule", bd_cuda_last_error());
+           "cuda: D 128 / Dv 256 on F16 unsupported, naming the rule", bd_cuda_last_error());
+    report(bd_cuda_attention_supports(64, 128, BD_F16) == BD_OK && bd_cuda_attention_supports(64, 128, BD_BF16) == BD_OK,
+           "cuda: BF16/F16 support D 64 with Dv 128 (V width 2D)");
     report(bd_cuda_attention_supports(64, 128, BD_F32) == BD_OK, "cuda: F32 supports Dv = 2D");
     report(bd_cuda_attention_num_splits(1, 8, 1, 32768, 128, 132) > 1, "cuda: heuristic splits a 32k decode");
     report(bd_cuda_attention_num_splits(4, 16, 4096, 4096, 128, 132) == 1, "cuda: heuristic does not split prefill");
@@ -596,6 +598,36 @@ int main(int argc, char** argv) {
         if (c.Sq <= 16 && c.num_splits == 1) run_case(c, 0);  // decode: the automatic split choice
     }
     test_sparse_junk_columns(quick);
+    // V width 2D (D 64, Dv 128): the tensor-core instance with a wider V/O than Q/K
+    for (int dt : {BD_BF16, BD_F16}) {
+        bdt::Case c;
+        c.dtype = dt;
+        c.D = 64;
+        c.Dv = 128;
+        c.B = 2;
+        c.Hq = 4;
+        c.Hkv = 2;
+        c.seed = 7000 + dt;
+        c.name = "Dv=2D basic";
+        c.Sq = 77;
+        c.Sk = 93;
+        run_case(c);
+        c.name = "Dv=2D causal";
+        c.causal = true;
+        c.Sq = c.Sk = 131;
+        run_case(c);
+        c.name = "Dv=2D window 16 causal, seqused";
+        c.wl = 16;
+        c.seqused = true;
+        run_case(c);
+        c.name = "Dv=2D decode (packed GQA rows), 3 splits";
+        c.wl = -1;
+        c.seqused = false;
+        c.Sq = 1;
+        c.Sk = quick ? 300 : 1000;
+        c.num_splits = 3;
+        run_case(c);
+    }
     // automatic split choice over a long decode cache
     for (int dt : {BD_BF16, BD_F32}) {
         bdt::Case c;

@@ -26,8 +26,23 @@ public final class DenseKvCache implements AutoCloseable {
 
     /** Memory: 2 · batch · capacity · kvHeads · head dims · dtype bytes, allocated (and zeroed) now. */
     public DenseKvCache(Arena arena, int batch, int capacity, int kvHeads, int headDim, int headDimV, DType dtype) {
-        this.s = new KvStorage(KIND, arena, batch, capacity, kvHeads, headDim, headDimV, dtype);
-        this.lengths = new int[batch];
+        this(new KvStorage(KIND, arena, batch, capacity, kvHeads, headDim, headDimV, dtype));
+    }
+
+    private DenseKvCache(KvStorage s) {
+        this.s = s;
+        this.lengths = new int[s.batch];
+    }
+
+    /**
+     * A cache for differential attention ({@link #attendDifferential}): keys (B, capacity, 2Hkv, d)
+     * and values (B, capacity, Hkv, 2d), appended as {@code append(k (B, T, 2Hkv, d), v (B, T, Hkv, 2d))}.
+     */
+    public static DenseKvCache differential(Arena arena, int batch, int capacity, int kvHeads, int headDim, DType dtype) {
+        if (kvHeads < 1 || headDim < 1) {
+            throw new IllegalArgumentException(KIND + ": kvHeads (" + kvHeads + ") and headDim (" + headDim + ") must be >= 1");
+        }
+        return new DenseKvCache(new KvStorage(KIND, arena, batch, capacity, 2 * kvHeads, headDim, kvHeads, 2 * headDim, dtype));
     }
 
     public int batch() {
@@ -90,12 +105,26 @@ public final class DenseKvCache implements AutoCloseable {
         return s.arena.ops().attentionKvCache(q, s.k, s.v, s.used, null, sinks, spec);
     }
 
+    /**
+     * Differential attention of q (B, Sq, 2H, d) over the cached tokens of a {@link #differential} cache;
+     * returns o (B, Sq, H, 2d). The last Sq cached tokens are the queries' own under a causal mask.
+     */
+    public Tensor attendDifferential(Tensor q, Tensor subln, DiffAttentionSpec spec) {
+        if (s.kvHeads != 2 * s.valueHeads || s.headDimV != 2 * s.headDim) {
+            throw new IllegalStateException(KIND + ": differential attention needs a cache made by DenseKvCache.differential (2Hkv key heads "
+                    + "of d, Hkv value heads of 2d), this one holds " + s.kvHeads + " key heads of " + s.headDim + " and " + s.valueHeads
+                    + " value heads of " + s.headDimV);
+        }
+        s.checkQuery(KIND, q, false);
+        return s.arena.ops().diffAttentionKvCache(q, s.k, s.v, s.used, subln, spec);
+    }
+
     /** A view of the key buffer (B, capacity, Hkv, D); only the first length(b) rows of sequence b are meaningful. */
     public Tensor keys() {
         return s.k.reshape(s.k.shape());
     }
 
-    /** A view of the value buffer (B, capacity, Hkv, Dv). */
+    /** A view of the value buffer (B, capacity, Hkv, Dv) (Hkv value heads of 2d for a differential cache). */
     public Tensor values() {
         return s.v.reshape(s.v.shape());
     }

@@ -6,38 +6,44 @@ import dev.braindrip.tensor.Tensor;
 import java.util.Arrays;
 
 /**
- * The device memory of a KV cache: K (B, slots, Hkv, D) and V (B, slots, Hkv, Dv) in one storage
- * dtype, plus the I32 (B) count of used slots per sequence that the kernel reads as seqused_k.
+ * The device memory of a KV cache: K (B, slots, Hkv, D) and V (B, slots, HkvV, Dv) in one storage
+ * dtype (HkvV = Hkv, except for differential attention: 2Hkv key heads of d, Hkv value heads of 2d), plus the I32 (B) count of used slots per sequence that the kernel reads as seqused_k.
  * Rows are written with byte-offset copies ({@link Tensor#copyRange}); nothing is allocated after
  * construction.
  */
 final class KvStorage implements AutoCloseable {
     final Arena arena;
-    final int batch, slots, kvHeads, headDim, headDimV;
+    final int batch, slots, kvHeads, headDim, valueHeads, headDimV;
     final DType dtype;
     final Tensor k, v, used;
     private final long kRowBytes, vRowBytes;
 
     KvStorage(String kind, Arena arena, int batch, int slots, int kvHeads, int headDim, int headDimV, DType dtype) {
+        this(kind, arena, batch, slots, kvHeads, headDim, kvHeads, headDimV, dtype);
+    }
+
+    KvStorage(String kind, Arena arena, int batch, int slots, int kvHeads, int headDim, int valueHeads, int headDimV, DType dtype) {
         positive(kind, "batch", batch);
         positive(kind, "capacity", slots);
         positive(kind, "kvHeads", kvHeads);
         positive(kind, "headDim", headDim);
         positive(kind, "headDimV", headDimV);
+        positive(kind, "valueHeads", valueHeads);
         if (dtype == null || !dtype.isFloat()) throw new IllegalArgumentException(kind + ": dtype (" + dtype + ") must be F32, F16 or BF16");
         this.arena = arena;
         this.batch = batch;
         this.slots = slots;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
+        this.valueHeads = valueHeads;
         this.headDimV = headDimV;
         this.dtype = dtype;
         this.kRowBytes = (long) kvHeads * headDim * dtype.bytes();
-        this.vRowBytes = (long) kvHeads * headDimV * dtype.bytes();
+        this.vRowBytes = (long) valueHeads * headDimV * dtype.bytes();
         Tensor kk = null, vv = null;
         try {
             kk = arena.empty(kind + " keys", dtype, batch, slots, kvHeads, headDim).zero();
-            vv = arena.empty(kind + " values", dtype, batch, slots, kvHeads, headDimV).zero();
+            vv = arena.empty(kind + " values", dtype, batch, slots, valueHeads, headDimV).zero();
             this.used = arena.zeros(DType.I32, batch);
         } catch (RuntimeException e) {
             if (kk != null) kk.close();
@@ -64,8 +70,8 @@ final class KvStorage implements AutoCloseable {
             throw new IllegalArgumentException(kind + ": new keys must be (T, " + kvHeads + ", " + headDim + "), got "
                     + Arrays.toString(newK.shape()));
         }
-        if (vs.length != 3 || vs[0] != ks[0] || vs[1] != kvHeads || vs[2] != headDimV) {
-            throw new IllegalArgumentException(kind + ": new values must be (" + ks[0] + ", " + kvHeads + ", " + headDimV + "), got "
+        if (vs.length != 3 || vs[0] != ks[0] || vs[1] != valueHeads || vs[2] != headDimV) {
+            throw new IllegalArgumentException(kind + ": new values must be (" + ks[0] + ", " + valueHeads + ", " + headDimV + "), got "
                     + Arrays.toString(newV.shape()));
         }
         if (newK.dtype() != dtype || newV.dtype() != dtype) {
@@ -121,8 +127,8 @@ final class KvStorage implements AutoCloseable {
             throw new IllegalArgumentException(kind + ": new keys must be (" + batch + ", T, " + kvHeads + ", " + headDim + "), got "
                     + Arrays.toString(newK.shape()));
         }
-        if (newV.rank() != 4 || newV.dim(0) != batch || newV.dim(1) != newK.dim(1) || newV.dim(2) != kvHeads || newV.dim(3) != headDimV) {
-            throw new IllegalArgumentException(kind + ": new values must be (" + batch + ", " + newK.dim(1) + ", " + kvHeads + ", " + headDimV
+        if (newV.rank() != 4 || newV.dim(0) != batch || newV.dim(1) != newK.dim(1) || newV.dim(2) != valueHeads || newV.dim(3) != headDimV) {
+            throw new IllegalArgumentException(kind + ": new values must be (" + batch + ", " + newK.dim(1) + ", " + valueHeads + ", " + headDimV
                     + "), got " + Arrays.toString(newV.shape()));
         }
         if (newK.dtype() != dtype || newV.dtype() != dtype) {

@@ -22,7 +22,7 @@ import java.util.function.IntFunction;
  */
 public final class OpBench {
     /** Every benchmarked op family, in the order `bench all` runs them: the one list. */
-    public static final List<String> OPS = List.of("gemm", "rmsnorm", "layernorm", "softmax", "activation", "glu", "rope", "attention", "moe");
+    public static final List<String> OPS = List.of("gemm", "rmsnorm", "layernorm", "softmax", "activation", "glu", "rope", "attention", "sparse-attention", "diff-attention", "moe");
 
     private OpBench() {}
 
@@ -42,6 +42,8 @@ public final class OpBench {
             case "rope" -> out.add(shape("seq", 4096, "heads", 32, "head_dim", 128));
             case "moe" -> out.addAll(MoeBench.standardShapes(device));
             case "attention" -> out.addAll(AttentionBench.standardShapes(device));
+            case "sparse-attention" -> out.addAll(SparseAttentionBench.standardShapes(device));
+            case "diff-attention" -> out.addAll(DiffAttentionBench.standardShapes(device));
             case "rmsnorm", "layernorm", "softmax", "activation", "glu" -> {
                 out.add(shape("rows", 4096, "cols", 4096));
                 out.add(shape("rows", 16, "cols", 4096));
@@ -69,6 +71,8 @@ public final class OpBench {
     public static BenchResult run(String op, Map<String, Object> shape, Device device, DType dtype, BenchOptions o) {
         if (op.equals("moe")) return MoeBench.run(shape, device, dtype, o); // its own arena
         if (op.equals("attention")) return AttentionBench.run(shape, device, dtype, o); // its own arenas
+        if (op.equals("sparse-attention")) return SparseAttentionBench.run(shape, device, dtype, o); // its own arenas
+        if (op.equals("diff-attention")) return DiffAttentionBench.run(shape, device, dtype, o); // its own arenas
         try (Arena arena = Arena.on(device, 64L << 30)) {
             BenchResult r = switch (op) {
                 case "gemm" -> gemm(arena, shape, dtype, o);

@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention or moe; several joined by commas; 'all' for every one.")
+    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
     String op;
 
     @Mixin
@@ -56,6 +56,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--kv-heads") Integer kvHeads;
     @Option(names = "--causal", description = "attention: causal mask.") Boolean causal;
     @Option(names = "--window-left", description = "attention: keys visible before the diagonal (-1 unbounded).") Integer windowLeft;
+    @Option(names = "--block", description = "sparse-attention: tokens per block (a multiple of 64).") Integer block;
+    @Option(names = "--pattern", description = "sparse-attention: layout terms local:W, stride:S, vstride:S, sink:N joined by commas.") String pattern;
 
     @Option(names = "--repeats", defaultValue = "20", description = "Timed repeats (default ${DEFAULT-VALUE}).")
     int repeats;
@@ -114,6 +116,15 @@ public final class BenchCommand implements Callable<Integer> {
             case "moe" -> { put(s, "tokens", tokens); put(s, "hidden", hidden); put(s, "ffn", ffn); put(s, "experts", experts); put(s, "top_k", topK);
                 if (routing != null) s.put("routing", routing);
                 if (!s.isEmpty()) s.put("model", "custom"); }
+            case "diff-attention" -> { // heads = H output heads (q and k have 2H and 2Hkv heads of D, v Hkv of 2D)
+                put(s, "batch", batch);
+                put(s, "seq_q", seqQ != null ? seqQ : seq);
+                put(s, "seq_kv", seqKv != null ? seqKv : seq);
+                put(s, "heads", heads);
+                put(s, "kv_heads", kvHeads != null ? kvHeads : heads);
+                put(s, "head_dim", headDim);
+                if (causal != null || !s.isEmpty()) s.put("causal", causal != null && causal);
+            }
             case "attention" -> {
                 put(s, "batch", batch);
                 put(s, "seq_q", seqQ != null ? seqQ : seq);
@@ -122,6 +133,17 @@ public final class BenchCommand implements Callable<Integer> {
                 put(s, "kv_heads", kvHeads != null ? kvHeads : heads);
                 put(s, "head_dim", headDim);
                 put(s, "window_left", windowLeft);
+                if (causal != null || !s.isEmpty()) s.put("causal", causal != null && causal); // explicit shape: causal only with --causal
+            }
+            case "sparse-attention" -> {
+                put(s, "batch", batch);
+                put(s, "seq_q", seqQ != null ? seqQ : seq);
+                put(s, "seq_kv", seqKv != null ? seqKv : seq);
+                put(s, "heads", heads);
+                put(s, "kv_heads", kvHeads != null ? kvHeads : heads);
+                put(s, "head_dim", headDim);
+                put(s, "block", block);
+                if (pattern != null) s.put("pattern", pattern);
                 if (causal != null || !s.isEmpty()) s.put("causal", causal != null && causal); // explicit shape: causal only with --causal
             }
             default -> { put(s, "rows", rows); put(s, "cols", cols); }
@@ -179,6 +201,10 @@ public final class BenchCommand implements Callable<Integer> {
                 o.put("gemm_tflops_ceiling", ceil.gemmTflops());
             }
             if (r.note() != null) o.put("note", r.note());
+            for (Map.Entry<String, Object> e : r.extras().entrySet()) {
+                if (e.getValue() == null) o.putNull(e.getKey());
+                else o.set(e.getKey(), mapper.valueToTree(e.getValue()));
+            }
         }
         java.nio.file.Path parent = json.toAbsolutePath().getParent();
         if (parent != null) java.nio.file.Files.createDirectories(parent);

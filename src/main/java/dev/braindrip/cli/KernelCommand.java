@@ -11,6 +11,8 @@ import dev.braindrip.moe.Routing;
 import dev.braindrip.moe.SharedExpert;
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.attention.DiffAttentionSpec;
 import dev.braindrip.ops.Activation;
 import dev.braindrip.ops.Glu;
 import dev.braindrip.ops.NormResult;
@@ -221,6 +223,35 @@ public final class KernelCommand {
         });
     }
 
+    @Command(name = "diff-attention", mixinStandardHelpOptions = true,
+            description = "Fused differential attention (Differential Transformer): q (B,S,2H,D), k (B,S,2Hkv,D), v (B,S,Hkv,2D), subln (2D)"
+                    + " -> o (B,S,H,2D) = RMSNorm((softmax(Q1 K1^T) - lambda softmax(Q2 K2^T)) V) * subln * (1 - lambda_init).")
+    int diffAttention(@Mixin Files2 f,
+                      @Option(names = "--lambda", required = true, paramLabel = "L", description = "The layer's lambda.") float lambda,
+                      @Option(names = "--lambda-init", required = true, paramLabel = "L0",
+                              description = "lambda_init (0.8 - 0.6 exp(-0.3 depth)); the output is scaled by 1 - L0.") float lambdaInit,
+                      @Option(names = "--causal", description = "Causal mask, bottom-right aligned when Sq < Skv.") boolean causal,
+                      @Option(names = "--eps", defaultValue = "1e-5", description = "RMSNorm epsilon (default ${DEFAULT-VALUE}).") float eps,
+                      @Option(names = "--scale", paramLabel = "S", description = "Softmax scale (default 1/sqrt(D)).") Float scale) throws Exception {
+        DiffAttentionSpec spec;
+        try {
+            AttentionSpec mask = causal ? AttentionSpec.causal() : AttentionSpec.full();
+            if (scale != null) mask = mask.scale(scale);
+            spec = new DiffAttentionSpec(mask, lambda, lambdaInit, eps);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("usage: " + e.getMessage(), e); // a bad option: exit 2
+        }
+        DiffAttentionSpec s = spec;
+        return execute("diff-attention", f, (io, ops) -> {
+            Tensor q = io.floats("q"), k = io.floats("k"), v = io.floats("v"), subln = io.floats("subln");
+            KernelIO.expectRank("diff-attention", "q", q, 4, "(B,S,2H,D)");
+            KernelIO.expectRank("diff-attention", "k", k, 4, "(B,S,2Hkv,D)");
+            KernelIO.expectRank("diff-attention", "v", v, 4, "(B,S,Hkv,2D)");
+            KernelIO.expectRank("diff-attention", "subln", subln, 1, "(2D)");
+            io.output("o", ops.diffAttention(q, k, v, subln, s));
+        });
+    }
+
     @Command(name = "attention", mixinStandardHelpOptions = true,
             description = "Fused attention: q (B,Sq,Hq,D), k (B,Skv,Hkv,D), v (B,Skv,Hkv,Dv), optional sinks (Hq) learned sink logits"
                     + " -> o (B,Sq,Hq,Dv), lse (B,Hq,Sq).")
@@ -250,6 +281,60 @@ public final class KernelCommand {
             KernelIO.expectRank("attention", "v", v, 4, "(B,Skv,Hkv,Dv)");
             Tensor sinks = io.has("sinks") ? io.floats("sinks", DType.F32) : null;
             AttentionResult r = ops.attention(q, k, v, sinks, s);
+            io.output("o", r.o());
+            io.output("lse", r.lse());
+        });
+    }
+
+    @Command(name = "sparse-attention", mixinStandardHelpOptions = true,
+            description = "Block-sparse attention: q (B,Sq,Hq,D), k (B,Skv,Hkv,D), v (B,Skv,Hkv,Dv) and either --pattern or an input"
+                    + " 'layout' U8 (Hq or 1, ceil(Skv/blk), ceil(Skv/blk)) of visible blocks (rows: query blocks of the bottom-right"
+                    + " aligned position i + Skv - Sq) -> o (B,Sq,Hq,Dv), lse (B,Hq,Sq).")
+    int sparseAttention(@Mixin Files2 f,
+                        @Option(names = "--block", defaultValue = "64", paramLabel = "BLK",
+                                description = "Tokens per block, a multiple of 64 (default ${DEFAULT-VALUE}).") int block,
+                        @Option(names = "--pattern", paramLabel = "TERMS",
+                                description = "Union of local:W, stride:S, vstride:S, sink:N (e.g. local:4,stride:8); an input 'layout' replaces it.")
+                        String pattern,
+                        @Option(names = "--causal", description = "Causal mask as well, bottom-right aligned when Sq < Skv.") boolean causal,
+                        @Option(names = "--scale", paramLabel = "S", description = "Softmax scale (default 1/sqrt(D)).") Float scale)
+            throws Exception {
+        AttentionSpec spec;
+        try {
+            if (block <= 0 || block % 64 != 0) throw new IllegalArgumentException("--block (" + block + ") must be a positive multiple of 64");
+            spec = causal ? AttentionSpec.causal() : AttentionSpec.full();
+            if (scale != null) spec = spec.scale(scale);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("usage: " + e.getMessage(), e); // a bad option: exit 2
+        }
+        AttentionSpec s = spec;
+        String op = "sparse-attention";
+        return execute(op, f, (io, ops) -> {
+            if (!io.has("layout") && pattern == null) {
+                throw new IllegalArgumentException("usage: sparse-attention needs --pattern (e.g. local:4,stride:8) or an input tensor 'layout'");
+            }
+            Tensor q = io.floats("q"), k = io.floats("k"), v = io.floats("v");
+            KernelIO.expectRank(op, "q", q, 4, "(B,Sq,Hq,D)");
+            KernelIO.expectRank(op, "k", k, 4, "(B,Skv,Hkv,D)");
+            KernelIO.expectRank(op, "v", v, 4, "(B,Skv,Hkv,Dv)");
+            long skv = k.dim(1), heads = q.dim(2);
+            BlockSparseLayout layout;
+            if (io.has("layout")) {
+                Tensor l = io.bytes("layout");
+                long n = BlockSparseLayout.blocksFor(skv, block);
+                if (l.rank() != 3 || (l.dim(0) != 1 && l.dim(0) != heads) || l.dim(1) != n || l.dim(2) != n) {
+                    throw new IllegalArgumentException(op + ": input 'layout' must be (" + heads + " or 1, " + n + ", " + n + ") for Skv = " + skv
+                            + " and --block " + block + " (rows are query blocks of i + Skv - Sq), got shape " + java.util.Arrays.toString(l.shape()));
+                }
+                layout = BlockSparseLayout.fromTensor(l, block);
+            } else {
+                try {
+                    layout = BlockSparseLayout.parse(pattern, block, Math.max(skv, 1));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("usage: --pattern: " + e.getMessage(), e);
+                }
+            }
+            AttentionResult r = ops.sparseAttention(q, k, v, layout, s);
             io.output("o", r.o());
             io.output("lse", r.lse());
         });

@@ -73,6 +73,25 @@ final class KernelIO implements AutoCloseable {
         throw new IllegalArgumentException(op + ": input '" + name + "' is " + info.dtype() + ", expected I32 or I64");
     }
 
+    /** A byte input (U8 or BOOL) as a U8 tensor, e.g. a block-sparse layout mask. */
+    Tensor bytes(String name) {
+        require(name);
+        TensorInfo info = in.info(name);
+        if (info.dtype() != SafeTensorsDType.U8 && info.dtype() != SafeTensorsDType.BOOL) {
+            throw new IllegalArgumentException(op + ": input '" + name + "' is " + info.dtype() + ", expected U8 (or BOOL)");
+        }
+        java.nio.ByteBuffer buf = in.buffer(name);
+        byte[] data = new byte[buf.remaining()];
+        buf.get(data);
+        Tensor t = arena.empty(name, DType.U8, info.shape());
+        try {
+            return t.copyFrom(data);
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
     /** Expects a rank; message names the input and what it should be. */
     static void expectRank(String op, String name, Tensor t, int rank, String layout) {
         if (t.rank() != rank) {

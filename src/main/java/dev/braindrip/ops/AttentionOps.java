@@ -2,6 +2,7 @@ package dev.braindrip.ops;
 
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.BlockSparseLayout;
 import dev.braindrip.attention.KeyRope;
 import dev.braindrip.jni.Kernels;
 import dev.braindrip.tensor.Arena;
@@ -15,7 +16,8 @@ import java.util.Arrays;
  * checks every argument in Java (IllegalArgumentException naming the op and the mismatch), asks the
  * backend whether it implements the head dims and dtype (UnsupportedOperationException naming the
  * limit), allocates the outputs and, when the call splits the keys, the split-KV workspace in the
- * arena, runs the kernel and frees the workspace again.
+ * arena, runs the kernel and frees the workspace again. The block-sparse form uploads the layout's
+ * BSR arrays as I32 tensors of the call (freed with the workspace).
  */
 final class AttentionOps {
     private static final String OP = "attention";
@@ -109,6 +111,71 @@ final class AttentionOps {
         int hq = (int) q.dim(2), hkv = (int) kCache.dim(2), d = (int) q.dim(3), dv = (int) vCache.dim(3);
         return execute(new Call(q, kCache, vCache, b, sq, cap, hq, hkv, d, dv, new long[] {b, sq, hq, dv}, new long[] {b, hq, sq}, 0, 0,
                 seqUsedK.address(), address(sinks), rope, theta, spec));
+    }
+
+    /**
+     * Block-sparse attention (attention.h, sparse flat form): q (B, Sq, Hq, D) over k (B, Skv, Hkv, D)
+     * and v (B, Skv, Hkv, Dv), or over a KV cache of capacity Skv when seqUsedK (I32 (B)) is given.
+     * The layout replaces windows and sink tokens; the spec gives causal, scale and numSplits.
+     */
+    AttentionResult sparse(Tensor q, Tensor kk, Tensor v, Tensor seqUsedK, BlockSparseLayout layout, AttentionSpec spec) {
+        common(q, kk, v, null, spec, 4, "(B, Sq, Hq, D)", "(B, Skv, Hkv, D)", "(B, Skv, Hkv, Dv)");
+        batchesMatch(q, kk, v);
+        String op = "sparse-attention";
+        if (layout == null) throw new IllegalArgumentException(op + ": a block-sparse layout must be given");
+        if (spec.hasWindow() || spec.softcap() > 0f) {
+            throw new IllegalArgumentException(op + ": a block-sparse layout replaces windows and sink tokens, and the sparse form has no "
+                    + "softcap (list local and sink blocks in the layout instead), got " + spec);
+        }
+        long b = q.dim(0), sq = q.dim(1), skv = kk.dim(1);
+        int hq = (int) q.dim(2), hkv = (int) kk.dim(2), d = (int) q.dim(3), dv = (int) v.dim(3);
+        if (layout.heads() != 1 && layout.heads() != hq) {
+            throw new IllegalArgumentException(op + ": the layout has " + layout.heads() + " heads; it must have 1 (shared) or " + hq
+                    + " (one per query head)");
+        }
+        int need = BlockSparseLayout.blocksFor(skv, layout.blockSize());
+        if (layout.queryBlocks() < need) {
+            throw new IllegalArgumentException(op + ": the layout has " + layout.queryBlocks() + " query blocks but " + skv + " keys need "
+                    + need + " (rows are absolute query blocks of i' = i + Skv - Sq: ceil(Skv / " + layout.blockSize() + "))");
+        }
+        if (seqUsedK != null) {
+            onDevice(seqUsedK);
+            if (seqUsedK.dtype() != DType.I32 || seqUsedK.rank() != 1 || seqUsedK.dim(0) != b) {
+                throw new IllegalArgumentException(op + ": seqUsedK must be I32 of shape [" + b + "], got " + seqUsedK);
+            }
+            int[] used = seqUsedK.toIntArray();
+            for (int i = 0; i < used.length; i++) {
+                if (used[i] < 0 || used[i] > skv) {
+                    throw new IllegalArgumentException(op + ": seqUsedK[" + i + "] (" + used[i] + ") must be in [0, " + skv + "] (the capacity)");
+                }
+            }
+        }
+        int dtype = q.dtype().code();
+        check(k.attentionSupports(d, dv, dtype));
+        long wsBytes = k.sparseAttentionWorkspaceBytes(dtype, b, sq, skv, hq, hkv, d, dv, layout.heads(), spec.numSplits());
+        if (wsBytes < 0) check(NativeStatus.INVALID_ARGUMENT);
+        BlockSparseLayout.Bsr bsr = layout.bsr(skv);
+        Tensor o = arena.empty("sparse-attention o", q.dtype(), b, sq, hq, dv);
+        Tensor lse = null, ws = null, rowPtr = null, colIdx = null;
+        try {
+            lse = arena.empty("sparse-attention lse", DType.F32, b, hq, sq);
+            rowPtr = arena.fromInts(bsr.rowPtr(), bsr.rowPtr().length);
+            // an all-empty layout still passes a valid pointer (never read)
+            colIdx = bsr.colIdx().length > 0 ? arena.fromInts(bsr.colIdx(), bsr.colIdx().length) : arena.fromInts(new int[] {0}, 1);
+            ws = wsBytes > 0 ? arena.empty("sparse-attention split-KV workspace", DType.U8, wsBytes) : null;
+            check(k.sparseAttention(q.address(), kk.address(), v.address(), o.address(), lse.address(), dtype, b, sq, skv, hq, hkv, d, dv,
+                    address(seqUsedK), spec.scaleFor(d), spec.isCausal() ? 1 : 0, layout.blockSize(), layout.heads(), layout.queryBlocks(),
+                    rowPtr.address(), colIdx.address(), spec.numSplits(), ws == null ? 0L : ws.address(), stream));
+            return new AttentionResult(o, lse);
+        } catch (RuntimeException e) {
+            o.close();
+            if (lse != null) lse.close();
+            throw e;
+        } finally { // back to the arena's pool; later work on the stream is ordered after the kernel
+            if (ws != null) ws.close();
+            if (rowPtr != null) rowPtr.close();
+            if (colIdx != null) colIdx.close();
+        }
     }
 
     // ---- checks

@@ -2,6 +2,8 @@ package dev.braindrip.ops;
 
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.attention.DiffAttentionSpec;
 import dev.braindrip.attention.KeyRope;
 import dev.braindrip.jni.Kernels;
 import dev.braindrip.tensor.Arena;
@@ -22,6 +24,7 @@ final class NativeOps implements Ops {
     private final Gemm gemm;
     private final long stream = 0L; // default stream; ops on one arena are ordered
     private final AttentionOps attention;
+    private final DiffAttentionOps diffAttention;
 
     NativeOps(Arena arena) {
         this.arena = arena;
@@ -29,6 +32,7 @@ final class NativeOps implements Ops {
         this.k = cuda ? Kernels.cuda() : Kernels.CPU;
         this.gemm = cuda ? new CudaGemm(arena.device().index()) : new CpuGemm();
         this.attention = new AttentionOps(arena, k, stream);
+        this.diffAttention = new DiffAttentionOps(arena, k, stream);
     }
 
     @Override
@@ -365,6 +369,16 @@ final class NativeOps implements Ops {
     }
 
     @Override
+    public Tensor diffAttention(Tensor q, Tensor kk, Tensor v, Tensor subln, DiffAttentionSpec spec) {
+        return diffAttention.dense(q, kk, v, subln, spec);
+    }
+
+    @Override
+    public Tensor diffAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, Tensor subln, DiffAttentionSpec spec) {
+        return diffAttention.kvCache(q, kCache, vCache, seqUsedK, subln, spec);
+    }
+
+    @Override
     public AttentionResult attention(Tensor q, Tensor kk, Tensor v, Tensor sinks, AttentionSpec spec) {
         return attention.dense(q, kk, v, sinks, spec);
     }
@@ -379,6 +393,18 @@ final class NativeOps implements Ops {
     public AttentionResult attentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks,
                                             AttentionSpec spec) {
         return attention.kvCache(q, kCache, vCache, seqUsedK, keyRope, sinks, spec);
+    }
+
+    @Override
+    public AttentionResult sparseAttention(Tensor q, Tensor kk, Tensor v, BlockSparseLayout layout, AttentionSpec spec) {
+        return attention.sparse(q, kk, v, null, layout, spec);
+    }
+
+    @Override
+    public AttentionResult sparseAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, BlockSparseLayout layout,
+                                                  AttentionSpec spec) {
+        if (seqUsedK == null) throw new IllegalArgumentException("sparse-attention: a KV cache call needs seqUsedK");
+        return attention.sparse(q, kCache, vCache, seqUsedK, layout, spec);
     }
 
     @Override

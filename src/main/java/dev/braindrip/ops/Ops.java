@@ -2,6 +2,8 @@ package dev.braindrip.ops;
 
 import dev.braindrip.attention.AttentionResult;
 import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.attention.DiffAttentionSpec;
 import dev.braindrip.attention.KeyRope;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -79,6 +81,24 @@ public interface Ops {
     Tensor crossEntropy(Tensor logits, Tensor targets);
 
     /**
+     * Fused differential attention (Differential Transformer; semantics in {@link DiffAttentionSpec},
+     * CLI.md and diff_attention.h): q (B, Sq, 2H, D), k (B, Skv, 2Hkv, D), v (B, Skv, Hkv, 2D) and
+     * subln (2D) of one float dtype, Hkv dividing H. For output head h the maps of query heads 2h and
+     * 2h + 1 (key heads 2h / r and (2h + 1) / r, r = H / Hkv) are combined as A1 − λ·A2 over V head h / r,
+     * then RMSNorm over 2D × subln × (1 − λinit), in one pass over the keys. Returns o (B, Sq, H, 2D)
+     * in that dtype. Throws UnsupportedOperationException when the backend does not implement the
+     * head dim or dtype (the message names the limit).
+     */
+    Tensor diffAttention(Tensor q, Tensor k, Tensor v, Tensor subln, DiffAttentionSpec spec);
+
+    /**
+     * Differential attention over a KV cache: q (B, Sq, 2H, D) over kCache (B, capacity, 2Hkv, D) and
+     * vCache (B, capacity, Hkv, 2D), of which sequence b uses the first seqUsedK[b] slots (I32 (B));
+     * masks align bottom-right to that length. Returns o (B, Sq, H, 2D).
+     */
+    Tensor diffAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, Tensor subln, DiffAttentionSpec spec);
+
+    /**
      * Fused attention (FlashAttention-2 style; semantics in {@link AttentionSpec} and CLI.md):
      * q (B, Sq, Hq, D), k (B, Skv, Hkv, D), v (B, Skv, Hkv, Dv) of one float dtype, Hkv dividing Hq
      * (query head h reads KV head h / (Hq / Hkv)). Returns o (B, Sq, Hq, Dv) in that dtype and
@@ -109,6 +129,25 @@ public interface Ops {
      */
     AttentionResult attentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks,
                                      AttentionSpec spec);
+
+    /**
+     * Block-sparse attention (CLI.md, "sparse-attention"): q (B, Sq, Hq, D), k (B, Skv, Hkv, D),
+     * v (B, Skv, Hkv, Dv) as {@link #attention}; key j is visible to query i when the layout row of
+     * i's query block (of the bottom-right aligned position i + Skv − Sq) lists j's key block, and,
+     * with a causal spec, j ≤ i + Skv − Sq. The layout has 1 or Hq heads and at least ⌈Skv / block⌉
+     * query blocks. The spec gives causal, scale and numSplits; windows, sink tokens and softcap are
+     * refused (list local and sink blocks in the layout). Returns o (B, Sq, Hq, Dv), lse (B, Hq, Sq);
+     * a query that sees no key gets zeros and lse −inf.
+     */
+    AttentionResult sparseAttention(Tensor q, Tensor k, Tensor v, BlockSparseLayout layout, AttentionSpec spec);
+
+    /**
+     * {@link #sparseAttention} over a KV cache (decode): kCache (B, capacity, Hkv, D), vCache
+     * (B, capacity, Hkv, Dv) of which sequence b uses the first seqUsedK[b] slots (I32 (B)); the
+     * alignment (and so the layout row) uses that length. The layout covers ⌈capacity / block⌉ rows.
+     */
+    AttentionResult sparseAttentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, BlockSparseLayout layout,
+                                           AttentionSpec spec);
 
     /** Waits for the device to finish the work queued so far. */
     void synchronize();

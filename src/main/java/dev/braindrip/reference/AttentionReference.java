@@ -1,6 +1,7 @@
 package dev.braindrip.reference;
 
 import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.attention.BlockSparseLayout;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Half;
 import java.util.Arrays;
@@ -22,7 +23,9 @@ import java.util.Arrays;
  *   <li>score = (q·k)·scale, then c·tanh(score / c) with softcap c &gt; 0, before masking;
  *   <li>query head h reads KV head h / (Hq / Hkv) (GQA, HF repeat_kv);
  *   <li>learned sink s_h joins the denominator only: Σ exp(score) + exp(s_h);
- *   <li>lse = log of the denominator; a row that sees no key: o = 0, lse = −inf (or s_h).
+ *   <li>lse = log of the denominator; a row that sees no key: o = 0, lse = −inf (or s_h);
+ *   <li>with a block-sparse layout (CLI.md, "sparse-attention"), additionally i' ≥ 0 and the layout
+ *       row ⌊i' / blk⌋ of head h lists ⌊j / blk⌋: dense attention under that element mask.
  * </ul>
  * Layouts are the kernel's: q (B, Sq, Hq, D), k (B, Skv, Hkv, D), v (B, Skv, Hkv, Dv), o (B, Sq, Hq, Dv),
  * lse (B, Hq, Sq); with cu_seqlens the tensors are packed (total, H, D) and lse is (totalQ, Hq).
@@ -44,6 +47,7 @@ public final class AttentionReference {
         int[] cuSeqlensQ, cuSeqlensK, seqUsedK, kRopePositions;
         float[] sinks;
         float ropeTheta = 10000f;
+        BlockSparseLayout layout;
 
         /**
          * Dense problem: q (B, Sq, Hq, D), k (B, Skv, Hkv, D), v (B, Skv, Hkv, Dv). For a varlen
@@ -73,6 +77,14 @@ public final class AttentionReference {
             p.kRopePositions = kRopePositions;
             p.sinks = sinks;
             p.ropeTheta = ropeTheta;
+            p.layout = layout;
+            return p;
+        }
+
+        /** A block-sparse layout: query i of head h sees key j only where the layout lists their blocks. */
+        public Problem layout(BlockSparseLayout l) {
+            Problem p = copy();
+            p.layout = l;
             return p;
         }
 
@@ -133,10 +145,11 @@ public final class AttentionReference {
             return cuSeqlensQ == null ? batch * seqQ : cuSeqlensQ[batch];
         }
 
-        /** The visibility rule of CLI.md, for one sequence of sq queries over sk keys. */
-        boolean visible(int sq, int sk, int i, int j) {
+        /** The visibility rule of CLI.md, for query head h of one sequence of sq queries over sk keys. */
+        boolean visible(int h, int sq, int sk, int i, int j) {
             if (j < 0 || j >= sk) return false;
             long ip = (long) i + sk - sq;
+            if (layout != null && (ip < 0 || !layout.sees(h, ip / layout.blockSize(), j / layout.blockSize()))) return false;
             int right = spec.isCausal() ? 0 : spec.windowRight();
             if (right >= 0 && j > ip + right) return false;
             if (j < spec.sinkTokens()) return true;
@@ -241,7 +254,7 @@ public final class AttentionReference {
         double max = Double.NEGATIVE_INFINITY;
         boolean any = false;
         for (int j = 0; j < sk; j++) {
-            if (!p.visible(sq, sk, i, j)) {
+            if (!p.visible(h, sq, sk, i, j)) {
                 s[j] = Double.NEGATIVE_INFINITY;
                 continue;
             }
@@ -280,7 +293,7 @@ public final class AttentionReference {
         boolean any = false;
         float cap = p.spec.softcap();
         for (int j = 0; j < sk; j++) {
-            if (!p.visible(sq, sk, i, j)) {
+            if (!p.visible(h, sq, sk, i, j)) {
                 s[j] = Float.NEGATIVE_INFINITY;
                 continue;
             }

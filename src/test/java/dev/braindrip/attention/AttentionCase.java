@@ -44,6 +44,10 @@ record AttentionCase(String name, DType dtype, int batch, int seqQ, int seqK, in
         return new AttentionCase(name, dtype, batch, seqQ, seqK, heads, kvHeads, headDim, headDimV, spec, learnedSinks, form, keyRope, a, seed);
     }
 
+    AttentionCase withName(String n) {
+        return new AttentionCase(n, dtype, batch, seqQ, seqK, heads, kvHeads, headDim, headDimV, spec, learnedSinks, form, keyRope, qAmp, seed);
+    }
+
     AttentionCase withSpec(AttentionSpec s) {
         return new AttentionCase(name, dtype, batch, seqQ, seqK, heads, kvHeads, headDim, headDimV, s, learnedSinks, form, keyRope, qAmp, seed);
     }
