@@ -38,11 +38,11 @@ namespace ml = bd::mma_layout;
 // Block-sparse (kSparse), same measure, BF16 and F16 alike: the dense instances are unchanged by it
 //   (registers above, before and after); the sparse ones: hd64 156, hd80 190 (sm_80: 192), hd96
 //   201, hd128 214 (sm_80: 204), hd256 239, hd64 with V 128 198 (sm_80: 188), no spills, no stack,
-//   128 bytes of static shared memory
-//   (the walk). The losing option: the SparseWalk and the next tile in registers of every thread:
-//   +18 to +21 regs at hd64..128 (hd128 232) and 255 regs + 4/8 bytes of spill stores/loads at
-//   hd256 (sm_80: 8/24); reducing the per-row mask state to bits did not help there (hd256 8/24,
-//   RoPE-K 36/88). Hence the walk in shared memory, advanced by thread 0 one tile ahead.
+//   128 bytes of static shared memory (the walk). The losing option: the SparseWalk and the next
+//   tile in registers of every thread: +18 to +21 regs at hd64..128 (hd128 232) and 255 regs +
+//   4/8 bytes of spill stores/loads at hd256 (sm_80: 8/24); reducing the per-row mask state to bits
+//   did not help there (hd256 8/24, RoPE-K 36/88). Hence the walk in shared memory, advanced by
+//   thread 0 one tile ahead.
 // V width HDV (Traits' second parameter) left the HDV == HD instances unchanged (hd64 153/156 regs
 // sm_80/sm_90, hd128 203/213, before and after); hd64 with V 128 (differential attention's width):
 // 186 regs sm_80, 197 sm_90 (RoPE-K 188 / 201), no spills. hd128 with V 256 is not instantiated:
