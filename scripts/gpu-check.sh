@@ -7,7 +7,7 @@
 #   3. native harness        (every CUDA op vs its CPU twin; attention; MoE when present)
 #   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system
 #   6. braindrip bench       (basic ops with the naive peer; attention, differential attention and MoE
-#                            through the harness)
+#                            through the harness, block-sparse attention in the attention harness's --bench)
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
 #   8. compute-sanitizer     (memcheck and racecheck on --quick subsets)
 # and writes report.md + report.json (+ logs) into the folder given as the first argument.
@@ -126,7 +126,8 @@ fi
 # attention benchmark through the native harness, when built
 attn_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_attention_cuda' 2>/dev/null | head -n 1)"
 if [ -n "$attn_bin" ]; then
-  run_step bench-attention 90 "$out/bench.log" "$attn_bin" --bench
+  # dense sweeps, sliding window, decode, and block-sparse (16k local:4 + stride:8 vs dense causal)
+  run_step bench-attention 110 "$out/bench.log" "$attn_bin" --bench
 fi
 # fused differential attention vs one causal attention and the two-pass version (BENCHMARKS.md rows)
 diff_bin="$(find "$build" -maxdepth 3 -type f -name 'bd_test_diff_attention_cuda' 2>/dev/null | head -n 1)"

@@ -52,6 +52,7 @@ def main():
     java_summary = [l.strip() for l in java.splitlines() if re.search(r"tests (successful|failed|skipped|found|aborted)", l)]
     ops = json.loads(read(os.path.join(d, "bench-ops.json")) or "[]")
     ops += json.loads(read(os.path.join(d, "bench-families.json")) or "[]")
+    ops += json.loads(read(os.path.join(d, "bench-sparse.json")) or "[]")
     ops += json.loads(read(os.path.join(d, "bench-diff-attention.json")) or "[]")
     torch_peers = json.loads(read(os.path.join(d, "torch-peers.json")) or "[]")
     report = {"device": device, "steps": steps, "seconds": a.seconds, "harness_counts": counts,

@@ -7,7 +7,9 @@
 // GPU (decode over a long cache), the key range of each query tile is split (flash-decoding): each
 // split writes an F32 partial O normalised by its own sum and its LSE to the workspace, and the
 // combine kernel merges them by LSE, adding the learned sink once. The plan (tiles, masks, split
-// boundaries, GQA row packing) is shared with the CPU twin (detail/attention_plan.hpp).
+// boundaries, GQA row packing) is shared with the CPU twin (detail/attention_plan.hpp); so is the
+// block-sparse walk (attn::SparseWalk) that both kernels follow instead of the tile range when a
+// layout is given (a compile-time flag: the dense kernels are untouched by it).
 #include "attention/attention.cuh"
 #include "braindrip/attention.h"
 #include "cuda_common.cuh"
@@ -27,7 +29,9 @@ constexpr int COMBINE_ROWS = 4;                           // one warp per output
 // F32 SIMT forward. Block: 16 query rows x 32-key tiles, 4 warps of 4 rows; a lane owns one key
 // of the tile for the scores and columns lane + 32c of the output.
 //   shared: Q (16, D), K (32, D + 1) (padded: lanes read different rows), V (32, Dv)
-template <int DVC, bool kRopeK>
+// kSparse: the key tiles come from the block-sparse layout's walk (attn::SparseWalk, as in the CPU
+// twin and the mma kernel) instead of the tile range; there is no prefetch, so it stays in registers.
+template <int DVC, bool kRopeK, bool kSparse>
 static __global__ void __launch_bounds__(F32_THREADS) attention_fwd_f32_kernel(const __grid_constant__ Plan pl) {
     extern __shared__ float fsm[];
     const bd_attention_params& p = pl.p;
@@ -45,9 +49,14 @@ static __global__ void __launch_bounds__(F32_THREADS) attention_fwd_f32_kernel(c
     if (r0 >= rows) return;
     const Mask mk = bd::attn::make_mask(p, si);
     const int64_t i0 = pl.row_query(r0), i1 = pl.row_query(bd::attn::min64(r0 + F32_M, rows) - 1);
-    const TileRange tr = bd::attn::tile_range(mk, i0, i1, F32_N);
+    const TileRange tr = bd::attn::tile_range(mk, i0, i1, F32_N);  // a layout has no window: [0, win_hi)
+    bd::attn::SparseWalk walk;
+    int64_t qb_lo = 0, qb_hi = 0;
+    if constexpr (kSparse)
+        walk = bd::attn::sparse_walk(p, mk, p.block_heads == 1 ? 0 : hb, i0, i1, F32_N, tr.win_hi, &qb_lo, &qb_hi);
     int tb, te;
-    bd::attn::split_range(tr.count(), split, pl.num_splits, &tb, &te);
+    bd::attn::split_range(kSparse ? walk.count() : tr.count(), split, pl.num_splits, &tb, &te);
+    if constexpr (kSparse) walk.skip(tb);
     const int sk = static_cast<int>(si.sk), sink = p.sink_tokens;
     const bd::attn::RowLimits first = bd::attn::row_limits(mk, i0), last = bd::attn::row_limits(mk, i1);
     const int hk = pl.kv_head(hb);
@@ -61,8 +70,12 @@ static __global__ void __launch_bounds__(F32_THREADS) attention_fwd_f32_kernel(c
         sQ[idx] = rr < rows ? qg[pl.q_offset(b, si, pl.row_query(rr), pl.row_head(rr, hb)) + d] : 0.f;
     }
     bd::attn::RowLimits lim[4];  // this warp's rows
+    int64_t qb[4];               // and their query blocks (sparse)
 #pragma unroll
-    for (int k = 0; k < 4; ++k) lim[k] = bd::attn::row_limits(mk, pl.row_query(r0 + warp * 4 + k));
+    for (int k = 0; k < 4; ++k) {
+        lim[k] = bd::attn::row_limits(mk, pl.row_query(r0 + warp * 4 + k));
+        qb[k] = kSparse ? bd::attn::query_block(mk, pl.row_query(r0 + warp * 4 + k), p.block_size) : 0;
+    }
     float m_run[4], l_run[4], o[4][DVC];
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
@@ -73,7 +86,10 @@ static __global__ void __launch_bounds__(F32_THREADS) attention_fwd_f32_kernel(c
     }
 
     for (int t = tb; t < te; ++t) {
-        const int k0 = tr.tile(t) * F32_N;
+        int tile = 0, which = 3;  // dense: every row's list
+        if constexpr (kSparse) walk.next(&tile, &which);
+        else tile = tr.tile(t);
+        const int k0 = tile * F32_N;
         __syncthreads();  // the previous tile is consumed (and sQ is written, first time)
         for (int idx = tid; idx < F32_N * D; idx += F32_THREADS) {
             const int r = idx / D, d = idx % D;
@@ -112,10 +128,13 @@ static __global__ void __launch_bounds__(F32_THREADS) attention_fwd_f32_kernel(c
 #pragma unroll
             for (int k = 0; k < 4; ++k) s[k] = bd::attn::softcap_tanh(s[k], pl.softcap_pre2);
         }
-        if (bd::attn::tile_needs_mask32(first, last, sk, sink, k0, F32_N)) {
+        if (bd::attn::tile_needs_mask32(first, last, sk, sink, k0, F32_N) ||
+            (kSparse && !bd::attn::sparse_tile_full(which, qb_lo, qb_hi))) {
 #pragma unroll
             for (int k = 0; k < 4; ++k)
-                if (!bd::attn::visible32(lim[k], sk, sink, k0 + lane)) s[k] = -INFINITY;
+                if (!bd::attn::visible32(lim[k], sk, sink, k0 + lane) ||
+                    (kSparse && !bd::attn::sparse_row_sees(which, qb[k], qb_lo)))
+                    s[k] = -INFINITY;
         }
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
@@ -227,9 +246,9 @@ static __global__ void __launch_bounds__(32 * COMBINE_ROWS) attention_combine_ke
 
 static int f32_smem_bytes(int D, int Dv) { return (F32_M * D + F32_N * (D + 1) + F32_N * Dv) * 4; }
 
-template <int DVC, bool kRopeK>
+template <int DVC, bool kRopeK, bool kSparse>
 static int launch_f32(const Plan& pl, cudaStream_t stream) {
-    auto kernel = attention_fwd_f32_kernel<DVC, kRopeK>;
+    auto kernel = attention_fwd_f32_kernel<DVC, kRopeK, kSparse>;
     const int smem = f32_smem_bytes(pl.p.head_dim, pl.p.head_dim_v);
     if (smem > 48 * 1024) {
         const int st = check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem),
@@ -246,10 +265,12 @@ static int run_f32(const Plan& pl, cudaStream_t stream) {
     const int dv = pl.p.head_dim_v;
     int st = BD_OK;
     BD_ATTN_BOOL_SWITCH(pl.p.k_rope_positions != nullptr, kRopeK, {
-        if (dv <= 64) st = launch_f32<2, kRopeK>(pl, stream);
-        else if (dv <= 128) st = launch_f32<4, kRopeK>(pl, stream);
-        else if (dv <= 256) st = launch_f32<8, kRopeK>(pl, stream);
-        else st = launch_f32<16, kRopeK>(pl, stream);
+        BD_ATTN_BOOL_SWITCH(pl.p.block_row_ptr != nullptr, kSparse, {
+            if (dv <= 64) st = launch_f32<2, kRopeK, kSparse>(pl, stream);
+            else if (dv <= 128) st = launch_f32<4, kRopeK, kSparse>(pl, stream);
+            else if (dv <= 256) st = launch_f32<8, kRopeK, kSparse>(pl, stream);
+            else st = launch_f32<16, kRopeK, kSparse>(pl, stream);
+        });
     });
     return st;
 }
@@ -335,8 +356,6 @@ extern "C" int bd_cuda_attention_forward(const bd_attention_params* p, void* str
     if (st != BD_OK) return fail(st, "%s", msg);
     st = bd_cuda_attention_supports(p->head_dim, p->head_dim_v, p->dtype);
     if (st != BD_OK) return st;
-    if (p->block_row_ptr)  // TODO(sparse-cuda): the kernels' sparse walk; remove this guard with it
-        return fail(BD_ERR_UNSUPPORTED, "attention: block-sparse layouts are not implemented on CUDA yet");
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     BD_CHECK(p->batch <= 65535, "attention", "batch (%lld) must be <= 65535 on CUDA (grid z)", (long long)p->batch);
     if (p->dtype != BD_F32) {

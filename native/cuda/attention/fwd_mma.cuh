@@ -5,7 +5,8 @@
 // 16 rows each, and share every 64-key K/V tile (KERNEL-NOTES, "Decomposition"). Per block:
 //   Q tile -> shared (cp.async) -> registers as mma A fragments (head dim <= 128; 256 reads them
 //   from shared memory at each k-step instead, to stay clear of spills);
-//   for each visible key tile, from the diagonal down, then the sink-token tiles:
+//   for each visible key tile, from the diagonal down, then the sink-token tiles (with a
+//   block-sparse layout: the listed blocks' tiles, walked down by attn::SparseWalk):
 //     wait + barrier -> async load of V_j -> [RoPE on K_j in shared memory] -> S = Q K_j^T
 //     -> softcap -> element mask (boundary tiles only) -> wait + barrier -> async load of K_{j+1}
 //     -> online softmax in registers (quad shuffles) -> P as 16-bit A fragments -> O += P V_j
@@ -34,6 +35,14 @@ namespace ml = bd::mma_layout;
 // ptxas -v (nvcc 13.0, sm_90, no RoPE; sm_80 within a few registers), no spills and no stack:
 //   hd64 156 regs, hd80 190, hd96 202, hd128 213 (sm_80: 203), hd256 255; RoPE-K variants add a
 //   32-byte stack frame (the sincosf slow path) and no spills. 2 blocks of 128 threads per SM.
+// Block-sparse (kSparse), same measure, BF16 and F16 alike: the dense instances are unchanged by it
+//   (registers above, before and after); the sparse ones: hd64 156, hd80 190 (sm_80: 192), hd96
+//   201, hd128 214 (sm_80: 204), hd256 239, hd64 with V 128 198 (sm_80: 188), no spills, no stack,
+//   128 bytes of static shared memory (the walk). The losing option: the SparseWalk and the next
+//   tile in registers of every thread: +18 to +21 regs at hd64..128 (hd128 232) and 255 regs +
+//   4/8 bytes of spill stores/loads at hd256 (sm_80: 8/24); reducing the per-row mask state to bits
+//   did not help there (hd256 8/24, RoPE-K 36/88). Hence the walk in shared memory, advanced by
+//   thread 0 one tile ahead.
 // V width HDV (Traits' second parameter) left the HDV == HD instances unchanged (hd64 153/156 regs
 // sm_80/sm_90, hd128 203/213, before and after); hd64 with V 128 (differential attention's width):
 // 186 regs sm_80, 197 sm_90 (RoPE-K 188 / 201), no spills. hd128 with V 256 is not instantiated:
@@ -103,6 +112,17 @@ __device__ __forceinline__ void load_rows_async(unsigned char* s, const T* row0,
     }
 }
 
+// A block-sparse layout row's column list toward L1, one prefetch per 128-byte line spread over the
+// block's threads (a hint: nothing is read into registers), so that one thread's serial walk over
+// the list waits about one memory round trip instead of one per entry.
+__device__ __forceinline__ void prefetch_l1(const bd::attn::SparseRow& r) {
+    if (r.n <= 0) return;
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(r.col) & ~static_cast<uintptr_t>(127);
+    const uintptr_t hi = reinterpret_cast<uintptr_t>(r.col + r.n);
+    for (uintptr_t a = lo + static_cast<uintptr_t>(threadIdx.x) * 128; a < hi; a += static_cast<uintptr_t>(blockDim.x) * 128)
+        asm volatile("prefetch.global.L1 [%0];" ::"l"(a));
+}
+
 // Split-half RoPE of the K tile in shared memory at each key's position, stored back in T.
 template <typename T, int HD>
 __device__ __forceinline__ void rope_tile(unsigned char* sK, const Plan& pl, int64_t b, const SeqInfo& si, int k0) {
@@ -124,7 +144,12 @@ __device__ __forceinline__ void rope_tile(unsigned char* sK, const Plan& pl, int
     }
 }
 
-template <typename T, int HD, int HDV, bool kRopeK>
+// kSparse: a block-sparse layout (p.block_row_ptr) chooses the key tiles; a compile-time flag so
+// the dense instances keep their registers. The walk (attn::SparseWalk, as in the CPU twin) lives
+// in shared memory and only thread 0 advances it, publishing tile u of this split (u = t - tb) and
+// its `which` in slot u & 1 one tile ahead of the K prefetch that needs it: written after the
+// barrier of tile u - 2 (whose readers are done), read after the barriers of tile u - 1.
+template <typename T, int HD, int HDV, bool kRopeK, bool kSparse>
 __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_constant__ Plan pl) {
     using Tr = Traits<HD, HDV>;
     constexpr int M = Tr::kM, N = Tr::kN, C = Tr::kChunks, CV = Tr::kChunksV;
@@ -147,9 +172,20 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
     if (r0 >= rows) return;  // whole block: varlen sequence shorter than the longest
     const Mask mk = bd::attn::make_mask(p, si);
     const int64_t i0 = pl.row_query(r0), i1 = pl.row_query(bd::attn::min64(r0 + M, rows) - 1);
-    const TileRange tr = bd::attn::tile_range(mk, i0, i1, N);
-    int tb, te;
-    bd::attn::split_range(tr.count(), split, pl.num_splits, &tb, &te);
+    const TileRange tr = bd::attn::tile_range(mk, i0, i1, N);  // a layout has no window: [0, win_hi)
+    // sparse: the union of the tile's (<= 2) layout rows below the diagonal, split like the dense
+    // list; the walk is set up after the Q tile's load is issued (below), so the two overlap
+    __shared__ bd::attn::SparseWalk s_walk;
+    __shared__ int s_slot[2][2];  // (tile, which) of tiles u and u + 1 ahead of the loop
+    __shared__ int s_range[2];
+    int64_t qb_lo = 0, qb_hi = 0;
+    int tb = 0, te = 0;
+    if constexpr (kSparse) {
+        qb_lo = bd::attn::query_block(mk, i0, p.block_size);
+        qb_hi = bd::attn::query_block(mk, i1, p.block_size);
+    } else {
+        bd::attn::split_range(tr.count(), split, pl.num_splits, &tb, &te);
+    }
     // loop state in 32 bits (sequence lengths < 2^31): mask limits of the tile's first and last
     // rows and of this thread's two rows (block rows warp*16 + (lane >> 2) and + 8, the mma C rows)
     const int sk = static_cast<int>(si.sk), sink = p.sink_tokens;
@@ -157,6 +193,16 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
     const int64_t row_a = r0 + warp * 16 + ml::c_row(lane, 0), row_b = row_a + 8;
     const bd::attn::RowLimits lim_a = bd::attn::row_limits(mk, pl.row_query(row_a));
     const bd::attn::RowLimits lim_b = bd::attn::row_limits(mk, pl.row_query(row_b));
+    // sparse, per tile: the element mask applies unless sparse_tile_full(which, qb_lo, qb_hi); a row
+    // sees the tile when sparse_row_sees(which, its query block, qb_lo). Both reduce to a bit of
+    // `which` fixed for the whole loop (the tile's rows, and each of this thread's two rows, belong
+    // to qb_lo's list or to qb_hi's), so only three small ints stay live across the key tiles.
+    int full_bits = 3, sees_a = 3, sees_b = 3;  // tile full when (which & full_bits) == full_bits
+    if constexpr (kSparse) {
+        full_bits = qb_lo == qb_hi ? 0 : 3;
+        sees_a = bd::attn::query_block(mk, pl.row_query(row_a), p.block_size) == qb_lo ? 1 : 2;
+        sees_b = bd::attn::query_block(mk, pl.row_query(row_b), p.block_size) == qb_lo ? 1 : 2;
+    }
     const int hk = pl.kv_head(hb);
     const T* qg = static_cast<const T*>(p.q);
     const T* kg = static_cast<const T*>(p.k);
@@ -171,9 +217,38 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
         return qg + pl.q_offset(b, si, pl.row_query(rr), pl.row_head(rr, hb));
     });
     mma::cp_async_commit();
+    if constexpr (kSparse) {
+        // the block's threads pull the rows' column lists toward L1 in parallel, then thread 0 walks
+        // them serially (count, skip to this split's share, the first two tiles) and shares the result
+        const int lh = p.block_heads == 1 ? 0 : hb;
+        prefetch_l1(bd::attn::sparse_row(p, lh, qb_lo));
+        if (qb_hi != qb_lo) prefetch_l1(bd::attn::sparse_row(p, lh, qb_hi));
+        if (tid == 0) {
+            int64_t lo, hi;
+            bd::attn::SparseWalk w = bd::attn::sparse_walk(p, mk, lh, i0, i1, N, tr.win_hi, &lo, &hi);
+            bd::attn::split_range(w.count(), split, pl.num_splits, &tb, &te);
+            w.skip(tb);
+            for (int u = 0; u < 2 && tb + u < te; ++u) w.next(&s_slot[u][0], &s_slot[u][1]);
+            s_walk = w;
+            s_range[0] = tb;
+            s_range[1] = te;
+        }
+        __syncthreads();
+        tb = s_range[0];
+        te = s_range[1];
+    }
     auto load_k = [&](int k0) { load_rows_async<HD, N>(sK, kg_b + k0 * k_rs, k_rs, sk - k0, kg); };
     auto load_v = [&](int k0) { load_rows_async<HDV, N>(sV, vg_b + k0 * v_rs, v_rs, sk - k0, vg); };
-    if (tb < te) load_k(tr.tile(tb) * N);
+    int next_tile = 0, next_which = 3;  // sparse: the walk's next tile (K prefetched) and its lists
+    if (tb < te) {
+        if constexpr (kSparse) {
+            next_tile = s_slot[0][0];
+            next_which = s_slot[0][1];
+        } else {
+            next_tile = tr.tile(tb);
+        }
+        load_k(next_tile * N);
+    }
     mma::cp_async_commit();
     mma::cp_async_wait<1>();  // Q landed (K may still be in flight)
     __syncthreads();
@@ -194,7 +269,8 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
     float l_run[2] = {0.f, 0.f};              // this thread's share of the row sums
 
     for (int t = tb; t < te; ++t) {
-        const int k0 = tr.tile(t) * N;
+        const int k0 = (kSparse ? next_tile : tr.tile(t)) * N;
+        const int which = next_which;  // 3 (every row) when dense
         mma::cp_async_wait<0>();
         __syncthreads();  // K_t landed for every thread; every warp finished reading V_{t-1}
         load_v(k0);
@@ -234,18 +310,30 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
 #pragma unroll
                 for (int e = 0; e < 4; ++e) s[j][e] = bd::attn::softcap_tanh(s[j][e], pl.softcap_pre2);
         }
-        if (bd::attn::tile_needs_mask32(first, last, sk, sink, k0, N)) {
+        if (bd::attn::tile_needs_mask32(first, last, sk, sink, k0, N) ||
+            (kSparse && (which & full_bits) != full_bits)) {  // = !sparse_tile_full(which, qb_lo, qb_hi)
 #pragma unroll
             for (int j = 0; j < NT; ++j)
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
-                    if (!bd::attn::visible32(e < 2 ? lim_a : lim_b, sk, sink, k0 + j * 8 + ml::c_col(lane, e)))
+                    if (!bd::attn::visible32(e < 2 ? lim_a : lim_b, sk, sink, k0 + j * 8 + ml::c_col(lane, e)) ||
+                        (kSparse && !(which & (e < 2 ? sees_a : sees_b))))  // = !sparse_row_sees(...)
                         s[j][e] = -INFINITY;
         }
 
         mma::cp_async_wait<0>();
         __syncthreads();  // V_t landed; every warp finished reading K_t
-        if (t + 1 < te) load_k(tr.tile(t + 1) * N);
+        if (t + 1 < te) {
+            if constexpr (kSparse) {
+                const int u1 = (t + 1 - tb) & 1;
+                next_tile = s_slot[u1][0];
+                next_which = s_slot[u1][1];
+                if (tid == 0 && t + 2 < te) s_walk.next(&s_slot[u1 ^ 1][0], &s_slot[u1 ^ 1][1]);
+            } else {
+                next_tile = tr.tile(t + 1);
+            }
+            load_k(next_tile * N);
+        }
         mma::cp_async_commit();
 
         // online softmax: rows a (e = 0, 1) and b (e = 2, 3); a quad holds one row
@@ -335,10 +423,10 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
 
 // ---- launchers
 
-template <typename T, int HD, int HDV, bool kRopeK>
+template <typename T, int HD, int HDV, bool kRopeK, bool kSparse>
 static int launch_mma(const Plan& pl, cudaStream_t stream) {
     using Tr = Traits<HD, HDV>;
-    auto kernel = attention_fwd_mma_kernel<T, HD, HDV, kRopeK>;
+    auto kernel = attention_fwd_mma_kernel<T, HD, HDV, kRopeK, kSparse>;
     if (Tr::kSmemBytes > 48 * 1024) {
         const int st = check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Tr::kSmemBytes),
                                   "attention_fwd_mma_kernel: cudaFuncSetAttribute");
@@ -355,8 +443,10 @@ int run_attention_mma(const Plan& pl, cudaStream_t stream) {
     static_assert(Traits<HD, HDV>::kM == 64 && Traits<HD, HDV>::kN == (HD <= 128 ? 64 : 32),
                   "tiles must match attn::tile_for");
     int st = BD_OK;
-    BD_ATTN_BOOL_SWITCH(pl.p.k_rope_positions != nullptr, kRopeK,
-                        { st = launch_mma<T, HD, HDV, kRopeK>(pl, stream); });
+    BD_ATTN_BOOL_SWITCH(pl.p.k_rope_positions != nullptr, kRopeK, {
+        BD_ATTN_BOOL_SWITCH(pl.p.block_row_ptr != nullptr, kSparse,
+                            { st = launch_mma<T, HD, HDV, kRopeK, kSparse>(pl, stream); });
+    });
     return st;
 }
 

@@ -99,7 +99,13 @@ typedef struct bd_attention_params {
        absolute within the sequence), key block kb = floor(j / block_size). Key j is visible to
        query i when kb is listed in row qb of the query head's layout, and the causal / right-edge
        rule above also holds. Queries with a negative aligned position (Sq > Skv) see nothing.
-       The kernels visit only the listed blocks (block_size is a multiple of every key tile). */
+       The kernels visit only the listed blocks (block_size is a multiple of every key tile).
+       CUDA reads the layout in device memory and cannot check it up front; what is guarded there:
+       a column that is negative, not below ceil(Skv_b / block_size), or not below the entry taken
+       before it (rows are walked from their last entry down: repeats and out-of-order entries) is
+       skipped, so no column makes a kernel read K/V out of bounds, and a row whose offsets fall is
+       empty. Not guarded: block_row_ptr must have its block_heads * block_rows + 1 entries and
+       offsets within block_col_idx (others read outside it; a huge row also makes a long walk). */
     const int32_t* block_row_ptr; /* (block_heads * block_rows + 1) offsets into block_col_idx:
                                      row (lh, qb) lists block_col_idx[row_ptr[lh*rows+qb] ..
                                      row_ptr[lh*rows+qb+1]) */

@@ -1,5 +1,6 @@
 // bd_test_attention_cpu: the fused attention CPU twin against the F64 oracle (no GPU needed).
 //   - the tensor-core fragment maps (CPU unit test of mma_layout.hpp);
+//   - the CUDA kernels' block-sparse tile schedule, replayed on the CPU (sparse_walk_test.hpp);
 //   - the C ABI: messages naming the rule, capability query, workspace sizes, flat == struct;
 //   - every standard case (attention_ref.hpp) with FlashAttention's low-precision rule;
 //   - split-KV 1..8 agreeing with each other;
@@ -25,6 +26,7 @@
 #include "braindrip/detail/attention_plan.hpp"
 #include "braindrip/ops.h"
 #include "mma_layout_test.hpp"
+#include "sparse_walk_test.hpp"
 
 namespace {
 
@@ -561,6 +563,10 @@ int main(int argc, char** argv) {
     bdt::test_mma_layout(lr);
     g_passed += lr.passed;
     g_failed += lr.failed;
+    bdt::WalkReport wr;
+    bdt::test_sparse_walk(wr);
+    g_passed += wr.passed;
+    g_failed += wr.failed;
     test_abi();
     test_plan();
     test_flat();
