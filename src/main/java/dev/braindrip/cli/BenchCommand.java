@@ -28,7 +28,7 @@ import picocli.CommandLine.Parameters;
  * warm-up, median of repeats, and prints one table with the machine's measured ceilings.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and % of the measured ceilings.")
+        description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and %% of the measured ceilings.")
 public final class BenchCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
     String op;
