@@ -92,6 +92,26 @@ public final class BlockSparseLayout {
         return generate(blockSize, maxSeq, 1, "sink:" + n, (h, qb, kb) -> kb < n);
     }
 
+    /** Sparse Transformer (Child et al. 2019): the W most recent blocks plus every S-th block back. */
+    public static BlockSparseLayout localStrided(int blockSize, long maxSeq, int w, int s) {
+        return union(local(blockSize, maxSeq, w), strided(blockSize, maxSeq, s));
+    }
+
+    /** Phi-3-small's block-sparse layers: the W most recent blocks plus the vertical stride S (shared by all heads). */
+    public static BlockSparseLayout localVerticalStride(int blockSize, long maxSeq, int w, int s) {
+        return union(local(blockSize, maxSeq, w), verticalStride(blockSize, maxSeq, s));
+    }
+
+    /** Phi-3-small with per-head vertical strides: local W plus {@link #verticalStridePerHead}. */
+    public static BlockSparseLayout localVerticalStridePerHead(int blockSize, long maxSeq, int w, int s, int heads) {
+        return union(local(blockSize, maxSeq, w), verticalStridePerHead(blockSize, maxSeq, s, heads));
+    }
+
+    /** StreamingLLM at block granularity: the first N blocks plus the W most recent ones. */
+    public static BlockSparseLayout sinksWindow(int blockSize, long maxSeq, int n, int w) {
+        return union(sinks(blockSize, maxSeq, n), local(blockSize, maxSeq, w));
+    }
+
     /**
      * The union of layouts of one block size and block count; a shared layout (1 head) joins every
      * head of a per-head one; per-head layouts must have the same head count.

@@ -70,6 +70,21 @@ class BlockSparseLayoutTest {
     }
 
     @Test
+    void namedCombinationsFollowTheFormulas() {
+        long seq = 1500;
+        int n = 24;
+        assertFollows(BlockSparseLayout.localStrided(64, seq, 3, 5), 1, n,
+                (h, qb, kb) -> kb <= qb && (qb - 3 < kb || (qb - kb) % 5 == 0));
+        assertFollows(BlockSparseLayout.localVerticalStride(64, seq, 2, 4), 1, n,
+                (h, qb, kb) -> kb <= qb && (qb - 2 < kb || (kb + 1) % 4 == 0));
+        assertFollows(BlockSparseLayout.localVerticalStridePerHead(64, seq, 1, 8, 4), 4, n,
+                (h, qb, kb) -> kb <= qb && (kb == qb || (kb + 2 * h + 1) % 8 == 0));
+        // sink blocks are listed for every query block, also above the diagonal (causal masks them)
+        assertFollows(BlockSparseLayout.sinksWindow(64, seq, 2, 3), 1, n,
+                (h, qb, kb) -> kb < 2 || (kb <= qb && qb - 3 < kb));
+    }
+
+    @Test
     void bsrListsTheMaskRowByRow() {
         BlockSparseLayout l = SparseAttentionHarness.random(64, 700, 3, 35, 5);
         BlockSparseLayout.Bsr bsr = l.bsr(700);
