@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "attention_ref.hpp"
+#include "test_support.hpp"
 #include "braindrip/attention.h"
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/detail/attention_plan.hpp"
@@ -30,16 +31,6 @@
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void report(bool ok, const std::string& what, const std::string& why = "") {
-    if (ok) {
-        ++g_passed;
-    } else {
-        ++g_failed;
-        std::printf("FAIL %s%s%s\n", what.c_str(), why.empty() ? "" : ": ", why.c_str());
-    }
-}
 
 double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

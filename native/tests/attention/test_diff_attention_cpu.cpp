@@ -15,22 +15,13 @@
 #include <vector>
 
 #include "attention_ref.hpp"
+#include "test_support.hpp"
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/diff_attention.h"
 #include "braindrip/ops.h"
 
 namespace {
 
-int g_passed = 0, g_failed = 0;
-
-void report(bool ok, const std::string& what, const std::string& why = "") {
-    if (ok) {
-        ++g_passed;
-    } else {
-        ++g_failed;
-        std::printf("FAIL %s%s%s\n", what.c_str(), why.empty() ? "" : ": ", why.c_str());
-    }
-}
 
 struct DCase {
     std::string name;
