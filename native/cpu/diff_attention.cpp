@@ -4,7 +4,7 @@
 //   - tile sizes from attn::tile_for(dtype, D), the visited key tiles from attn::tile_range (the
 //     diagonal first), the element mask only on tiles where attn::tile_needs_mask32 says so;
 //   - per key tile: K1 = k[k_head(h, 0)] and K2 = k[k_head(h, 1)] (loaded once when they are the
-//     same head, GQA r >= 2), V = v[v_head(h)] (2D wide) loaded once for both maps;
+//     same head: every head for even r), V = v[v_head(h)] (2D wide) loaded once for both maps;
 //     S1 = Q1.K1^T, S2 = Q2.K2^T, two online softmaxes (attention.cpp's step), P rounded to the
 //     storage type before P.V for F16/BF16, O1 += P1.V, O2 += P2.V;
 //   - epilogue per row: u = O1 / l1 - lambda * O2 / l2 (a map with no visible key gives 0), then

@@ -7,8 +7,8 @@
 // (query head 2h against key head k_head(h, 0)), warps 4-7 map 2 (query head 2h+1, key head
 // k_head(h, 1)), 16 query rows per warp. Both maps see the same keys (one mask, one tile range from
 // detail/attention_plan.hpp, as the CPU twin), so per key tile the block loads K1 and K2 (one tile
-// when both maps use the same key head: GQA ratio r >= 2) and one V tile (64 keys x 2D) that both
-// maps multiply by their own P:
+// when both maps use the same key head, floor(2h / r) == floor((2h + 1) / r): every head for even
+// r) and one V tile (64 keys x 2D) that both maps multiply by their own P:
 //   wait + barrier -> async load of V_j -> S = Q_m K_m,j^T -> element mask (boundary tiles only)
 //   -> wait + barrier -> async load of K1/K2_{j+1} -> online softmax -> O_m += P_m V_j
 // Epilogue: after the loop the K/V buffers hold the F32 rows lambda * O2 / l2 of map 2's warps; map
