@@ -1,6 +1,6 @@
 package dev.braindrip.bench;
 
-import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.ops.AttentionSpec;
 import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -112,7 +112,7 @@ public final class AttentionBench {
                 ks.add(random(arena, dt, b, skv, hkv, d));
                 vs.add(random(arena, dt, b, skv, hkv, d));
             }
-            Ops ops = fusedScratch.ops(); // outputs and workspace land in their own arena: its peak is the call's memory
+            Ops ops = Ops.on(fusedScratch); // outputs and workspace land in their own arena: its peak is the call's memory
             // timed: the kernel (outputs come from the arena's pool after warm-up)
             double cpu0 = processCpuSeconds();
             double[] ms = Timer.time(device, Math.max(1, o.warmup()), o.repeats(),
@@ -253,7 +253,7 @@ public final class AttentionBench {
         }
 
         void run() {
-            Ops ops = scratch.ops();
+            Ops ops = Ops.on(scratch);
             int group = hq / hkv;
             for (int bi = 0; bi < b; bi++) {
                 for (int h = 0; h < hq; h++) {

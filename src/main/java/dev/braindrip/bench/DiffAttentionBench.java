@@ -1,7 +1,7 @@
 package dev.braindrip.bench;
 
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.DiffAttentionSpec;
+import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.DiffAttentionSpec;
 import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -79,7 +79,7 @@ public final class DiffAttentionBench {
         DiffAttentionSpec spec = new DiffAttentionSpec(mask, 0.5f, lambdaInit, DiffAttentionSpec.DEFAULT_EPS);
         int warm = Math.max(1, o.warmup());
         try (Arena arena = Arena.on(device, 120L << 30); Arena scratch = Arena.on(device, 120L << 30)) {
-            Ops ops = scratch.ops();
+            Ops ops = Ops.on(scratch);
             Tensor q = AttentionBench.random(arena, dt, b, sq, 2L * h, d);
             Tensor k = AttentionBench.random(arena, dt, b, skv, 2L * hkv, d);
             Tensor v = AttentionBench.random(arena, dt, b, skv, hkv, 2L * d);

@@ -3,14 +3,14 @@ package dev.braindrip.bench;
 import dev.braindrip.jni.MoeKernels;
 import dev.braindrip.jni.NativeCpu;
 import dev.braindrip.jni.NativeCuda;
-import dev.braindrip.moe.MoeConfig;
-import dev.braindrip.moe.MoeLayer;
-import dev.braindrip.moe.MoeOutput;
-import dev.braindrip.moe.MoeRouter;
-import dev.braindrip.moe.MoeWeights;
-import dev.braindrip.moe.Routing;
-import dev.braindrip.moe.RoutingResult;
-import dev.braindrip.moe.SharedExpert;
+import dev.braindrip.ops.moe.MoeConfig;
+import dev.braindrip.ops.moe.MoeLayer;
+import dev.braindrip.ops.moe.MoeOutput;
+import dev.braindrip.ops.moe.MoeRouter;
+import dev.braindrip.ops.moe.MoeWeights;
+import dev.braindrip.ops.moe.Routing;
+import dev.braindrip.ops.moe.RoutingResult;
+import dev.braindrip.ops.moe.SharedExpert;
 import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -190,7 +190,7 @@ public final class MoeBench {
         }
 
         Tensor forward(Tensor x) {
-            Ops ops = arena.ops();
+            Ops ops = Ops.on(arena);
             int t = (int) x.dim(0), h = (int) x.dim(1), k = config.topK();
             int[] ids;
             float[] weights;

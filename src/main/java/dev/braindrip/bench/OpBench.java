@@ -113,7 +113,7 @@ public final class OpBench {
         long inBytes = ((long) m * k + (long) k * n) * dt.bytes();
         int copies = Rotation.copies(arena.device(), inBytes);
         List<Tensor> as = rotated(arena, dt, new long[] {m, k}, copies), bs = rotated(arena, dt, new long[] {k, n}, copies);
-        Ops ops = arena.ops();
+        Ops ops = Ops.on(arena);
         double[] ms = timeOp(arena, o, i -> ops.matmul(as.get(i % copies), bs.get(i % copies)));
         double flops = 2.0 * m * n * k;
         BenchResult.Peer peer = null;
@@ -136,7 +136,7 @@ public final class OpBench {
         int copies = Rotation.copies(arena.device(), xBytes);
         List<Tensor> xs = rotated(arena, dt, s, copies);
         Tensor w = arena.randn(dt, cols), b = arena.randn(dt, cols);
-        Ops ops = arena.ops();
+        Ops ops = Ops.on(arena);
         IntFunction<Tensor> body = switch (op) {
             case "rmsnorm" -> i -> ops.rmsnorm(xs.get(i % copies), w, 1e-6f);
             case "layernorm" -> i -> ops.layernorm(xs.get(i % copies), w, b, 1e-5f);
@@ -165,7 +165,7 @@ public final class OpBench {
         long xBytes = (long) rows * 2 * f * dt.bytes();
         int copies = Rotation.copies(arena.device(), xBytes);
         List<Tensor> xs = rotated(arena, dt, new long[] {rows, 2L * f}, copies);
-        Ops ops = arena.ops();
+        Ops ops = Ops.on(arena);
         double[] ms = timeOp(arena, o, i -> ops.glu(xs.get(i % copies), Glu.SWIGLU));
         BenchResult.Peer peer = null;
         if (o.peer()) {
@@ -185,7 +185,7 @@ public final class OpBench {
         int[] p = new int[seq];
         for (int i = 0; i < seq; i++) p[i] = i;
         Tensor pos = arena.fromInts(p, seq);
-        Ops ops = arena.ops();
+        Ops ops = Ops.on(arena);
         RopeSpec spec = new RopeSpec(10000f, RopeSpec.Style.HALF, 0);
         double[] ms = timeOp(arena, o, i -> ops.rope(xs.get(i % copies), pos, spec));
         BenchResult.Peer peer = null;

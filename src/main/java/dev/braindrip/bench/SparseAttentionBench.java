@@ -1,7 +1,7 @@
 package dev.braindrip.bench;
 
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.BlockSparseLayout;
 import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -77,7 +77,7 @@ public final class SparseAttentionBench {
                 ks.add(AttentionBench.random(arena, dt, b, skv, hkv, d));
                 vs.add(AttentionBench.random(arena, dt, b, skv, hkv, d));
             }
-            Ops ops = scratch.ops();
+            Ops ops = Ops.on(scratch);
             int warm = Math.max(1, o.warmup());
             double[] ms = Timer.time(device, warm, o.repeats(),
                     i -> ops.sparseAttention(qs.get(i % copies), ks.get(i % copies), vs.get(i % copies), layout, spec).close());

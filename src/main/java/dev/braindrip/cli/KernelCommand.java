@@ -1,18 +1,18 @@
 package dev.braindrip.cli;
 
-import dev.braindrip.moe.ExpertActivation;
-import dev.braindrip.moe.MixtureOfDepths;
-import dev.braindrip.moe.ModRoute;
-import dev.braindrip.moe.MoeConfig;
-import dev.braindrip.moe.MoeLayer;
-import dev.braindrip.moe.MoeOutput;
-import dev.braindrip.moe.MoeWeights;
-import dev.braindrip.moe.Routing;
-import dev.braindrip.moe.SharedExpert;
-import dev.braindrip.attention.AttentionResult;
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.BlockSparseLayout;
-import dev.braindrip.attention.DiffAttentionSpec;
+import dev.braindrip.ops.moe.ExpertActivation;
+import dev.braindrip.ops.moe.MixtureOfDepths;
+import dev.braindrip.ops.moe.ModRoute;
+import dev.braindrip.ops.moe.MoeConfig;
+import dev.braindrip.ops.moe.MoeLayer;
+import dev.braindrip.ops.moe.MoeOutput;
+import dev.braindrip.ops.moe.MoeWeights;
+import dev.braindrip.ops.moe.Routing;
+import dev.braindrip.ops.moe.SharedExpert;
+import dev.braindrip.ops.AttentionResult;
+import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.BlockSparseLayout;
+import dev.braindrip.ops.DiffAttentionSpec;
 import dev.braindrip.ops.Activation;
 import dev.braindrip.ops.Glu;
 import dev.braindrip.ops.NormResult;
@@ -60,7 +60,7 @@ public final class KernelCommand {
         DType dtype = f.common.dtype(device);
         try (Arena arena = Arena.on(device, Long.MAX_VALUE / 4, f.common.seed);
              KernelIO io = new KernelIO(op, f.in, arena, dtype)) {
-            body.run(io, arena.ops());
+            body.run(io, Ops.on(arena));
             io.write(f.out);
             arena.releaseAll(); // a one-shot command owns every tensor it made
         }

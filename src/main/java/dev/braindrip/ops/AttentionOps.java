@@ -1,9 +1,5 @@
 package dev.braindrip.ops;
 
-import dev.braindrip.attention.AttentionResult;
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.BlockSparseLayout;
-import dev.braindrip.attention.KeyRope;
 import dev.braindrip.jni.Kernels;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;

@@ -19,7 +19,7 @@ final class CpuGemm implements Gemm {
             sgemm(a.address(), b.address(), c.address(), m, n, k, transB, accumulate);
             return;
         }
-        Ops ops = arena.ops();
+        Ops ops = Ops.on(arena);
         try (Tensor a32 = ops.convert(a, DType.F32);
              Tensor b32 = ops.convert(b, DType.F32);
              Tensor c32 = accumulate ? ops.convert(c, DType.F32) : arena.empty(DType.F32, c.shape())) {

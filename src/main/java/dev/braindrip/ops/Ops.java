@@ -1,10 +1,5 @@
 package dev.braindrip.ops;
 
-import dev.braindrip.attention.AttentionResult;
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.BlockSparseLayout;
-import dev.braindrip.attention.DiffAttentionSpec;
-import dev.braindrip.attention.KeyRope;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;
@@ -12,15 +7,16 @@ import dev.braindrip.tensor.Tensor;
 
 /**
  * Every kernel once, on one device. Outputs are new tensors in the arena the Ops came from
- * ({@link Arena#ops()}); inputs must live on that arena's device. Floating inputs of one call
+ * ({@link #on(Arena)}); inputs must live on that arena's device. Floating inputs of one call
  * share a dtype (F32, F16 or BF16), which is also the output dtype unless noted; compute is F32.
  * A shape or dtype mismatch throws IllegalArgumentException naming the op and the mismatch; a
  * closed input throws IllegalStateException; a CUDA failure throws CudaException naming the kernel.
  * "Rows" are all dimensions but the last; "cols" the last.
  */
 public interface Ops {
-    static Ops forArena(Arena arena) {
-        return new NativeOps(arena);
+    /** The ops of {@code arena}'s device, made once per arena; outputs are allocated in that arena. */
+    static Ops on(Arena arena) {
+        return arena.extension(Ops.class, NativeOps::new);
     }
 
     Arena arena();

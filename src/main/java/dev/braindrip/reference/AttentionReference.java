@@ -1,7 +1,7 @@
 package dev.braindrip.reference;
 
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.BlockSparseLayout;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Half;
 import java.util.Arrays;

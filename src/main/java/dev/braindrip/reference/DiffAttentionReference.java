@@ -1,6 +1,6 @@
 package dev.braindrip.reference;
 
-import dev.braindrip.attention.DiffAttentionSpec;
+import dev.braindrip.ops.DiffAttentionSpec;
 import dev.braindrip.ops.RopeSpec;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Half;

@@ -1,9 +1,10 @@
 package dev.braindrip.reference;
 
-import dev.braindrip.moe.ExpertActivation;
-import dev.braindrip.moe.GateUpLayout;
-import dev.braindrip.moe.MoeConfig;
-import dev.braindrip.moe.Routing;
+
+import dev.braindrip.ops.moe.ExpertActivation;
+import dev.braindrip.ops.moe.GateUpLayout;
+import dev.braindrip.ops.moe.MoeConfig;
+import dev.braindrip.ops.moe.Routing;
 import java.util.Arrays;
 import java.util.function.UnaryOperator;
 

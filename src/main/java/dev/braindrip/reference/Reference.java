@@ -1,5 +1,6 @@
 package dev.braindrip.reference;
 
+
 import dev.braindrip.ops.Activation;
 import dev.braindrip.ops.Glu;
 import dev.braindrip.ops.RopeSpec;

@@ -1,6 +1,5 @@
 package dev.braindrip.tensor;
 
-import dev.braindrip.ops.Ops;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -16,7 +15,7 @@ import java.util.SplittableRandom;
  * <pre>{@code
  * try (Arena arena = Arena.on(Device.best(), 8L << 30)) {
  *     Tensor x = arena.randn(DType.BF16, 4096, 4096);
- *     Tensor y = arena.ops().rmsnorm(x, w, 1e-6f);
+ *     Tensor y = Ops.on(arena).rmsnorm(x, w, 1e-6f);
  * }
  * }</pre>
  */
@@ -28,7 +27,8 @@ public final class Arena implements AutoCloseable {
     private final State state;
     private final Cleaner.Cleanable cleanable;
     private final SplittableRandom random;
-    private Ops ops;
+    /** Per-arena services of the layers above (the ops of this arena), made once on first use. */
+    private final Map<Class<?>, Object> extensions = new java.util.HashMap<>();
 
     /** Memory bookkeeping kept apart from the Arena so the Cleaner can free it if the Arena is dropped. */
     private static final class State implements Runnable {
@@ -128,11 +128,19 @@ public final class Arena implements AutoCloseable {
         return state.live.size();
     }
 
-    /** The kernels of this arena's device; their outputs are allocated in this arena. */
-    public synchronized Ops ops() {
+    /**
+     * The one instance of {@code type} attached to this arena, made by {@code make} on first use
+     * (how {@code Ops.on(arena)} keeps one set of kernels, and their BLAS handle, per arena without
+     * this package knowing the ops).
+     */
+    public synchronized <T> T extension(Class<T> type, java.util.function.Function<Arena, ? extends T> make) {
         checkOpen();
-        if (ops == null) ops = Ops.forArena(this);
-        return ops;
+        Object e = extensions.get(type);
+        if (e == null) {
+            e = make.apply(this);
+            extensions.put(type, e);
+        }
+        return type.cast(e);
     }
 
     // ---- allocation

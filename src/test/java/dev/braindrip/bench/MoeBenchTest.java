@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.braindrip.moe.MoeConfig;
-import dev.braindrip.moe.MoeLayer;
-import dev.braindrip.moe.MoeOutput;
+import dev.braindrip.ops.moe.MoeConfig;
+import dev.braindrip.ops.moe.MoeLayer;
+import dev.braindrip.ops.moe.MoeOutput;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.ops.BlockSparseLayout;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;
 import java.util.List;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.ops.AttentionSpec;
 import dev.braindrip.io.SafeTensors;
 import dev.braindrip.io.SafeTensorsWriter;
 import dev.braindrip.reference.AttentionReference;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.DiffAttentionSpec;
+import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.DiffAttentionSpec;
 import dev.braindrip.bench.OpBench;
 import dev.braindrip.io.SafeTensors;
 import dev.braindrip.io.SafeTensorsWriter;

@@ -1,13 +1,14 @@
 package dev.braindrip.cli;
 
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.braindrip.io.SafeTensors;
 import dev.braindrip.io.SafeTensorsWriter;
-import dev.braindrip.moe.MoeConfig;
-import dev.braindrip.moe.Routing;
+import dev.braindrip.ops.moe.MoeConfig;
+import dev.braindrip.ops.moe.Routing;
 import dev.braindrip.reference.MoeReference;
 import dev.braindrip.reference.Reference;
 import java.io.ByteArrayOutputStream;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.braindrip.attention.AttentionSpec;
-import dev.braindrip.attention.BlockSparseLayout;
+import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.BlockSparseLayout;
 import dev.braindrip.io.SafeTensors;
 import dev.braindrip.io.SafeTensorsDType;
 import dev.braindrip.io.SafeTensorsWriter;

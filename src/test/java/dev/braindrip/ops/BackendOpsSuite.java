@@ -38,7 +38,7 @@ abstract class BackendOpsSuite {
 
     private void run(OpCase c) {
         try (Arena arena = newArena()) { // closing fails if the op leaked a tensor
-            c.check(arena.ops(), new Inputs(Seeds.forCase(c.name())));
+            c.check(Ops.on(arena), new Inputs(Seeds.forCase(c.name())));
         } catch (RuntimeException e) { // an exception from the op itself: name the case and the seed
             throw new AssertionError(c.name() + " on " + device() + ": " + e + " " + Seeds.tag(), e);
         }
@@ -97,9 +97,9 @@ abstract class BackendOpsSuite {
              Tensor x = arena.fromFloats(in.normal(rows * cols, 0.5, 1.5), dt, rows, cols);
              Tensor r = arena.fromFloats(in.normal(rows * cols, 0, 2), dt, rows, cols);
              Tensor w = arena.fromFloats(in.signed(cols, 0.5, 1.5), dt, cols);
-             NormResult fused = arena.ops().addRmsnorm(x, r, w, 1e-5f);
-             Tensor sum = arena.ops().add(x, r);
-             Tensor normed = arena.ops().rmsnorm(sum, w, 1e-5f)) {
+             NormResult fused = Ops.on(arena).addRmsnorm(x, r, w, 1e-5f);
+             Tensor sum = Ops.on(arena).add(x, r);
+             Tensor normed = Ops.on(arena).rmsnorm(sum, w, 1e-5f)) {
             Check.close(ctx, "sum", fused.sum().toFloatArray(), OpCase.held(sum), Tolerance.fusedVsUnfused("sum", dt));
             Check.close(ctx, "normed", fused.normed().toFloatArray(), OpCase.held(normed), Tolerance.fusedVsUnfused("add_rmsnorm", dt));
         }
@@ -115,9 +115,9 @@ abstract class BackendOpsSuite {
              Tensor r = arena.fromFloats(in.normal(rows * cols, 0, 1), dt, rows, cols);
              Tensor w = arena.fromFloats(in.signed(cols, 0.5, 1.5), dt, cols);
              Tensor b = arena.fromFloats(in.normal(cols, 0, 0.5), dt, cols);
-             NormResult fused = arena.ops().addLayernorm(x, r, w, b, 1e-5f);
-             Tensor sum = arena.ops().add(x, r);
-             Tensor normed = arena.ops().layernorm(sum, w, b, 1e-5f)) {
+             NormResult fused = Ops.on(arena).addLayernorm(x, r, w, b, 1e-5f);
+             Tensor sum = Ops.on(arena).add(x, r);
+             Tensor normed = Ops.on(arena).layernorm(sum, w, b, 1e-5f)) {
             Check.close(ctx, "sum", fused.sum().toFloatArray(), OpCase.held(sum), Tolerance.fusedVsUnfused("sum", dt));
             Check.close(ctx, "normed", fused.normed().toFloatArray(), OpCase.held(normed), Tolerance.fusedVsUnfused("add_layernorm", dt));
         }
@@ -150,9 +150,9 @@ abstract class BackendOpsSuite {
              Tensor xt = arena.fromFloats(x, dt, rows, 2L * f);
              Tensor g = arena.fromFloats(gate, dt, rows, f);
              Tensor u = arena.fromFloats(up, dt, rows, f);
-             Tensor fused = arena.ops().glu(xt, glu);
-             Tensor a = arena.ops().activation(g, act);
-             Tensor chain = arena.ops().mul(a, u)) {
+             Tensor fused = Ops.on(arena).glu(xt, glu);
+             Tensor a = Ops.on(arena).activation(g, act);
+             Tensor chain = Ops.on(arena).mul(a, u)) {
             Check.close(ctx, "y", fused.toFloatArray(), OpCase.held(chain), Tolerance.fusedVsUnfused("glu", dt));
         }
     }
@@ -173,11 +173,11 @@ abstract class BackendOpsSuite {
              Tensor a = arena.fromFloats(in.normal(m * k, 0, 1), dt, m, k);
              Tensor b = arena.fromFloats(in.normal(k * n, 0, 1), dt, transB ? new long[] {n, k} : new long[] {k, n});
              Tensor bias = arena.fromFloats(in.normal(n, 0, 1), dt, n);
-             Tensor fused = arena.ops().gemm(a, b, bias, transB);
-             Tensor chain = arena.ops().gemm(a, b, null, transB)) {
+             Tensor fused = Ops.on(arena).gemm(a, b, bias, transB);
+             Tensor chain = Ops.on(arena).gemm(a, b, null, transB)) {
             int st = kernels().addBias(chain.address(), bias.address(), m, n, dt.code(), 0L);
             assertEquals(0, st, ctx + ": add_bias: " + kernels().lastError() + " " + Seeds.tag());
-            arena.ops().synchronize();
+            Ops.on(arena).synchronize();
             Check.close(ctx, "c", fused.toFloatArray(), OpCase.held(chain), Tolerance.fusedVsUnfused("gemm", dt));
         }
     }
@@ -194,7 +194,7 @@ abstract class BackendOpsSuite {
         for (int i = 0; i < n; i++) x[i] = -3f - 0.1f * i; // -3 .. -10
         try (Arena arena = newArena(); Tensor xt = arena.fromFloats(x, DType.F32, n)) {
             for (Activation act : new Activation[] {Activation.GELU, Activation.GELU_TANH}) {
-                try (Tensor y = arena.ops().activation(xt, act)) {
+                try (Tensor y = Ops.on(arena).activation(xt, act)) {
                     float[] got = y.toFloatArray();
                     for (int i = 0; i < n; i++) {
                         double ref = Reference.activation(x[i], act), err = Math.abs(got[i] - ref);
@@ -223,7 +223,7 @@ abstract class BackendOpsSuite {
     @Test
     void wrongShapesAndDtypesNameTheOp() {
         try (Arena arena = newArena()) {
-            Ops ops = arena.ops();
+            Ops ops = Ops.on(arena);
             Inputs in = new Inputs(Seeds.forCase("errors"));
             try (Tensor x = arena.fromFloats(in.normal(16, 0, 1), DType.F32, 2, 8);
                  Tensor x3 = arena.fromFloats(in.normal(24, 0, 1), DType.F32, 3, 8);
@@ -272,7 +272,7 @@ abstract class BackendOpsSuite {
     @Test
     void closedTensorsThrowIllegalState() {
         try (Arena arena = newArena()) {
-            Ops ops = arena.ops();
+            Ops ops = Ops.on(arena);
             Inputs in = new Inputs(Seeds.forCase("closed"));
             Tensor closed = arena.fromFloats(in.normal(16, 0, 1), DType.F32, 2, 8);
             Tensor closedWeight = arena.fromFloats(in.normal(8, 0, 1), DType.F32, 8);
@@ -302,7 +302,7 @@ abstract class BackendOpsSuite {
     @Test
     void embeddingIdOutOfRangeThrows() {
         try (Arena arena = newArena()) {
-            Ops ops = arena.ops();
+            Ops ops = Ops.on(arena);
             Inputs in = new Inputs(Seeds.forCase("embedding range"));
             try (Tensor table = arena.fromFloats(in.normal(7 * 5, 0, 1), DType.F32, 7, 5);
                  Tensor tooBig = arena.fromInts(new int[] {0, 7, 1}, 3);
@@ -318,7 +318,7 @@ abstract class BackendOpsSuite {
     @Test
     void crossEntropyTargetPastVocabularyThrows() {
         try (Arena arena = newArena()) {
-            Ops ops = arena.ops();
+            Ops ops = Ops.on(arena);
             Inputs in = new Inputs(Seeds.forCase("cross_entropy range"));
             try (Tensor logits = arena.fromFloats(in.normal(3 * 11, 0, 1), DType.F32, 3, 11);
                  Tensor atV = arena.fromInts(new int[] {0, 11, -100}, 3);

@@ -33,11 +33,11 @@ class CudaBackendOpsTest extends BackendOpsSuite {
              Tensor onGpu = gpu.fromFloats(new float[] {1, 2, 3, 4}, DType.F32, 2, 2);
              Tensor onCpu = cpu.fromFloats(new float[] {1, 2, 3, 4}, DType.F32, 2, 2);
              Tensor wCpu = cpu.fromFloats(new float[] {1, 2}, DType.F32, 2)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> gpu.ops().add(onGpu, onCpu));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Ops.on(gpu).add(onGpu, onCpu));
             assertTrue(e.getMessage().startsWith("add: ") && e.getMessage().contains("is not on cuda:0"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> gpu.ops().rmsnorm(onGpu, wCpu, 1e-5f));
+            e = assertThrows(IllegalArgumentException.class, () -> Ops.on(gpu).rmsnorm(onGpu, wCpu, 1e-5f));
             assertTrue(e.getMessage().startsWith("rmsnorm: ") && e.getMessage().contains("is not on cuda:0"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> cpu.ops().gemm(onCpu, onGpu, null, false));
+            e = assertThrows(IllegalArgumentException.class, () -> Ops.on(cpu).gemm(onCpu, onGpu, null, false));
             assertTrue(e.getMessage().startsWith("gemm: ") && e.getMessage().contains("is not on cpu"), e.getMessage());
         }
     }

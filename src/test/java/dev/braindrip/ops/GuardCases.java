@@ -44,7 +44,7 @@ final class GuardCases {
             case "convert" -> {
                 try (Tensor x = arena.fromFloats(in.normal(n, 0, 3), DType.F32, n); Guarded y = Guarded.of(arena, dt, n)) {
                     ok(k.convert(x.address(), DType.F32.code(), y.address(), dt.code(), n, 0L), k, ctx);
-                    arena.ops().synchronize();
+                    Ops.on(arena).synchronize();
                     y.assertGuardsIntact(ctx);
                     Check.exact(ctx, "output", y.values(dt), Reference.convert(OpCase.held(x), dt));
                 }
@@ -110,7 +110,7 @@ final class GuardCases {
                     Reference.Fused ref = rms ? Reference.addRmsnorm(OpCase.held(x), OpCase.held(r), OpCase.held(w), rows, n, 1e-5f, dt)
                             : Reference.addLayernorm(OpCase.held(x), OpCase.held(r), OpCase.held(w), OpCase.held(b), rows, n, 1e-5f, dt);
                     finish(ctx + " (normed)", y, dt, ref.normed(), op, arena);
-                    arena.ops().synchronize();
+                    Ops.on(arena).synchronize();
                     sum.assertGuardsIntact(ctx + " (sum)");
                     Check.close(ctx + " (sum)", "output", sum.values(dt), ref.sum(), Tolerance.nmse("sum", dt));
                 }
@@ -139,7 +139,7 @@ final class GuardCases {
 
     /** Waits for the device, then: guards intact, every element written and finite, values match. */
     private static void finish(String ctx, Guarded y, DType dt, double[] ref, String op, Arena arena) {
-        arena.ops().synchronize();
+        Ops.on(arena).synchronize();
         y.assertGuardsIntact(ctx);
         Check.closeRounded(ctx, "output", y.values(dt), ref, dt, op);
     }

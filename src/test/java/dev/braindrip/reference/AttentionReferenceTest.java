@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.braindrip.attention.AttentionSpec;
+import dev.braindrip.ops.AttentionSpec;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Half;
 import org.junit.jupiter.api.Test;

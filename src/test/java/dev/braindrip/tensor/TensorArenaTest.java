@@ -1,5 +1,6 @@
 package dev.braindrip.tensor;
 
+import dev.braindrip.ops.Ops;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -40,7 +41,7 @@ class TensorArenaTest {
             t.close();
             assertThrows(IllegalStateException.class, t::toFloatArray);
             assertThrows(IllegalStateException.class, view::toFloatArray);
-            assertThrows(IllegalStateException.class, () -> arena.ops().scale(t, 2f));
+            assertThrows(IllegalStateException.class, () -> Ops.on(arena).scale(t, 2f));
         }
     }
 
