@@ -1,0 +1,463 @@
+#!/usr/bin/env python3
+"""Tiny random Hugging Face models + their outputs, made with transformers' own modeling code: test fixtures.
+
+Each fixture is a directory src/test/resources/hf/<name>/ holding what save_pretrained wrote (config.json,
+model.safetensors) and expected.safetensors: tokens_<r> (int64, (S_r,)) and logits_<r> (float32, (S_r, V)) for
+causal LMs, or hidden_<r> (float32, (S_r, H), last_hidden_state) for BERT; metadata rows, transformers, output,
+model_class. Every row is run alone (batch 1, no padding, no attention mask, use_cache=False) in float64 from the
+saved (float32, or bf16 for llama-bf16) weights, eager attention.
+
+Run it through scripts/hf_fixtures.sh, which sets up both environments (see /work/shared/tools/hf-env.sh):
+    /usr/bin/python3 scripts/hf_fixtures.py --env 4.47 [--out DIR] [--only a,b]   transformers 4.47.1 fixtures
+    /usr/bin/python3 scripts/hf_fixtures.py --env 4.57 [--out DIR] [--only a,b]   transformers 4.57.6 (torch2_shim) fixtures
+    /usr/bin/python3 scripts/hf_fixtures.py --table [--out DIR]                   sizes of every fixture directory
+Nothing is fetched from the network: every model is built from a config object.
+"""
+import argparse
+import copy
+import math
+import os
+import shutil
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(ROOT, "src", "test", "resources", "hf")
+ROW_LENGTHS = (1, 7, 13)  # 13 > every sliding window used here (4) by a few tokens
+
+
+def setup_env(env):
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if env == "4.47":
+        paths = [os.environ.get("HF_STUBS", "/tmp/hf47/stubs"), os.environ.get("HF_SITE", "/tmp/hf47/site")]
+    else:
+        new = os.environ.get("HF_NEW", "/tmp/hf47/new")
+        paths = [os.path.join(new, "shim"), os.path.join(new, "stubs"), os.path.join(new, "site")]
+    sys.path[:0] = paths
+    if env == "4.57":
+        import torch2_shim  # noqa: F401  (torch 2.x names on Debian's torch 1.13; must precede transformers)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# weights
+
+
+def randomize(model, std=0.3, gemma_norm=False, overrides=None):
+    """Every parameter random and nonzero: matrices N(0, std), norm weights around 1 (Gemma: around 0, it uses
+    1 + w), biases N(0, 0.2), attention sinks N(0, 1); overrides: {name substring: std} for matrices."""
+    import torch
+    overrides = overrides or {}
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            is_norm = p.dim() == 1 and leaf == "weight" and any(k in name for k in ("norm", "ln_", "LayerNorm"))
+            if is_norm:
+                p.copy_(torch.randn_like(p) * 0.15 + (0.0 if gemma_norm else 1.0))
+            elif leaf == "sinks":
+                p.copy_(torch.randn_like(p))
+            elif p.dim() == 1 or "bias" in leaf:
+                p.copy_(torch.randn_like(p) * 0.2)
+            else:
+                s = next((v for k, v in overrides.items() if k in name), std)
+                p.copy_(torch.randn_like(p) * s)
+    for name, p in model.named_parameters():
+        assert bool((p != 0).all()), f"{name} has zeros"
+
+
+def tokens_for(seed, vocab):
+    import torch
+    g = torch.Generator().manual_seed(10_000 + seed)
+    return [torch.randint(0, vocab, (n,), generator=g, dtype=torch.int64) for n in ROW_LENGTHS]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# fixtures: name -> builder returning dict(model, output, vocab, [save_dtype], [save_model], [model_class], [ablate])
+
+
+def base_llama(T, **kw):
+    c = dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=64, rope_theta=10000.0, rms_norm_eps=1e-5,
+             tie_word_embeddings=False, attn_implementation="eager")
+    c.update(kw)
+    return T.LlamaForCausalLM(T.LlamaConfig(**c))
+
+
+def fx_llama(T):
+    m = base_llama(T)
+    randomize(m)
+    return dict(model=m, output="logits")
+
+
+def fx_llama_bf16(T):
+    d = fx_llama(T)
+    d["save_dtype"] = "bfloat16"
+    return d
+
+
+def fx_llama3_rope(T):
+    rs = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+          "original_max_position_embeddings": 64}
+    m = base_llama(T, head_dim=16, rope_theta=500000.0, rope_scaling=rs, max_position_embeddings=128,
+                   tie_word_embeddings=True)
+    assert m.model.layers[0].self_attn.head_dim == 16
+    # every llama3 band occurs: wavelen < orig/high_ff kept, > orig/low_ff divided by factor, between: smoothed
+    d = 16
+    wl = [2 * math.pi * 500000.0 ** (i / d) for i in range(0, d, 2)]
+    hi, lo = rs["original_max_position_embeddings"] / rs["high_freq_factor"], rs["original_max_position_embeddings"] / rs["low_freq_factor"]
+    bands = (sum(w < hi for w in wl), sum(hi <= w <= lo for w in wl), sum(w > lo for w in wl))
+    assert all(bands), bands
+    randomize(m)
+    return dict(model=m, output="logits", note=f"llama3 bands high/medium/low = {bands}, wavelengths {[round(w, 1) for w in wl[:4]]}...")
+
+
+def fx_llama_linear_rope(T):
+    m = base_llama(T, rope_scaling={"rope_type": "linear", "factor": 2.0})
+    randomize(m)
+    return dict(model=m, output="logits")
+
+
+def fx_mistral(T):
+    m = T.MistralForCausalLM(T.MistralConfig(
+        vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, sliding_window=4, rms_norm_eps=1e-5,
+        tie_word_embeddings=False, attn_implementation="eager"))
+    randomize(m)
+
+    def ablate(mm):
+        mm.config.sliding_window = None
+    return dict(model=m, output="logits", ablate={"sliding_window=None": ablate})
+
+
+def fx_mixtral(T):
+    m = T.MixtralForCausalLM(T.MixtralConfig(
+        vocab_size=128, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, num_local_experts=4, num_experts_per_tok=2,
+        sliding_window=None, rms_norm_eps=1e-5, tie_word_embeddings=False, attn_implementation="eager"))
+    randomize(m)
+    return dict(model=m, output="logits")
+
+
+def qwen2_config(T, **kw):
+    c = dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=64, rope_theta=10000.0, rms_norm_eps=1e-6,
+             tie_word_embeddings=False, attn_implementation="eager")
+    c.update(kw)
+    return T.Qwen2Config(**c)
+
+
+def fx_qwen2(T):
+    m = T.Qwen2ForCausalLM(qwen2_config(T))
+    assert m.model.layers[0].self_attn.q_proj.bias is not None
+    randomize(m)
+    return dict(model=m, output="logits")
+
+
+def fx_qwen2_sliding(T):
+    m = T.Qwen2ForCausalLM(qwen2_config(T, num_hidden_layers=3, use_sliding_window=True, sliding_window=4,
+                                        max_window_layers=1))
+    randomize(m)
+
+    def no_window(mm):  # 4.47.1: the one mask is built from config.sliding_window; 4.57.6: per layer_types
+        mm.config.sliding_window = 10 ** 6 if hasattr(mm.config, "layer_types") else None
+
+    def all_slide(mm):  # which layers slide: compare with max_window_layers = 0 (every layer)
+        mm.config.max_window_layers = 0
+        if hasattr(mm.config, "layer_types"):
+            mm.config.layer_types = ["sliding_attention"] * mm.config.num_hidden_layers
+            for layer in mm.model.layers:
+                layer.attention_type = "sliding_attention"
+                layer.self_attn.sliding_window = mm.config.sliding_window
+    return dict(model=m, output="logits", ablate={"no sliding window": no_window, "every layer slides": all_slide},
+                note="layer_types=" + str(getattr(m.config, "layer_types", "(none in this version)")))
+
+
+def fx_qwen2_moe(T):
+    m = T.Qwen2MoeForCausalLM(T.Qwen2MoeConfig(
+        vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-6, tie_word_embeddings=False,
+        num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, shared_expert_intermediate_size=48,
+        decoder_sparse_step=1, norm_topk_prob=False, attn_implementation="eager"))
+    randomize(m)
+    return dict(model=m, output="logits", ablate={"norm_topk_prob=True": norm_topk(True), "no shared expert": no_shared})
+
+
+def norm_topk(value):
+    def fn(mm):
+        for layer in mm.model.layers:
+            if hasattr(layer.mlp, "norm_topk_prob"):
+                layer.mlp.norm_topk_prob = value
+    return fn
+
+
+def no_shared(mm):
+    import torch
+    with torch.no_grad():
+        for layer in mm.model.layers:
+            layer.mlp.shared_expert_gate.weight.fill_(0.0)
+            layer.mlp.shared_expert.down_proj.weight.fill_(0.0)
+
+
+def fx_gemma2(T):
+    m = T.Gemma2ForCausalLM(T.Gemma2Config(
+        vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=24, max_position_embeddings=64,
+        sliding_window=4, attn_logit_softcapping=5.0, final_logit_softcapping=3.0, rms_norm_eps=1e-6,
+        hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True, attn_implementation="eager"))
+    randomize(m, gemma_norm=True)
+
+    def no_window(mm):
+        for layer in mm.model.layers:
+            layer.sliding_window = 10 ** 6
+            layer.self_attn.sliding_window = None
+
+    def no_attn_cap(mm):
+        mm.config.attn_logit_softcapping = None
+        for layer in mm.model.layers:
+            layer.self_attn.attn_logit_softcapping = None
+
+    def no_final_cap(mm):
+        mm.config.final_logit_softcapping = None
+    return dict(model=m, output="logits", ablate={"no sliding window": no_window, "no attn softcap": no_attn_cap,
+                                                  "no final softcap": no_final_cap},
+                note="sliding layers: " + str([i for i, l in enumerate(m.model.layers) if l.is_sliding]))
+
+
+def gpt2_lm(T):
+    return T.GPT2LMHeadModel(T.GPT2Config(
+        vocab_size=128, n_positions=32, n_embd=32, n_layer=2, n_head=4, activation_function="gelu_new",
+        layer_norm_epsilon=1e-5, attn_implementation="eager"))
+
+
+def fx_gpt2(T):
+    m = gpt2_lm(T)
+    randomize(m)
+    return dict(model=m, output="logits")
+
+
+def fx_gpt2_noprefix(T):
+    m = gpt2_lm(T)
+    randomize(m)
+    base = copy.deepcopy(m.transformer)  # same weights, saved through GPT2Model: no "transformer." prefix, no lm_head
+    return dict(model=m, output="logits", save_model=base, model_class="GPT2Model")
+
+
+def fx_bert(T):
+    m = T.BertModel(T.BertConfig(
+        vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        hidden_act="gelu", max_position_embeddings=32, type_vocab_size=2, layer_norm_eps=1e-12,
+        attn_implementation="eager"))
+    randomize(m)
+    return dict(model=m, output="hidden")
+
+
+def fx_qwen3(T):
+    m = T.Qwen3ForCausalLM(T.Qwen3Config(
+        vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=64, rope_theta=10000.0, rms_norm_eps=1e-6,
+        tie_word_embeddings=False, attn_implementation="eager"))
+    assert m.model.layers[0].self_attn.q_norm.weight.shape[0] == 16
+    randomize(m)
+    return dict(model=m, output="logits")
+
+
+def fx_qwen3_moe(T):
+    m = T.Qwen3MoeForCausalLM(T.Qwen3MoeConfig(
+        vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=64, rms_norm_eps=1e-6, tie_word_embeddings=False,
+        num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, decoder_sparse_step=2, mlp_only_layers=[1],
+        norm_topk_prob=True, attn_implementation="eager"))
+    kinds = [type(layer.mlp).__name__ for layer in m.model.layers]
+    assert len(set(kinds)) == 2, kinds
+    randomize(m)
+    return dict(model=m, output="logits", note="mlp per layer: " + str(kinds), ablate={"norm_topk_prob=False": norm_topk(False)})
+
+
+def fx_gpt_oss(T):
+    cfg = T.GptOssConfig(
+        vocab_size=128, hidden_size=32, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=32, num_local_experts=4, num_experts_per_tok=2, sliding_window=4,
+        max_position_embeddings=64, rms_norm_eps=1e-5, tie_word_embeddings=False, attn_implementation="eager")
+    rs = dict(cfg.rope_scaling)  # the config default (yarn, factor 32, beta_fast 32, beta_slow 1, truncate False)
+    rs["original_max_position_embeddings"] = 16
+    cfg.rope_scaling = rs
+    m = T.GptOssForCausalLM(cfg)
+    randomize(m, overrides={"experts.gate_up_proj": 0.6})  # big enough that the clamp at +-7 happens
+
+    def no_sinks(mm):
+        with __import__("torch").no_grad():
+            for layer in mm.model.layers:
+                layer.self_attn.sinks.fill_(-1e30)
+
+    def no_window(mm):
+        mm.config.sliding_window = 10 ** 6
+
+    def no_clamp(mm):
+        for layer in mm.model.layers:
+            layer.mlp.experts.limit = 1e30
+    inv = m.model.rotary_emb.inv_freq
+    base = 1.0 / (cfg.rope_theta ** (__import__("torch").arange(0, 32, 2, dtype=__import__("torch").float64) / 32))
+    ratio = (inv.double() / base).tolist()
+    return dict(model=m, output="logits", ablate={"no sinks": no_sinks, "no sliding window": no_window,
+                                                  "no clamp": no_clamp},
+                note=f"layer_types={cfg.layer_types}; yarn inv_freq/base[:4]={[round(r, 4) for r in ratio[:4]]}, "
+                     f"attention_scaling={m.model.rotary_emb.attention_scaling:.4f}")
+
+
+FIXTURES_47 = {
+    "llama": fx_llama, "llama3-rope": fx_llama3_rope, "llama-linear-rope": fx_llama_linear_rope,
+    "llama-bf16": fx_llama_bf16, "mistral": fx_mistral, "mixtral": fx_mixtral, "qwen2": fx_qwen2,
+    "qwen2-sliding": fx_qwen2_sliding, "qwen2_moe": fx_qwen2_moe, "gemma2": fx_gemma2, "gpt2": fx_gpt2,
+    "gpt2-noprefix": fx_gpt2_noprefix, "bert": fx_bert,
+}
+FIXTURES_57 = {"qwen3": fx_qwen3, "qwen3_moe": fx_qwen3_moe, "gpt_oss": fx_gpt_oss,
+               "qwen2-sliding-4.57": fx_qwen2_sliding}
+# seeds: fixtures that must share weights share a seed
+SEEDS = {"llama": 1, "llama-bf16": 1, "llama3-rope": 2, "llama-linear-rope": 3, "mistral": 4, "mixtral": 5,
+         "qwen2": 6, "qwen2-sliding": 7, "qwen2-sliding-4.57": 7, "qwen2_moe": 8, "gemma2": 9, "gpt2": 10,
+         "gpt2-noprefix": 10, "bert": 11, "qwen3": 12, "qwen3_moe": 13, "gpt_oss": 14}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def run_rows(model, output, rows):
+    import torch
+    outs = []
+    with torch.no_grad():
+        for ids in rows:
+            o = model(input_ids=ids[None, :], use_cache=False)
+            outs.append((o.logits if output == "logits" else o.last_hidden_state)[0])
+    return outs
+
+
+def make(T, name, builder, out_dir):
+    import torch
+    from safetensors.torch import save_file
+    torch.manual_seed(SEEDS[name])
+    spec = builder(T)
+    model, output = spec["model"], spec["output"]
+    model.eval()
+    save_model = spec.get("save_model", model)
+    save_dtype = getattr(torch, spec.get("save_dtype", "float32"))
+    d = os.path.join(out_dir, name)
+    shutil.rmtree(d, ignore_errors=True)
+    buffers = {n: b.clone() for n, b in model.named_buffers()}  # rope inv_freq etc.: not weights, keep unrounded
+    model.to(save_dtype)
+    save_model.to(save_dtype)
+    save_model.save_pretrained(d, safe_serialization=True)
+    for extra in ("generation_config.json",):
+        if os.path.exists(os.path.join(d, extra)):
+            os.remove(os.path.join(d, extra))
+    model.to(torch.float64)
+    with torch.no_grad():
+        for n, b in model.named_buffers():
+            if b.is_floating_point():
+                b.copy_(buffers[n].to(b.dtype))
+    vocab = model.config.vocab_size
+    rows = tokens_for(SEEDS[name], vocab)
+    outs = run_rows(model, output, rows)
+    key = "logits" if output == "logits" else "hidden"
+    tensors = {}
+    for r, (ids, o) in enumerate(zip(rows, outs)):
+        tensors[f"tokens_{r}"] = ids.clone()
+        tensors[f"{key}_{r}"] = o.to(torch.float32).contiguous()
+    model_class = spec.get("model_class", type(model).__name__)
+    save_file(tensors, os.path.join(d, "expected.safetensors"),
+              metadata={"rows": str(len(rows)), "transformers": T.__version__, "output": key,
+                        "model_class": model_class})
+    return spec, outs, rows, model_class
+
+
+def verify(T, name, spec, outs, rows, model_class, out_dir):
+    """Reload the directory with from_pretrained (float64) and compare with expected.safetensors; spread check;
+    feature ablations (how much each feature changes the longest row: 0 would mean the fixture doesn't test it)."""
+    import torch
+    from safetensors.torch import load_file
+    d = os.path.join(out_dir, name)
+    exp = load_file(os.path.join(d, "expected.safetensors"))
+    key = spec["output"]
+    cls = getattr(T, model_class)
+    re = cls.from_pretrained(d, torch_dtype=torch.float64, attn_implementation="eager")
+    re.eval()
+    if model_class == "GPT2Model":  # logits = hidden @ wte^T, what GPT2LMHeadModel computes
+        with torch.no_grad():
+            got = [re(input_ids=ids[None, :], use_cache=False).last_hidden_state[0] @ re.wte.weight.T for ids in rows]
+    else:
+        got = run_rows(re, key, rows)
+    worst = 0.0
+    for r, g in enumerate(got):
+        e = exp[f"{'logits' if key == 'logits' else 'hidden'}_{r}"].double()
+        assert torch.equal(exp[f"tokens_{r}"], rows[r])
+        assert g.shape == e.shape, (g.shape, e.shape)
+        worst = max(worst, float((g - e).abs().max() / max(1.0, float(e.abs().max()))))
+    assert worst < 1e-5, f"{name}: reload differs from expected by {worst}"
+    stds = torch.cat([o.std(dim=-1) for o in outs])
+    frac = float((stds > 0.5).double().mean())
+    assert frac >= 0.8, f"{name}: only {frac:.2f} of positions have std > 0.5"
+    abl = []
+    for label, fn in spec.get("ablate", {}).items():
+        mm = copy.deepcopy(spec["model"])
+        fn(mm)
+        o = run_rows(mm, key, rows[-1:])[0]
+        abl.append(f"{label}: {float((o - outs[-1]).abs().max()):.3g}")
+    return worst, frac, float(stds.min()), abl
+
+
+def table(out_dir):
+    total = 0
+    print(f"{'fixture':24s} {'model.safetensors':>18s} {'expected':>10s} {'config':>8s} {'total':>10s}")
+    for name in sorted(os.listdir(out_dir)):
+        d = os.path.join(out_dir, name)
+        if not os.path.isdir(d):
+            continue
+        sz = {f: os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)}
+        t = sum(sz.values())
+        total += t
+        print(f"{name:24s} {sz.get('model.safetensors', 0):18d} {sz.get('expected.safetensors', 0):10d} "
+              f"{sz.get('config.json', 0):8d} {t:10d}")
+    print(f"{'TOTAL':24s} {'':18s} {'':10s} {'':8s} {total:10d}  ({total / 1024:.0f} KiB)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--env", choices=("4.47", "4.57"))
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--table", action="store_true")
+    a = ap.parse_args()
+    if a.table:
+        table(a.out)
+        return
+    if not a.env:
+        ap.error("--env or --table")
+    setup_env(a.env)
+    import torch
+    import transformers as T
+    torch.set_num_threads(2)
+    want = {"4.47": "4.47.1", "4.57": "4.57.6"}[a.env]
+    assert T.__version__ == want, (T.__version__, want)
+    fixtures = FIXTURES_47 if a.env == "4.47" else FIXTURES_57
+    only = [s for s in a.only.split(",") if s]
+    os.makedirs(a.out, exist_ok=True)
+    failed = []
+    for name, builder in fixtures.items():
+        if only and name not in only:
+            continue
+        try:
+            spec, outs, rows, mc = make(T, name, builder, a.out)
+            worst, frac, smin, abl = verify(T, name, spec, outs, rows, mc, a.out)
+            print(f"[{T.__version__}] {name:20s} {mc:22s} reload rel.diff {worst:.1e}  std>0.5 on {frac:.0%} "
+                  f"(min {smin:.2f})" + ("  ablations: " + "; ".join(abl) if abl else "")
+                  + (f"\n    {spec['note']}" if spec.get("note") else ""), flush=True)
+        except Exception as e:  # report and go on with the others
+            import traceback
+            traceback.print_exc()
+            failed.append(f"{name}: {type(e).__name__}: {e}")
+    for f in failed:
+        print("FAILED", f)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
