@@ -1,8 +1,8 @@
-// Elementwise ops on the CPU: convert, add, mul, scale, add_bias, activation, GLU.
+// Elementwise ops on the CPU: convert, add, mul, scale, softcap, add_bias, activation, GLU.
 //   a, b, x, y: (n) flat; add_bias y: (rows, cols), bias: (cols); glu x: (rows, 2F), y: (rows, F)
 // Every element is loaded to F32, computed in F32 and rounded once on store, so the CUDA twin
 // (same F32 formula, same round-to-nearest-even store) agrees exactly for add/mul/scale/add_bias
-// and within a few F32 ulps for the transcendental activations (erfcf, tanhf, expf).
+// and within a few F32 ulps for the transcendental ones (softcap and activations: erfcf, tanhf, expf).
 // Loops are split over OpenMP threads only past a size where the fork costs less than the work.
 #include <cmath>
 #include <cstring>
@@ -27,6 +27,8 @@ static inline float gelu_tanh(float x) {
     return 0.5f * x * (1.f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
 static inline float silu(float x) { return x / (1.f + std::exp(-x)); }
+// cap * tanh(x / cap): a true division and a full-precision tanh, as the CUDA twin (tanhf).
+static inline float softcap(float x, float cap) { return cap * std::tanh(x / cap); }
 
 static inline float activate(int act, float x) {
     switch (act) {
@@ -101,6 +103,17 @@ extern "C" int bd_cpu_scale(const void* x, void* y, int64_t n, float s, int dtyp
     if (n == 0) return BD_OK;
     BD_CHECK(x && y, "scale", "null tensor pointer");
     for_each(n, [=](int64_t i) { store(y, dtype, i, s * load(x, dtype, i)); });
+    return BD_OK;
+}
+
+extern "C" int bd_cpu_softcap(const void* x, void* y, int64_t n, float cap, int dtype, void* stream) {
+    using namespace bd::cpu;
+    BD_CHECK(is_float_dtype(dtype), "softcap", "unsupported dtype %s", dtype_name(dtype));
+    BD_CHECK(cap > 0.f && std::isfinite(cap), "softcap", "cap (%g) must be finite and > 0", cap);
+    BD_CHECK(n >= 0, "softcap", "negative size n=%lld", (long long)n);
+    if (n == 0) return BD_OK;
+    BD_CHECK(x && y, "softcap", "null tensor pointer");
+    for_each(n, [=](int64_t i) { store(y, dtype, i, softcap(load(x, dtype, i), cap)); });
     return BD_OK;
 }
 

@@ -1,12 +1,14 @@
-// Elementwise ops on CUDA: convert, add, mul, scale, add_bias, activation, GLU.
+// Elementwise ops on CUDA: convert, add, mul, scale, softcap, add_bias, activation, GLU.
 //   a, b, x, y: (n) flat; add_bias y: (rows, cols), bias: (cols); glu x: (rows, 2F), y: (rows, F)
 // All are memory bound, so the kernels are grid-stride loops that move 16 bytes per thread per
 // step when every pointer is 16-byte aligned (a Pack of 4 F32 or 8 F16/BF16), and one element per
 // step otherwise; a scalar tail finishes n % pack. Math is F32 with one round-to-nearest-even store,
-// the CPU twin's formula, so add/mul/scale/add_bias match it exactly and activations within ulps.
+// the CPU twin's formula, so add/mul/scale/add_bias match it exactly, softcap and activations within
+// ulps (full-precision tanhf/erfcf/expf, not tanh.approx.f32: softcapped logits feed argmax and sampling).
 // In place is allowed, so no pointer is __restrict__: each element is read before it is written,
 // by the same thread.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "braindrip/ops.h"
@@ -33,6 +35,11 @@ struct MulOp {
 struct ScaleOp {
     float s;
     __device__ float operator()(float x) const { return s * x; }
+};
+// cap * tanh(x / cap): IEEE division and tanhf, the CPU twin's formula.
+struct SoftcapOp {
+    float cap;
+    __device__ float operator()(float x) const { return cap * tanhf(x / cap); }
 };
 
 // erfc form, as the CPU twin: no cancellation of 1 + erf for negative x.
@@ -260,6 +267,18 @@ extern "C" int bd_cuda_scale(const void* x, void* y, int64_t n, float s, int dty
     BD_CHECK(x && y, "scale", "null tensor pointer");
     int st = BD_OK;
     BD_DISPATCH_FLOAT(dtype, T, st = launch_unary<T>(x, y, n, ScaleOp{s}, as_stream(stream), "scale_kernel"));
+    return st;
+}
+
+extern "C" int bd_cuda_softcap(const void* x, void* y, int64_t n, float cap, int dtype, void* stream) {
+    using namespace bd::cuda;
+    BD_CHECK(is_float_dtype(dtype), "softcap", "unsupported dtype %s", dtype_name(dtype));
+    BD_CHECK(cap > 0.f && std::isfinite(cap), "softcap", "cap (%g) must be finite and > 0", cap);
+    BD_CHECK(n >= 0, "softcap", "negative size n=%lld", (long long)n);
+    if (n == 0) return BD_OK;
+    BD_CHECK(x && y, "softcap", "null tensor pointer");
+    int st = BD_OK;
+    BD_DISPATCH_FLOAT(dtype, T, st = launch_unary<T>(x, y, n, SoftcapOp{cap}, as_stream(stream), "softcap_kernel"));
     return st;
 }
 

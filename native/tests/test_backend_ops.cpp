@@ -41,8 +41,9 @@ namespace {
 // ---- backends
 
 #define BD_OP_LIST(X)                                                                                  \
-    X(convert) X(add) X(mul) X(scale) X(add_bias) X(activation) X(glu) X(rmsnorm) X(layernorm)         \
-    X(add_rmsnorm) X(add_layernorm) X(softmax) X(embedding) X(rope) X(argmax) X(topk) X(cross_entropy)
+    X(convert) X(add) X(mul) X(scale) X(softcap) X(add_bias) X(activation) X(glu) X(rmsnorm)          \
+    X(layernorm) X(add_rmsnorm) X(add_layernorm) X(softmax) X(embedding) X(rope) X(argmax) X(topk)      \
+    X(cross_entropy)
 
 struct Ops {
 #define BD_OP_FIELD(name) decltype(&bd_cpu_##name) name;
@@ -437,7 +438,8 @@ const char* act_name(int act) {
     }
 }
 
-// x -> y for scale (act = -1) and activation; same variants as add_binary
+// x -> y for scale (act = -1), softcap (act = -1; |x| up to 5 cap) and activation; same variants
+// as add_binary
 void add_unary(Registry& R, const std::string& op, int act) {
     for (int dt : FLOAT_DTYPES)
         for (int64_t n : flat_sizes(R.quick))
@@ -449,10 +451,13 @@ void add_unary(Registry& R, const std::string& op, int act) {
                     Gen g = R.gen(op, shape, dt);
                     Case c{op, shape, dt};
                     c.misalign = variant == 2 ? dtype_size(dt) : 0;
-                    Tensor x = floats("x", dt, n, [&](int64_t) { return 3.0 * g.normal(); });
-                    const Cmp cmp = act < 0 ? Cmp::Exact : Cmp::Nmse;
-                    const float s = 0.37f;
+                    const bool softcap = op == "softcap";
+                    const float s = 0.37f, cap = 2.5f;
+                    Tensor x = softcap ? floats("x", dt, n, [&](int64_t) { return (2 * g.uniform() - 1) * 5 * cap; })
+                                       : floats("x", dt, n, [&](int64_t) { return 3.0 * g.normal(); });
+                    const Cmp cmp = act < 0 && !softcap ? Cmp::Exact : Cmp::Nmse;
                     auto run = [=](const Ops& o, const void* in, void* out) {
+                        if (softcap) return o.softcap(in, out, n, cap, dt, nullptr);
                         return act < 0 ? o.scale(in, out, n, s, dt, nullptr) : o.activation(in, out, n, act, dt, nullptr);
                     };
                     if (variant == 1) {
@@ -780,6 +785,9 @@ void add_contract(Registry& R) {
         {"layernorm", "zero rows", BD_OK, [](const Ops& o) { return o.layernorm(nullptr, nullptr, nullptr, nullptr, 0, 8, 1e-5f, BD_F32, nullptr); }},
         {"layernorm", "zero cols", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.layernorm(nullptr, nullptr, nullptr, nullptr, 2, 0, 1e-5f, BD_F32, nullptr); }},
         {"softmax", "inv_temperature 0", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.softmax(nullptr, nullptr, 1, 4, 0.f, BD_F32, nullptr); }},
+        {"softcap", "cap 0", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.softcap(nullptr, nullptr, 4, 0.f, BD_F32, nullptr); }},
+        {"softcap", "cap NaN", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.softcap(nullptr, nullptr, 4, NAN, BD_F32, nullptr); }},
+        {"softcap", "cap inf, zero-sized", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.softcap(nullptr, nullptr, 0, INFINITY, BD_F32, nullptr); }},
         {"rope", "odd rotary_dim", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.rope(nullptr, nullptr, BD_I32, nullptr, 1, 1, 8, 3, 1e4f, 0, BD_F32, nullptr); }},
         {"rope", "rotary_dim > head_dim", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.rope(nullptr, nullptr, BD_I32, nullptr, 1, 1, 8, 10, 1e4f, 0, BD_F32, nullptr); }},
         {"rope", "F32 positions", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.rope(nullptr, nullptr, BD_F32, nullptr, 1, 1, 8, 8, 1e4f, 0, BD_F32, nullptr); }},
@@ -834,6 +842,7 @@ int main(int argc, char** argv) {
     add_binary(R, "add");
     add_binary(R, "mul");
     add_unary(R, "scale", -1);
+    add_unary(R, "softcap", -1);
     for (int act = BD_ACT_RELU; act <= BD_ACT_SILU; ++act) add_unary(R, "activation", act);
     add_add_bias(R);
     add_glu(R);

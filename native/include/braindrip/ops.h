@@ -29,6 +29,8 @@ extern "C" {
     int P##_mul(const void* a, const void* b, void* y, int64_t n, int dtype, void* stream);        \
     /* y = s * x. In place allowed. */                                                             \
     int P##_scale(const void* x, void* y, int64_t n, float s, int dtype, void* stream);            \
+    /* y = cap * tanh(x / cap), Gemma 2's logit softcap; cap finite, > 0. In place allowed. */     \
+    int P##_softcap(const void* x, void* y, int64_t n, float cap, int dtype, void* stream);        \
     /* y[r, c] += bias[c] over rows x cols (GEMM epilogue). */                                     \
     int P##_add_bias(void* y, const void* bias, int64_t rows, int64_t cols, int dtype,            \
                      void* stream);                                                                \
@@ -63,6 +65,13 @@ extern "C" {
     int P##_rope(const void* x, const void* positions, int pos_dtype, void* y, int64_t tokens,    \
                  int64_t heads, int64_t head_dim, int64_t rotary_dim, float theta, int style,     \
                  int dtype, void* stream);                                                         \
+    /* RoPE with the caller's frequencies (scaled RoPE: linear, Llama 3, YaRN): as P##_rope but    \
+     * angle = pos * inv_freq[i] with inv_freq a HOST array of rotary_dim/2 finite floats, and     \
+     * cos and sin both multiplied by mscale (YaRN's attention factor; 1 otherwise). The CUDA      \
+     * entry copies the table into the launch (rotary_dim <= 512). */                              \
+    int P##_rope_freqs(const void* x, const void* positions, int pos_dtype, void* y,              \
+                       int64_t tokens, int64_t heads, int64_t head_dim, int64_t rotary_dim,        \
+                       const float* inv_freq, float mscale, int style, int dtype, void* stream);   \
     /* out[r] = argmax over the row (first index on ties; NaN never wins); out: int32 (rows). */   \
     int P##_argmax(const void* x, int32_t* out, int64_t rows, int64_t cols, int dtype,            \
                    void* stream);                                                                  \

@@ -39,6 +39,11 @@ final class CudaKernels implements Kernels {
     }
 
     @Override
+    public int softcap(long x, long y, long n, float cap, int dtype, long stream) {
+        return NativeCuda.bd_cuda_softcap(x, y, n, cap, dtype, stream);
+    }
+
+    @Override
     public int addBias(long y, long bias, long rows, long cols, int dtype, long stream) {
         return NativeCuda.bd_cuda_add_bias(y, bias, rows, cols, dtype, stream);
     }
@@ -86,6 +91,11 @@ final class CudaKernels implements Kernels {
     @Override
     public int rope(long x, long positions, int posDtype, long y, long tokens, long heads, long headDim, long rotaryDim, float theta, int style, int dtype, long stream) {
         return NativeCuda.bd_cuda_rope(x, positions, posDtype, y, tokens, heads, headDim, rotaryDim, theta, style, dtype, stream);
+    }
+
+    @Override
+    public int ropeFreqs(long x, long positions, int posDtype, long y, long tokens, long heads, long headDim, long rotaryDim, float[] invFreq, float mscale, int style, int dtype, long stream) {
+        return NativeCuda.bd_cuda_rope_freqs(x, positions, posDtype, y, tokens, heads, headDim, rotaryDim, invFreq, mscale, style, dtype, stream);
     }
 
     @Override

@@ -25,6 +25,9 @@ public interface Kernels {
 
     int scale(long x, long y, long n, float s, int dtype, long stream);
 
+    /** y = cap · tanh(x / cap); cap finite and > 0; in place allowed. */
+    int softcap(long x, long y, long n, float cap, int dtype, long stream);
+
     int addBias(long y, long bias, long rows, long cols, int dtype, long stream);
 
     int activation(long x, long y, long n, int act, int dtype, long stream);
@@ -44,6 +47,9 @@ public interface Kernels {
     int embedding(long table, long ids, int idsDtype, long y, long n, long vocab, long dim, int dtype, long stream);
 
     int rope(long x, long positions, int posDtype, long y, long tokens, long heads, long headDim, long rotaryDim, float theta, int style, int dtype, long stream);
+
+    /** RoPE with a host table of rotaryDim/2 inverse frequencies and a factor on cos and sin. */
+    int ropeFreqs(long x, long positions, int posDtype, long y, long tokens, long heads, long headDim, long rotaryDim, float[] invFreq, float mscale, int style, int dtype, long stream);
 
     int argmax(long x, long out, long rows, long cols, int dtype, long stream);
 

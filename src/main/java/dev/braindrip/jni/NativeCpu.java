@@ -49,6 +49,7 @@ public final class NativeCpu {
     public static native int bd_cpu_add(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_mul(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_scale(@Cast("const void*") long x, @Cast("void*") long y, long n, float s, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_softcap(@Cast("const void*") long x, @Cast("void*") long y, long n, float cap, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_add_bias(@Cast("void*") long y, @Cast("const void*") long bias, long rows, long cols, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_activation(@Cast("const void*") long x, @Cast("void*") long y, long n, int act, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_glu(@Cast("const void*") long x, @Cast("void*") long y, long rows, long f, int glu, int dtype, @Cast("void*") long stream);
@@ -59,6 +60,7 @@ public final class NativeCpu {
     public static native int bd_cpu_softmax(@Cast("const void*") long x, @Cast("void*") long y, long rows, long cols, float invTemperature, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_embedding(@Cast("const void*") long table, @Cast("const void*") long ids, int idsDtype, @Cast("void*") long y, long n, long vocab, long dim, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_rope(@Cast("const void*") long x, @Cast("const void*") long positions, int posDtype, @Cast("void*") long y, long tokens, long heads, long headDim, long rotaryDim, float theta, int style, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_rope_freqs(@Cast("const void*") long x, @Cast("const void*") long positions, int posDtype, @Cast("void*") long y, long tokens, long heads, long headDim, long rotaryDim, @Cast("const float*") float[] invFreq, float mscale, int style, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_argmax(@Cast("const void*") long x, @Cast("int32_t*") long out, long rows, long cols, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_topk(@Cast("const void*") long x, @Cast("float*") long values, @Cast("int32_t*") long indices, long rows, long cols, long k, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_cross_entropy(@Cast("const void*") long logits, @Cast("const void*") long targets, int targetDtype, @Cast("float*") long loss, long rows, long cols, int dtype, @Cast("void*") long stream);

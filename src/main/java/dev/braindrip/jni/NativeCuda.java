@@ -63,6 +63,7 @@ public final class NativeCuda {
     public static native int bd_cuda_add(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_mul(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_scale(@Cast("const void*") long x, @Cast("void*") long y, long n, float s, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_softcap(@Cast("const void*") long x, @Cast("void*") long y, long n, float cap, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_add_bias(@Cast("void*") long y, @Cast("const void*") long bias, long rows, long cols, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_activation(@Cast("const void*") long x, @Cast("void*") long y, long n, int act, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_glu(@Cast("const void*") long x, @Cast("void*") long y, long rows, long f, int glu, int dtype, @Cast("void*") long stream);
@@ -73,6 +74,7 @@ public final class NativeCuda {
     public static native int bd_cuda_softmax(@Cast("const void*") long x, @Cast("void*") long y, long rows, long cols, float invTemperature, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_embedding(@Cast("const void*") long table, @Cast("const void*") long ids, int idsDtype, @Cast("void*") long y, long n, long vocab, long dim, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_rope(@Cast("const void*") long x, @Cast("const void*") long positions, int posDtype, @Cast("void*") long y, long tokens, long heads, long headDim, long rotaryDim, float theta, int style, int dtype, @Cast("void*") long stream);
+    public static native int bd_cuda_rope_freqs(@Cast("const void*") long x, @Cast("const void*") long positions, int posDtype, @Cast("void*") long y, long tokens, long heads, long headDim, long rotaryDim, @Cast("const float*") float[] invFreq, float mscale, int style, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_argmax(@Cast("const void*") long x, @Cast("int32_t*") long out, long rows, long cols, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_topk(@Cast("const void*") long x, @Cast("float*") long values, @Cast("int32_t*") long indices, long rows, long cols, long k, int dtype, @Cast("void*") long stream);
     public static native int bd_cuda_cross_entropy(@Cast("const void*") long logits, @Cast("const void*") long targets, int targetDtype, @Cast("float*") long loss, long rows, long cols, int dtype, @Cast("void*") long stream);

@@ -195,6 +195,15 @@ final class NativeOps implements Ops {
     }
 
     @Override
+    public Tensor softcap(Tensor x, float cap) {
+        String op = "softcap";
+        onDevice(op, x);
+        floatDType(op, x);
+        Tensor y = arena.empty(x.dtype(), x.shape());
+        return run(y, op, () -> k.softcap(x.address(), y.address(), x.numel(), cap, x.dtype().code(), stream));
+    }
+
+    @Override
     public Tensor activation(Tensor x, Activation fn) {
         String op = "activation";
         onDevice(op, x);
@@ -320,6 +329,27 @@ final class NativeOps implements Ops {
         Tensor y = arena.empty(x.dtype(), x.shape());
         return run(y, op, () -> k.rope(x.address(), positions.address(), positions.dtype().code(), y.address(), tokens, h, d,
                 rot, spec.theta(), spec.style().code(), x.dtype().code(), stream));
+    }
+
+    @Override
+    public Tensor ropeFreqs(Tensor x, Tensor positions, RopeSpec.Style style, float[] invFreq, float mscale) {
+        String op = "rope";
+        onDevice(op, x, positions);
+        floatDType(op, x);
+        indexDType(op, positions);
+        rank(op, x, 3);
+        if (invFreq == null || invFreq.length == 0) throw new IllegalArgumentException(op + ": empty frequency table");
+        long d = x.dim(-1), h = x.dim(-2), tokens = x.numel() / Math.max(1, h * d);
+        int rot = 2 * invFreq.length;
+        if (rot > d) throw new IllegalArgumentException(op + ": " + invFreq.length + " frequencies rotate " + rot + " channels, more than head dim " + d);
+        if (positions.numel() != tokens) {
+            throw new IllegalArgumentException(op + ": " + positions.numel() + " positions for " + tokens + " tokens of "
+                    + Arrays.toString(x.shape()));
+        }
+        float[] table = invFreq.clone();
+        Tensor y = arena.empty(x.dtype(), x.shape());
+        return run(y, op, () -> k.ropeFreqs(x.address(), positions.address(), positions.dtype().code(), y.address(), tokens, h, d,
+                rot, table, mscale, style.code(), x.dtype().code(), stream));
     }
 
     @Override

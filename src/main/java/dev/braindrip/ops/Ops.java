@@ -41,6 +41,9 @@ public interface Ops {
 
     Tensor scale(Tensor x, float s);
 
+    /** y = cap · tanh(x / cap), Gemma 2's logit softcap (cap finite and > 0). */
+    Tensor softcap(Tensor x, float cap);
+
     Tensor activation(Tensor x, Activation fn);
 
     /** x (..., 2F): gate = first F columns, up = last F; y (..., F) = act(gate) * up. */
@@ -66,6 +69,12 @@ public interface Ops {
 
     /** x (..., S, H, D) with positions (... S) I32 or I64 (one per token). */
     Tensor rope(Tensor x, Tensor positions, RopeSpec spec);
+
+    /**
+     * Scaled RoPE (linear, Llama 3, YaRN): as {@link #rope} with angle = pos · invFreq[i] over the
+     * first 2·invFreq.length channels and cos, sin multiplied by mscale (YaRN's attention factor).
+     */
+    Tensor ropeFreqs(Tensor x, Tensor positions, RopeSpec.Style style, float[] invFreq, float mscale);
 
     /** Row argmax → I32 (rows...). */
     Tensor argmax(Tensor x);

@@ -89,6 +89,14 @@ public final class Reference {
         return y;
     }
 
+    /** y = cap · tanh(x / cap) (Gemma 2's logit softcap), cap > 0; x, y: (n). */
+    public static double[] softcap(double[] x, double cap) {
+        if (!(cap > 0) || Double.isInfinite(cap)) throw new IllegalArgumentException("softcap: cap (" + cap + ") must be finite and > 0");
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) y[i] = cap * Math.tanh(x[i] / cap);
+        return y;
+    }
+
     /** y[r, c] + bias[c]; y: (rows, cols), bias: (cols). Returns a new array (the kernel works in place). */
     public static double[] addBias(double[] y, double[] bias, int rows, int cols) {
         double[] out = new double[rows * cols];

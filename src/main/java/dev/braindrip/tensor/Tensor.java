@@ -140,6 +140,22 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(arena, root(), dtype, s, address, name);
     }
 
+    /**
+     * A view of rows [start, start + length) of dimension 0, sharing memory (the other dimensions
+     * are kept): for taking one sequence out of a packed batch.
+     */
+    public Tensor narrow(long start, long length) {
+        checkOpen();
+        if (shape.length == 0) throw new IllegalArgumentException("narrow: a scalar has no rows");
+        if (start < 0 || length < 0 || start > shape[0] - length) {
+            throw new IllegalArgumentException("narrow: rows [" + start + ", " + (start + length) + ") outside " + Arrays.toString(shape));
+        }
+        long[] s = shape.clone();
+        s[0] = length;
+        long rowBytes = shape[0] == 0 ? 0 : bytes / shape[0];
+        return new Tensor(arena, root(), dtype, s, address + start * rowBytes, name);
+    }
+
     private Tensor root() {
         return parent == null ? this : parent;
     }
@@ -250,6 +266,26 @@ public final class Tensor implements AutoCloseable {
         checkOpen();
         checkLength(data.length);
         copyIn(data, bytes);
+        return this;
+    }
+
+    /**
+     * Copies {@code src.remaining()} raw bytes (this tensor's storage format, little-endian), e.g.
+     * a memory-mapped safetensors entry, without a Java array in between when src is direct.
+     */
+    public Tensor copyFrom(java.nio.ByteBuffer src) {
+        checkOpen();
+        if (src.remaining() != bytes) {
+            throw new IllegalArgumentException("copyFrom: " + src.remaining() + " bytes for " + describe() + " (" + bytes + " bytes)");
+        }
+        if (src.isDirect()) {
+            org.bytedeco.javacpp.BytePointer p = new org.bytedeco.javacpp.BytePointer(src);
+            DeviceMemory.copy(device(), address, Device.cpu(), p.address() + p.position(), bytes);
+            return this;
+        }
+        byte[] raw = new byte[(int) bytes];
+        src.duplicate().get(raw);
+        copyIn(raw, bytes);
         return this;
     }
 

@@ -1,0 +1,427 @@
+package dev.braindrip.model;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.braindrip.io.ShardedSafeTensors;
+import dev.braindrip.io.TensorInfo;
+import dev.braindrip.io.TensorSource;
+import dev.braindrip.nn.FeedForward;
+import dev.braindrip.nn.Linear;
+import dev.braindrip.nn.MoeFeedForward;
+import dev.braindrip.nn.Norm;
+import dev.braindrip.nn.Rotary;
+import dev.braindrip.nn.SelfAttention;
+import dev.braindrip.nn.TransformerBlock;
+import dev.braindrip.ops.Glu;
+import dev.braindrip.ops.Ops;
+import dev.braindrip.ops.RopeSpec;
+import dev.braindrip.ops.moe.ExpertActivation;
+import dev.braindrip.ops.moe.MoeConfig;
+import dev.braindrip.ops.moe.MoeLayer;
+import dev.braindrip.ops.moe.MoeWeights;
+import dev.braindrip.ops.moe.Routing;
+import dev.braindrip.ops.moe.SharedExpert;
+import dev.braindrip.tensor.Arena;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Device;
+import dev.braindrip.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+
+/**
+ * A model you load, run and close: weights in one arena on its device (in the checkpoint's dtype
+ * unless asked otherwise), activations in another whose reuse pool keeps steady-state memory flat,
+ * and the one block assembly every architecture shares.
+ *
+ * <pre>{@code
+ * try (Transformer m = Transformer.load(Path.of("models/qwen3-0.6b"), Device.best(), null)) {
+ *     try (Tensor logits = m.forward(TokenBatch.of(new int[] {1, 2, 3}, new int[] {4, 5}))) { ... }   // (5, V)
+ * }
+ * }</pre>
+ */
+public final class Transformer implements AutoCloseable {
+    private static final long ACTIVATION_LIMIT = 1L << 40; // accounting only; a budget comes with the generator
+
+    private final ModelConfig config;
+    private final Architecture arch;
+    private final Arena weightArena;
+    private final Arena arena;
+    private final Ops ops;
+    private final Weights weights;
+    private final List<Tensor> derived = new ArrayList<>();
+    private final List<TransformerBlock> blocks = new ArrayList<>();
+    private final Norm finalNorm, embedNorm;
+    private final Tensor head;
+    private boolean closed;
+
+    private Transformer(ModelConfig config, Architecture arch, Arena weightArena, Weights weights) {
+        this.config = config;
+        this.arch = arch;
+        this.weightArena = weightArena;
+        this.weights = weights;
+        this.arena = Arena.on(weightArena.device(), ACTIVATION_LIMIT);
+        this.ops = Ops.on(arena);
+        try {
+            for (int i = 0; i < config.layerCount(); i++) blocks.add(block(i));
+            finalNorm = config.stack() == ModelConfig.Stack.ENCODER && config.normPlacement() == ModelConfig.NormPlacement.POST ? null
+                    : norm("final_norm");
+            embedNorm = weights.has("embed_norm.weight") ? norm("embed_norm") : null;
+            head = config.tieEmbeddings() ? weights.get("embed") : weights.getOrNull("lm_head");
+        } catch (RuntimeException e) {
+            closeQuietly();
+            throw e;
+        }
+    }
+
+    // ---- loading
+
+    /**
+     * Loads a Hugging Face checkpoint directory (config.json and model.safetensors, or the shards of
+     * model.safetensors.index.json) onto {@code device} in {@code dtype} (null: the checkpoint's own).
+     */
+    public static Transformer load(Path dir, Device device, DType dtype) throws IOException {
+        Path cfgFile = dir.resolve("config.json");
+        if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir.toString(), null, "model directory not found");
+        if (!Files.isRegularFile(cfgFile)) throw new NoSuchFileException(cfgFile.toString(), null, "no config.json in the model directory");
+        JsonNode root;
+        try {
+            root = Json.MAPPER.readTree(Files.readString(cfgFile));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(cfgFile + ": not valid JSON (" + e.getOriginalMessage() + ")");
+        }
+        HfConfig hf = new HfConfig(root, cfgFile);
+        Architecture arch;
+        try {
+            arch = Architectures.of(hf.modelType());
+        } catch (IllegalArgumentException e) {
+            throw hf.error(e.getMessage());
+        }
+        ModelConfig config = arch.config(hf);
+        try (TensorSource src = openWeights(dir)) {
+            List<WeightRule> rules = arch.weights(config, new HashSet<>(src.names()));
+            DType dt = dtype != null ? dtype : checkpointDType(src, rules, dir);
+            if (!dt.isFloat()) throw new IllegalArgumentException("model dtype must be F32, F16 or BF16, not " + dt);
+            Arena wa = Arena.on(device, weightLimit(rules, dt));
+            try {
+                Weights w = Weights.load(src, rules, arch, wa, dt, dir.toString());
+                return new Transformer(config, arch, wa, w);
+            } catch (RuntimeException e) {
+                wa.releaseAll();
+                wa.close();
+                throw e;
+            }
+        }
+    }
+
+    private static TensorSource openWeights(Path dir) throws IOException {
+        if (!Files.exists(dir.resolve(ShardedSafeTensors.SINGLE_FILE)) && !Files.exists(dir.resolve(ShardedSafeTensors.INDEX_FILE))) {
+            throw new NoSuchFileException(dir.resolve(ShardedSafeTensors.SINGLE_FILE).toString(), null,
+                    "no model.safetensors or model.safetensors.index.json in the model directory");
+        }
+        return ShardedSafeTensors.open(dir);
+    }
+
+    private static DType checkpointDType(TensorSource src, List<WeightRule> rules, Path dir) {
+        TensorInfo info = src.info(rules.get(0).sources().get(0));
+        return switch (info.dtype()) {
+            case F32 -> DType.F32;
+            case F16 -> DType.F16;
+            case BF16 -> DType.BF16;
+            default -> throw new IllegalArgumentException(dir + ": tensor '" + info.name() + "' is " + info.dtype() + ", expected F32, F16 or BF16");
+        };
+    }
+
+    private static long weightLimit(List<WeightRule> rules, DType dt) {
+        long bytes = 0;
+        for (WeightRule r : rules) {
+            long n = 1;
+            for (long d : r.shape()) n = Math.multiplyExact(n, d);
+            bytes += n * dt.bytes();
+        }
+        return bytes + bytes / 8 + (64L << 20); // the model's extra tensors ((1 + w) norms) and allocation rounding
+    }
+
+    /** A model of {@code config} over tensors already made (e.g. random ones), owned from now on by the model. */
+    public static Transformer of(ModelConfig config, Weights weights, Arena weightArena) {
+        return new Transformer(config, Architectures.of(config.architecture()), weightArena, weights);
+    }
+
+    /** Writes config.json and model.safetensors in the architecture's Hugging Face layout. */
+    public void save(Path dir) throws IOException {
+        checkOpen();
+        Files.createDirectories(dir);
+        Json.MAPPER.writeValue(dir.resolve("config.json").toFile(), arch.hfConfig(config));
+        weights.writer(arch.weights(config, new HashSet<>())).write(dir.resolve(ShardedSafeTensors.SINGLE_FILE));
+    }
+
+    // ---- assembly
+
+    private Norm norm(String name) {
+        Tensor w = weights.get(name + ".weight");
+        Tensor b = weights.getOrNull(name + ".bias");
+        float eps = (float) config.normEps();
+        return switch (config.norm()) {
+            case RMS -> new Norm(Norm.Kind.RMS, w, null, eps);
+            case LAYER -> new Norm(Norm.Kind.LAYER, w, b, eps);
+            case RMS_PLUS_ONE -> {
+                float[] v = w.toFloatArray();
+                for (int i = 0; i < v.length; i++) v[i] += 1f;
+                Tensor plus = weightArena.fromFloats(v, w.dtype(), w.shape());
+                derived.add(plus);
+                yield new Norm(Norm.Kind.RMS, plus, null, eps);
+            }
+        };
+    }
+
+    private Norm normOrNull(String name) {
+        return weights.has(name + ".weight") ? norm(name) : null;
+    }
+
+    private Linear linear(String name) {
+        return new Linear(weights.get(name + ".weight"), weights.getOrNull(name + ".bias"));
+    }
+
+    private Rotary rotary() {
+        RopeConfig r = config.rope();
+        if (r == null) return null;
+        RopeSpec spec = new RopeSpec((float) r.theta(), r.interleaved() ? RopeSpec.Style.INTERLEAVED : RopeSpec.Style.HALF, r.rotaryDim());
+        if (r.scaling() == RopeConfig.Scaling.NONE) return new Rotary(spec, null, 1f);
+        return new Rotary(spec, r.inverseFrequencies(config.headDim()), r.mscale());
+    }
+
+    private TransformerBlock block(int i) {
+        LayerSpec l = config.layer(i);
+        String p = "layers." + i + ".";
+        if (l.attention() == LayerSpec.Attention.SPARSE || l.attention() == LayerSpec.Attention.DIFFERENTIAL) {
+            throw new UnsupportedOperationException("layer " + i + ": " + l.attention() + " attention is not assembled into models yet");
+        }
+        if (l.sinkTokens() > 0 || l.modCapacity() > 0) {
+            throw new UnsupportedOperationException("layer " + i + ": sink tokens and Mixture-of-Depths are not assembled into models yet");
+        }
+        Norm qn = config.qkNorm() ? new Norm(Norm.Kind.RMS, weights.get(p + "q_norm.weight"), null, (float) config.normEps()) : null;
+        Norm kn = config.qkNorm() ? new Norm(Norm.Kind.RMS, weights.get(p + "k_norm.weight"), null, (float) config.normEps()) : null;
+        SelfAttention attn = new SelfAttention(linear(p + "q"), linear(p + "k"), linear(p + "v"), linear(p + "o"), qn, kn, rotary(),
+                config.heads(), config.kvHeads(), config.headDim(), config.isCausal(), l.window(), (float) config.attnSoftcap(),
+                (float) config.effectiveAttentionScale(), l.learnedSinks() ? weights.get(p + "sinks") : null);
+        TransformerBlock.Ffn ffn = l.ffn() == LayerSpec.Ffn.MOE ? moe(p) : dense(p);
+        return switch (config.normPlacement()) {
+            case PRE -> new TransformerBlock(TransformerBlock.Placement.PRE, norm(p + "attn_norm"), null, norm(p + "ffn_norm"), null, attn, ffn);
+            case SANDWICH -> new TransformerBlock(TransformerBlock.Placement.SANDWICH, norm(p + "attn_norm"), norm(p + "post_attn_norm"),
+                    norm(p + "ffn_norm"), norm(p + "post_ffn_norm"), attn, ffn);
+            case POST -> new TransformerBlock(TransformerBlock.Placement.POST, norm(p + "post_attn_norm"), null, norm(p + "post_ffn_norm"),
+                    null, attn, ffn);
+        };
+    }
+
+    private TransformerBlock.Ffn dense(String p) {
+        if (config.ffnGated()) {
+            Glu glu = switch (config.activation()) {
+                case SWIGLU -> Glu.SWIGLU;
+                case GEGLU -> Glu.GEGLU;
+                case GEGLU_TANH -> Glu.GEGLU_TANH;
+                default -> throw new IllegalArgumentException("gated FFN activation " + config.activation() + " is not a GLU");
+            };
+            FeedForward f = FeedForward.gated(linear(p + "gate_up"), linear(p + "down"), glu);
+            return f::apply;
+        }
+        dev.braindrip.ops.Activation act = switch (config.activation()) {
+            case RELU -> dev.braindrip.ops.Activation.RELU;
+            case GELU -> dev.braindrip.ops.Activation.GELU;
+            case GELU_TANH -> dev.braindrip.ops.Activation.GELU_TANH;
+            case SILU -> dev.braindrip.ops.Activation.SILU;
+            default -> throw new IllegalArgumentException("plain FFN activation " + config.activation() + " is gated");
+        };
+        FeedForward f = FeedForward.plain(linear(p + "up"), linear(p + "down"), act);
+        return f::apply;
+    }
+
+    private TransformerBlock.Ffn moe(String p) {
+        MoeSpec m = config.moe();
+        ExpertActivation act = switch (config.activation()) {
+            case SWIGLU -> ExpertActivation.SWIGLU;
+            case GEGLU -> ExpertActivation.GEGLU;
+            case GEGLU_TANH -> ExpertActivation.GEGLU_TANH;
+            case SWIGLU_OSS -> ExpertActivation.GPTOSS_CLAMPED;
+            default -> throw new IllegalArgumentException("MoE experts need a gated activation, not " + config.activation());
+        };
+        MoeConfig mc = MoeConfig.builder().experts(m.experts()).topK(m.topK())
+                .routing(m.routing() == MoeSpec.Routing.TOPK_SOFTMAX ? Routing.TOPK_SOFTMAX : Routing.SOFTMAX_TOPK).normTopk(m.normTopk())
+                .activation(act).build();
+        MoeWeights w = MoeWeights.of(weights.get(p + "router.weight"), weights.get(p + "experts.gate"), weights.get(p + "experts.up"),
+                weights.get(p + "experts.down"));
+        if (m.sharedFfn() > 0) {
+            w = w.withShared(new SharedExpert(weights.get(p + "shared.gate"), weights.get(p + "shared.up"), weights.get(p + "shared.down"),
+                    m.sharedGate() ? weights.get(p + "shared.router") : null));
+        }
+        MoeFeedForward f = new MoeFeedForward(new MoeLayer(arena, mc, w));
+        return f::apply;
+    }
+
+    // ---- running
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public DType dtype() {
+        return weights.dtype();
+    }
+
+    public Device device() {
+        return weightArena.device();
+    }
+
+    public Weights weights() {
+        return weights;
+    }
+
+    /** Bytes of the weights (and the model's derived tensors) on the device. */
+    public long weightBytes() {
+        return weightArena.allocatedBytes();
+    }
+
+    /** The activation arena (its peak and pool show the steady-state memory). */
+    public Arena activations() {
+        return arena;
+    }
+
+    /**
+     * Runs a packed ragged batch: logits (totalTokens, V) for a decoder, the last hidden state
+     * (totalTokens, H) for an encoder, in the model dtype; row offset(r) + i is token i of row r.
+     */
+    public Tensor forward(TokenBatch batch) {
+        return run(batch, null);
+    }
+
+    /** An incremental session over {@code batch} sequences of at most {@code capacity} tokens each. */
+    public Session session(int batch, int capacity) {
+        checkOpen();
+        if (config.stack() != ModelConfig.Stack.DECODER) throw new UnsupportedOperationException("an encoder has no incremental session");
+        return new Session(this, batch, capacity);
+    }
+
+    Tensor run(TokenBatch batch, Session session) {
+        checkOpen();
+        checkIds(batch.packed());
+        if (config.positions() == ModelConfig.Positions.LEARNED && batch.maxLength() > config.maxPositions()) {
+            throw new IllegalArgumentException("a row of " + batch.maxLength() + " tokens exceeds max_position_embeddings (" + config.maxPositions() + ")");
+        }
+        int t = batch.totalTokens();
+        try (Tensor ids = arena.fromInts(batch.packed(), t); Tensor pos = arena.fromInts(batch.positions(), t);
+             Tensor cu = arena.fromInts(batch.offsets(), batch.rows() + 1)) {
+            Tensor h = embed(ids, pos);
+            int[] offsets = batch.offsets();
+            for (int i = 0; i < blocks.size(); i++) {
+                SelfAttention a = blocks.get(i).attention();
+                var cache = session == null ? null : session.cache(i);
+                try (Tensor in = h) {
+                    h = blocks.get(i).apply(ops, in, x -> a.forward(ops, x, pos, cu, offsets, cache));
+                }
+            }
+            return finish(h);
+        }
+    }
+
+    /** One decode step of a session: ids (B) at positions (B). */
+    Tensor step(int[] ids, int[] positions, Session session) {
+        checkOpen();
+        checkIds(ids);
+        try (Tensor idt = arena.fromInts(ids, ids.length); Tensor pos = arena.fromInts(positions, positions.length)) {
+            Tensor h = embed(idt, pos);
+            for (int i = 0; i < blocks.size(); i++) {
+                SelfAttention a = blocks.get(i).attention();
+                var cache = session.cache(i);
+                try (Tensor in = h) {
+                    h = blocks.get(i).apply(ops, in, x -> a.step(ops, x, pos, cache));
+                }
+            }
+            return finish(h);
+        }
+    }
+
+    private void checkIds(int[] ids) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + ids[i] + " (at " + i + ") is out of range for vocab size " + config.vocabSize());
+            }
+        }
+    }
+
+    private Tensor embed(Tensor ids, Tensor pos) {
+        Tensor h = ops.embedding(weights.get("embed"), ids);
+        if (config.embeddingScale() != 1) {
+            try (Tensor in = h) {
+                h = ops.scale(in, (float) config.embeddingScale());
+            }
+        }
+        if (config.positions() == ModelConfig.Positions.LEARNED) {
+            try (Tensor in = h; Tensor p = ops.embedding(weights.get("pos_embed"), pos)) {
+                h = ops.add(in, p);
+            }
+        }
+        if (config.typeVocab() > 0) {
+            try (Tensor in = h; Tensor zeros = arena.zeros(DType.I32, ids.numel()); Tensor ty = ops.embedding(weights.get("type_embed"), zeros)) {
+                h = ops.add(in, ty);
+            }
+        }
+        if (embedNorm != null) {
+            try (Tensor in = h) {
+                h = embedNorm.apply(ops, in);
+            }
+        }
+        return h;
+    }
+
+    private Tensor finish(Tensor h) {
+        if (finalNorm != null) {
+            try (Tensor in = h) {
+                h = finalNorm.apply(ops, in);
+            }
+        }
+        if (config.stack() == ModelConfig.Stack.ENCODER) return h;
+        Tensor logits;
+        try (Tensor in = h) {
+            logits = ops.gemm(in, head, null, true);
+        }
+        if (config.logitScale() != 1) {
+            try (Tensor in = logits) {
+                logits = ops.scale(in, (float) config.logitScale());
+            }
+        }
+        if (config.finalSoftcap() > 0) {
+            try (Tensor in = logits) {
+                logits = ops.softcap(in, (float) config.finalSoftcap());
+            }
+        }
+        return logits;
+    }
+
+    Arena arena() {
+        return arena;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("use of a closed model");
+    }
+
+    private void closeQuietly() {
+        arena.releaseAll();
+        arena.close();
+        for (Tensor t : derived) t.close();
+        weights.close();
+        weightArena.releaseAll();
+        weightArena.close();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        closeQuietly();
+    }
+}

@@ -1,0 +1,234 @@
+package dev.braindrip.model;
+
+import dev.braindrip.io.SafeTensorsDType;
+import dev.braindrip.io.SafeTensorsWriter;
+import dev.braindrip.io.TensorInfo;
+import dev.braindrip.io.TensorSource;
+import dev.braindrip.tensor.Arena;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A model's own tensors by canonical name, loaded from a checkpoint by its architecture's
+ * {@link WeightRule}s and saved back through them. Tensors keep the model dtype; a checkpoint in
+ * that dtype is copied byte for byte from the memory-mapped file (no float array in between).
+ */
+public final class Weights implements AutoCloseable {
+    private final Map<String, Tensor> tensors;
+    private final DType dtype;
+
+    private Weights(Map<String, Tensor> tensors, DType dtype) {
+        this.tensors = tensors;
+        this.dtype = dtype;
+    }
+
+    /** Wraps tensors made elsewhere (random init, tests); each must have its rule's shape. */
+    public static Weights of(Map<String, Tensor> tensors, DType dtype) {
+        return new Weights(new LinkedHashMap<>(tensors), dtype);
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public boolean has(String name) {
+        return tensors.containsKey(name);
+    }
+
+    /** The tensor of a canonical name; throws naming it when absent. */
+    public Tensor get(String name) {
+        Tensor t = tensors.get(name);
+        if (t == null) throw new IllegalArgumentException("model has no weight '" + name + "'");
+        return t;
+    }
+
+    public Tensor getOrNull(String name) {
+        return tensors.get(name);
+    }
+
+    public Map<String, Tensor> all() {
+        return java.util.Collections.unmodifiableMap(tensors);
+    }
+
+    public long bytes() {
+        long b = 0;
+        for (Tensor t : tensors.values()) b += t.bytes();
+        return b;
+    }
+
+    public long parameters() {
+        long n = 0;
+        for (Tensor t : tensors.values()) n += t.numel();
+        return n;
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : tensors.values()) t.close();
+    }
+
+    // ---- load
+
+    /**
+     * Loads every rule's tensor from {@code src} into {@code arena} as {@code dtype}. Every
+     * checkpoint tensor must be used by a rule or ignored by the architecture; a missing,
+     * mis-shaped or unexpected tensor throws naming it and {@code where}.
+     */
+    public static Weights load(TensorSource src, List<WeightRule> rules, Architecture arch, Arena arena, DType dtype, String where) {
+        Set<String> used = new HashSet<>();
+        for (WeightRule r : rules) {
+            for (String s : r.sources()) {
+                if (!src.contains(s)) throw new IllegalArgumentException(where + ": missing tensor '" + s + "'");
+                TensorInfo info = src.info(s);
+                long[] want = r.sourceShape();
+                if (!Arrays.equals(info.shape(), want)) {
+                    throw new IllegalArgumentException(where + ": tensor '" + s + "' has shape " + Arrays.toString(info.shape())
+                            + ", expected " + Arrays.toString(want));
+                }
+                if (!isFloat(info.dtype())) {
+                    throw new IllegalArgumentException(where + ": tensor '" + s + "' is " + info.dtype() + ", expected F32, F16 or BF16");
+                }
+                used.add(s);
+            }
+        }
+        for (String n : src.names()) {
+            if (!used.contains(n) && !arch.ignored(n)) throw new IllegalArgumentException(where + ": unexpected tensor '" + n + "'");
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try {
+            for (WeightRule r : rules) out.put(r.name(), loadOne(src, r, arena, dtype));
+        } catch (RuntimeException e) {
+            for (Tensor t : out.values()) t.close();
+            throw e;
+        }
+        return new Weights(out, dtype);
+    }
+
+    private static boolean isFloat(SafeTensorsDType t) {
+        return t == SafeTensorsDType.F32 || t == SafeTensorsDType.F16 || t == SafeTensorsDType.BF16;
+    }
+
+    private static Tensor loadOne(TensorSource src, WeightRule r, Arena arena, DType dtype) {
+        Tensor t = arena.empty(r.name(), dtype, r.shape());
+        try {
+            int es = dtype.bytes();
+            switch (r.kind()) {
+                case COPY -> t.copyFrom(bytesAs(src, r.sources().get(0), dtype));
+                case CONCAT -> {
+                    long part = t.dim(0) / r.sources().size();
+                    for (int i = 0; i < r.sources().size(); i++) {
+                        try (Tensor view = t.narrow(i * part, part)) {
+                            view.copyFrom(bytesAs(src, r.sources().get(i), dtype));
+                        }
+                    }
+                }
+                case PART -> {
+                    ByteBuffer in = bytesAs(src, r.sources().get(0), dtype);
+                    int n = Math.toIntExact(r.shape()[0] * es);
+                    byte[] dst = new byte[n];
+                    in.position(r.part() * n);
+                    in.get(dst);
+                    t.copyFrom(ByteBuffer.wrap(dst));
+                }
+                case TRANSPOSE, TRANSPOSE_PART -> {
+                    long[] s = r.sourceShape();
+                    ByteBuffer in = bytesAs(src, r.sources().get(0), dtype);
+                    long out0 = r.shape()[0], in0 = r.shape()[1];
+                    long col0 = (long) r.part() * out0;
+                    byte[] dst = new byte[Math.toIntExact(out0 * in0 * es)];
+                    for (long i = 0; i < in0; i++) {
+                        for (long o = 0; o < out0; o++) {
+                            int from = Math.toIntExact((i * s[1] + col0 + o) * es), to = Math.toIntExact((o * in0 + i) * es);
+                            for (int b = 0; b < es; b++) dst[to + b] = in.get(from + b);
+                        }
+                    }
+                    t.copyFrom(ByteBuffer.wrap(dst));
+                }
+            }
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /** The checkpoint tensor's bytes in {@code dtype}'s storage format: the mapped buffer itself when the dtypes agree. */
+    private static ByteBuffer bytesAs(TensorSource src, String name, DType dtype) {
+        TensorInfo info = src.info(name);
+        if (info.dtype().name().equals(dtype.name())) return src.buffer(name).order(ByteOrder.LITTLE_ENDIAN);
+        float[] f = src.toFloatArray(name);
+        ByteBuffer b = ByteBuffer.allocate(f.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : f) {
+            switch (dtype) {
+                case F32 -> b.putFloat(v);
+                case BF16 -> b.putShort(dev.braindrip.tensor.Half.f32ToBf16(v));
+                case F16 -> b.putShort(dev.braindrip.tensor.Half.f32ToF16(v));
+                default -> throw new IllegalArgumentException("model dtype must be F32, F16 or BF16, not " + dtype);
+            }
+        }
+        b.flip();
+        return b;
+    }
+
+    // ---- save
+
+    /** Writes every rule's checkpoint tensors (the inverse transforms) in the model dtype. */
+    public SafeTensorsWriter writer(List<WeightRule> rules) {
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        SafeTensorsDType st = SafeTensorsDType.valueOf(dtype.name());
+        int es = dtype.bytes();
+        Map<String, byte[]> fused = new LinkedHashMap<>();   // TRANSPOSE_PART targets, filled part by part
+        Map<String, long[]> fusedShape = new LinkedHashMap<>();
+        for (WeightRule r : rules) {
+            byte[] raw = rawBytes(get(r.name()));
+            switch (r.kind()) {
+                case COPY -> w.add(r.sources().get(0), st, r.sourceShape(), ByteBuffer.wrap(raw));
+                case CONCAT -> {
+                    int n = r.sources().size(), chunk = raw.length / n;
+                    for (int i = 0; i < n; i++) {
+                        w.add(r.sources().get(i), st, r.sourceShape(), ByteBuffer.wrap(Arrays.copyOfRange(raw, i * chunk, (i + 1) * chunk)));
+                    }
+                }
+                case PART -> {
+                    String name = r.sources().get(0);
+                    byte[] dst = fused.computeIfAbsent(name, k -> new byte[Math.toIntExact(r.sourceShape()[0] * es)]);
+                    fusedShape.put(name, r.sourceShape());
+                    System.arraycopy(raw, 0, dst, r.part() * raw.length, raw.length);
+                }
+                case TRANSPOSE, TRANSPOSE_PART -> {
+                    long[] s = r.sourceShape();
+                    String name = r.sources().get(0);
+                    byte[] dst = fused.computeIfAbsent(name, k -> new byte[Math.toIntExact(s[0] * s[1] * es)]);
+                    fusedShape.put(name, s);
+                    long out0 = r.shape()[0], in0 = r.shape()[1], col0 = (long) r.part() * out0;
+                    for (long i = 0; i < in0; i++) {
+                        for (long o = 0; o < out0; o++) {
+                            int to = Math.toIntExact((i * s[1] + col0 + o) * es), from = Math.toIntExact((o * in0 + i) * es);
+                            System.arraycopy(raw, from, dst, to, es);
+                        }
+                    }
+                }
+            }
+        }
+        for (Map.Entry<String, byte[]> e : fused.entrySet()) w.add(e.getKey(), st, fusedShape.get(e.getKey()), ByteBuffer.wrap(e.getValue()));
+        return w;
+    }
+
+    private static byte[] rawBytes(Tensor t) {
+        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(t.bytes())).order(ByteOrder.LITTLE_ENDIAN);
+        switch (t.dtype()) {
+            case F32 -> { for (float v : t.toFloatArray()) b.putFloat(v); }
+            case F16, BF16 -> { for (short v : t.toShortArray()) b.putShort(v); }
+            default -> throw new IllegalStateException("weight " + t + " is not a float tensor");
+        }
+        return b.array();
+    }
+}

@@ -1,0 +1,141 @@
+package dev.braindrip.nn;
+
+import dev.braindrip.ops.AttentionResult;
+import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.Ops;
+import dev.braindrip.tensor.Tensor;
+
+/**
+ * Multi-head self-attention (MHA, GQA, MQA): q/k/v projections (optional biases), optional per-head
+ * q/k RMSNorm (Qwen3), RoPE, the fused attention kernel with the layer's mask (causal or
+ * bidirectional, sliding window, softcap, scale, learned sinks), and the output projection.
+ * {@link #forward} runs a packed ragged batch (no padding) and may fill a KV cache;
+ * {@link #step} runs one new token per sequence over it.
+ */
+public final class SelfAttention {
+    private final Linear q, k, v, o;
+    private final Norm qNorm, kNorm;
+    private final Rotary rotary;
+    private final int heads, kvHeads, headDim;
+    private final AttentionSpec spec;      // prefill: the whole mask
+    private final AttentionSpec stepSpec;  // decode over a cache
+    private final Tensor sinks;            // learned sink logits (Hq) F32, or null
+    private final int window;              // sliding window W, or 0
+
+    public SelfAttention(Linear q, Linear k, Linear v, Linear o, Norm qNorm, Norm kNorm, Rotary rotary, int heads, int kvHeads,
+                         int headDim, boolean causal, int window, float softcap, float scale, Tensor sinks) {
+        this.q = q;
+        this.k = k;
+        this.v = v;
+        this.o = o;
+        this.qNorm = qNorm;
+        this.kNorm = kNorm;
+        this.rotary = rotary;
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.sinks = sinks;
+        this.window = window;
+        if (q.out() != (long) heads * headDim) throw new IllegalArgumentException("attention: q_proj gives " + q.out() + ", heads x headDim is " + heads * headDim);
+        if (k.out() != (long) kvHeads * headDim || v.out() != (long) kvHeads * headDim) {
+            throw new IllegalArgumentException("attention: k/v_proj give " + k.out() + "/" + v.out() + ", kvHeads x headDim is " + kvHeads * headDim);
+        }
+        AttentionSpec base = (causal ? AttentionSpec.causal() : AttentionSpec.full()).scale(scale);
+        if (softcap > 0) base = base.softcap(softcap);
+        this.stepSpec = base;
+        this.spec = window > 0 ? base.slidingWindow(window) : base;
+    }
+
+    public int window() {
+        return window;
+    }
+
+    public int kvHeads() {
+        return kvHeads;
+    }
+
+    public int headDim() {
+        return headDim;
+    }
+
+    /** The owners of q, k, v after norms and RoPE (any shape of T·heads·D elements; see {@link #heads}). */
+    private Tensor[] project(Ops ops, Tensor x, Tensor positions) {
+        long t = x.dim(0);
+        Tensor qh = null, kh = null, vh = null;
+        try {
+            qh = headsOf(ops, q.apply(ops, x), t, heads, qNorm, positions);
+            kh = headsOf(ops, k.apply(ops, x), t, kvHeads, kNorm, positions);
+            vh = v.apply(ops, x);
+            return new Tensor[] {qh, kh, vh};
+        } catch (RuntimeException e) {
+            closeAll(qh, kh, vh);
+            throw e;
+        }
+    }
+
+    /** A (T, h, D) view of an owner. */
+    private Tensor heads(Tensor owner, long t, int h) {
+        return owner.reshape(t, h, headDim);
+    }
+
+    private Tensor headsOf(Ops ops, Tensor proj, long t, int h, Norm norm, Tensor positions) {
+        Tensor normed = null;
+        try {
+            if (norm != null) {
+                normed = norm.apply(ops, proj.reshape(t * h, headDim));
+                proj.close();
+                proj = normed;
+            }
+            if (rotary == null) return proj;
+            try (Tensor in = proj) {
+                return rotary.apply(ops, in.reshape(t, h, headDim), positions);
+            }
+        } catch (RuntimeException e) {
+            proj.close();
+            throw e;
+        }
+    }
+
+    /**
+     * x (T, H) packed rows, positions (T) I32, cuSeqlens (B + 1) I32 and their host copy; with a
+     * cache, each row's keys and values are appended to its sequence. Returns (T, H).
+     */
+    public Tensor forward(Ops ops, Tensor x, Tensor positions, Tensor cuSeqlens, int[] offsets, KvCache cache) {
+        Tensor[] qkv = project(ops, x, positions);
+        try {
+            if (cache != null) {
+                for (int b = 0; b + 1 < offsets.length; b++) {
+                    int len = offsets[b + 1] - offsets[b];
+                    Tensor kb = heads(qkv[1], x.dim(0), kvHeads).narrow(offsets[b], len);
+                    Tensor vb = heads(qkv[2], x.dim(0), kvHeads).narrow(offsets[b], len);
+                    cache.append(b, kb, vb);
+                }
+            }
+            try (AttentionResult r = ops.attentionVarlen(heads(qkv[0], x.dim(0), heads),
+                    heads(qkv[1], x.dim(0), kvHeads), heads(qkv[2], x.dim(0), kvHeads), cuSeqlens, cuSeqlens, sinks, spec)) {
+                return o.apply(ops, r.o().reshape(x.dim(0), (long) heads * headDim));
+            }
+        } finally {
+            closeAll(qkv);
+        }
+    }
+
+    /** One new token per sequence: x (B, H), positions (B) I32; appends to the cache and attends over it. */
+    public Tensor step(Ops ops, Tensor x, Tensor positions, KvCache cache) {
+        long b = x.dim(0);
+        Tensor[] qkv = project(ops, x, positions);
+        try {
+            cache.appendStep(qkv[1].reshape(b, 1, kvHeads, headDim), qkv[2].reshape(b, 1, kvHeads, headDim));
+            AttentionSpec s = window > 0 ? stepSpec : spec;
+            try (AttentionResult r = cache.attendStep(qkv[0].reshape(b, 1, heads, headDim), sinks, s)) {
+                return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
+            }
+        } finally {
+            closeAll(qkv);
+        }
+    }
+
+    static void closeAll(Tensor... ts) {
+        for (Tensor t : ts) if (t != null) t.close();
+    }
+}

@@ -1,0 +1,494 @@
+package dev.braindrip.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.braindrip.reference.HfRefWeights;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Device;
+import dev.braindrip.tensor.Tensor;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Test-side helpers for the model tests: the Hugging Face fixtures under src/test/resources/hf/
+ * (see its README.md), a minimal safetensors reader and writer independent of the main code's
+ * {@code dev.braindrip.io}, NMSE, and loading with the one allowed skip (gpt_oss).
+ */
+final class Fixtures {
+    static final Path ROOT = Path.of("src/test/resources/hf");
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Fixtures whose architecture the model layer must implement: a failure here is a failure. */
+    static final List<String> EXPECTED = List.of("llama", "llama3-rope", "llama-linear-rope", "llama-bf16", "mistral",
+            "mixtral", "qwen2", "qwen2-sliding", "qwen2-sliding-4.57", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2", "gpt2",
+            "gpt2-noprefix", "bert");
+
+    /** Fixtures that may be unsupported (load throws UnsupportedOperationException or "unknown model_type"). */
+    static final List<String> OPTIONAL = List.of("gpt_oss");
+
+    private Fixtures() {
+    }
+
+    // =====================================================================================
+    // Fixture directories
+    // =====================================================================================
+
+    /** Every fixture directory (one with a config.json), sorted by name. */
+    static List<String> all() {
+        List<String> out = new ArrayList<>();
+        if (Files.isDirectory(ROOT)) {
+            try (Stream<Path> s = Files.list(ROOT)) {
+                s.filter(Files::isDirectory).filter(d -> Files.exists(d.resolve("config.json")))
+                        .map(d -> d.getFileName().toString()).sorted().forEach(out::add);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        return out;
+    }
+
+    static Path dir(String name) {
+        return ROOT.resolve(name);
+    }
+
+    /**
+     * Loads fixture {@code name}. A fixture that is neither expected nor optional fails (someone
+     * added a fixture without deciding about it). An optional fixture whose architecture is not
+     * implemented is skipped with {@link Assumptions#abort}; every other failure propagates.
+     */
+    static Transformer load(String name, Device device, DType dtype) throws IOException {
+        return load(name, dir(name), device, dtype);
+    }
+
+    static Transformer load(String name, Path dir, Device device, DType dtype) throws IOException {
+        if (!EXPECTED.contains(name) && !OPTIONAL.contains(name)) {
+            throw new AssertionError("fixture '" + name + "' is in neither Fixtures.EXPECTED nor Fixtures.OPTIONAL; "
+                    + "decide whether the model layer must support it");
+        }
+        try {
+            return Transformer.load(dir, device, dtype);
+        } catch (UnsupportedOperationException e) {
+            if (OPTIONAL.contains(name)) {
+                Assumptions.abort("optional fixture " + name + " not implemented (UnsupportedOperationException: "
+                        + e.getMessage() + ")");
+            }
+            throw new AssertionError("fixture " + name + " is EXPECTED to work but loading it is unsupported: " + e, e);
+        } catch (IllegalArgumentException e) {
+            if (OPTIONAL.contains(name) && saysUnknownModelType(e.getMessage())) {
+                Assumptions.abort("optional fixture " + name + " not implemented (" + e.getMessage() + ")");
+            }
+            if (saysUnknownModelType(e.getMessage())) {
+                throw new AssertionError("fixture " + name + " is EXPECTED to work but its architecture is not implemented: "
+                        + e.getMessage(), e);
+            }
+            throw e;
+        }
+    }
+
+    static boolean saysUnknownModelType(String message) {
+        if (message == null) {
+            return false;
+        }
+        String m = message.toLowerCase(Locale.ROOT);
+        return m.contains("model_type") && (m.contains("unknown") || m.contains("unsupported") || m.contains("not supported"));
+    }
+
+    /** Copies the files of a fixture (flat directory) into {@code to}. */
+    static Path copy(String name, Path to) throws IOException {
+        Files.createDirectories(to);
+        try (Stream<Path> s = Files.list(dir(name))) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                if (Files.isRegularFile(p)) {
+                    Files.copy(p, to.resolve(p.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+        return to;
+    }
+
+    // =====================================================================================
+    // expected.safetensors
+    // =====================================================================================
+
+    /** The rows of a fixture's expected.safetensors: tokens and the expected outputs (S_r × cols each). */
+    record Expected(String output, int[][] tokens, double[][] values, int cols, Map<String, String> metadata) {
+        int rows() {
+            return tokens.length;
+        }
+
+        TokenBatch batch() {
+            return TokenBatch.of(tokens);
+        }
+    }
+
+    static Expected expected(String name) throws IOException {
+        SafeTensorsFile f = new SafeTensorsFile(dir(name).resolve("expected.safetensors"));
+        String rowsMeta = f.metadata.get("rows");
+        int rows = rowsMeta != null ? Integer.parseInt(rowsMeta)
+                : (int) f.tensors.keySet().stream().filter(n -> n.startsWith("tokens_")).count();
+        String output = f.metadata.getOrDefault("output", f.tensors.containsKey("hidden_0") ? "hidden" : "logits");
+        int[][] tokens = new int[rows][];
+        double[][] values = new double[rows][];
+        int cols = -1;
+        for (int r = 0; r < rows; r++) {
+            double[] t = f.get("tokens_" + r);
+            tokens[r] = new int[t.length];
+            for (int i = 0; i < t.length; i++) {
+                tokens[r][i] = (int) t[i];
+            }
+            String key = output + "_" + r;
+            long[] shape = f.shape(key);
+            assertEquals(2, shape.length, name + " " + key + " rank");
+            assertEquals(t.length, shape[0], name + " " + key + " rows");
+            cols = (int) shape[1];
+            values[r] = f.get(key);
+        }
+        assertTrue(rows > 0, name + ": expected.safetensors has no rows");
+        return new Expected(output, tokens, values, cols, f.metadata);
+    }
+
+    // =====================================================================================
+    // Numbers
+    // =====================================================================================
+
+    /** NMSE of rows [from, from + n) of the packed (·, cols) {@code got} against {@code want} (n × cols). */
+    static double nmse(float[] got, int fromRow, int cols, double[] want) {
+        double num = 0;
+        double den = 0;
+        int base = fromRow * cols;
+        for (int i = 0; i < want.length; i++) {
+            double d = got[base + i] - want[i];
+            num += d * d;
+            den += want[i] * want[i];
+        }
+        return den == 0 ? (num == 0 ? 0 : Double.POSITIVE_INFINITY) : num / den;
+    }
+
+    /** NMSE of {@code got[gotFrom ..< gotFrom+n]} against {@code want[wantFrom ..< wantFrom+n]}. */
+    static double nmse(float[] got, int gotFrom, float[] want, int wantFrom, int n) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < n; i++) {
+            double w = want[wantFrom + i];
+            double d = got[gotFrom + i] - w;
+            num += d * d;
+            den += w * w;
+        }
+        return den == 0 ? (num == 0 ? 0 : Double.POSITIVE_INFINITY) : num / den;
+    }
+
+    static double[] flatten(double[][] rows) {
+        int n = 0;
+        for (double[] r : rows) {
+            n += r.length;
+        }
+        double[] out = new double[n];
+        int at = 0;
+        for (double[] r : rows) {
+            System.arraycopy(r, 0, out, at, r.length);
+            at += r.length;
+        }
+        return out;
+    }
+
+    /** Runs a forward, checks the output shape is (totalTokens, cols), returns the values and closes the tensor. */
+    static float[] forward(Transformer model, TokenBatch batch, int cols) {
+        try (Tensor t = model.forward(batch)) {
+            assertEquals(2, t.rank(), "forward output rank: " + Arrays.toString(t.shape()));
+            assertEquals(batch.totalTokens(), t.dim(0), "forward output rows: " + Arrays.toString(t.shape()));
+            assertEquals(cols, t.dim(1), "forward output columns: " + Arrays.toString(t.shape()));
+            assertEquals(model.dtype(), t.dtype(), "forward output dtype");
+            return t.toFloatArray();
+        }
+    }
+
+    // =====================================================================================
+    // Weights for HfReference
+    // =====================================================================================
+
+    static HfRefWeights weights(Path dir) throws IOException {
+        Path single = dir.resolve("model.safetensors");
+        Path index = dir.resolve("model.safetensors.index.json");
+        Map<String, SafeTensorsFile> byTensor = new HashMap<>();
+        if (Files.exists(single)) {
+            SafeTensorsFile f = new SafeTensorsFile(single);
+            for (String n : f.tensors.keySet()) {
+                byTensor.put(n, f);
+            }
+        } else if (Files.exists(index)) {
+            JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
+            Map<String, SafeTensorsFile> files = new HashMap<>();
+            for (Map.Entry<String, JsonNode> e : map.properties()) {
+                String file = e.getValue().asText();
+                SafeTensorsFile f = files.get(file);
+                if (f == null) {
+                    f = new SafeTensorsFile(dir.resolve(file));
+                    files.put(file, f);
+                }
+                byTensor.put(e.getKey(), f);
+            }
+        } else {
+            throw new IOException(dir + ": neither model.safetensors nor model.safetensors.index.json");
+        }
+        return new HfRefWeights() {
+            @Override
+            public boolean has(String name) {
+                return byTensor.containsKey(name);
+            }
+
+            @Override
+            public long[] shape(String name) {
+                return file(name).shape(name);
+            }
+
+            @Override
+            public double[] get(String name) {
+                return file(name).get(name);
+            }
+
+            private SafeTensorsFile file(String name) {
+                SafeTensorsFile f = byTensor.get(name);
+                if (f == null) {
+                    throw new IllegalArgumentException("missing tensor: " + name);
+                }
+                return f;
+            }
+        };
+    }
+
+    // =====================================================================================
+    // safetensors: reader
+    // =====================================================================================
+
+    /** One tensor's raw form. */
+    record Raw(String dtype, long[] shape, byte[] data) {
+    }
+
+    /** A minimal safetensors reader (F32, F16, BF16, F64, I64, I32), copied from HfReferenceTest plus raw access. */
+    static final class SafeTensorsFile {
+        final Map<String, JsonNode> tensors = new LinkedHashMap<>();
+        final Map<String, String> metadata = new HashMap<>();
+        private final ByteBuffer data;
+        private final Path path;
+
+        SafeTensorsFile(Path path) throws IOException {
+            this.path = path;
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+                readFully(ch, len, 0);
+                long n = len.flip().getLong();
+                if (n <= 0 || n > 100_000_000 || 8 + n > ch.size()) {
+                    throw new IOException(path + ": bad header length " + n);
+                }
+                ByteBuffer hdr = ByteBuffer.allocate((int) n);
+                readFully(ch, hdr, 8);
+                JsonNode header = JSON.readTree(new String(hdr.array(), StandardCharsets.UTF_8).trim());
+                for (Map.Entry<String, JsonNode> e : header.properties()) {
+                    if (e.getKey().equals("__metadata__")) {
+                        for (Map.Entry<String, JsonNode> me : e.getValue().properties()) {
+                            metadata.put(me.getKey(), me.getValue().asText());
+                        }
+                    } else {
+                        tensors.put(e.getKey(), e.getValue());
+                    }
+                }
+                long dataLen = ch.size() - 8 - n;
+                data = ch.map(FileChannel.MapMode.READ_ONLY, 8 + n, dataLen).order(ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+
+        private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
+            while (b.hasRemaining()) {
+                int r = ch.read(b, pos + b.position());
+                if (r < 0) {
+                    throw new IOException("unexpected end of file");
+                }
+            }
+        }
+
+        private JsonNode info(String name) {
+            JsonNode t = tensors.get(name);
+            if (t == null) {
+                throw new IllegalArgumentException("missing tensor: " + name + " in " + path);
+            }
+            return t;
+        }
+
+        long[] shape(String name) {
+            JsonNode s = info(name).get("shape");
+            long[] out = new long[s.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = s.get(i).asLong();
+            }
+            return out;
+        }
+
+        String dtype(String name) {
+            return info(name).get("dtype").asText();
+        }
+
+        /** The tensor's bytes as stored. */
+        byte[] bytes(String name) {
+            JsonNode t = info(name);
+            long begin = t.get("data_offsets").get(0).asLong();
+            long end = t.get("data_offsets").get(1).asLong();
+            if (begin < 0 || end < begin || end > data.capacity()) {
+                throw new IllegalArgumentException(name + ": offsets " + begin + ".." + end + " outside the data");
+            }
+            byte[] out = new byte[(int) (end - begin)];
+            data.slice((int) begin, out.length).get(out);
+            return out;
+        }
+
+        Raw raw(String name) {
+            return new Raw(dtype(name), shape(name), bytes(name));
+        }
+
+        /** Every tensor, in file order. */
+        LinkedHashMap<String, Raw> all() {
+            LinkedHashMap<String, Raw> out = new LinkedHashMap<>();
+            for (String n : tensors.keySet()) {
+                out.put(n, raw(n));
+            }
+            return out;
+        }
+
+        double[] get(String name) {
+            JsonNode t = info(name);
+            String dtype = t.get("dtype").asText();
+            long begin = t.get("data_offsets").get(0).asLong();
+            long end = t.get("data_offsets").get(1).asLong();
+            long count = 1;
+            for (long d : shape(name)) {
+                count *= d;
+            }
+            int width = width(dtype);
+            if (end - begin != count * width || end > data.capacity()) {
+                throw new IllegalArgumentException(name + ": offsets " + begin + ".." + end
+                        + " do not fit " + count + " × " + dtype);
+            }
+            double[] out = new double[(int) count];
+            int base = (int) begin;
+            for (int i = 0; i < out.length; i++) {
+                int at = base + i * width;
+                switch (dtype) {
+                    case "F64":
+                        out[i] = data.getDouble(at);
+                        break;
+                    case "I64":
+                        out[i] = data.getLong(at);
+                        break;
+                    case "F32":
+                        out[i] = data.getFloat(at);
+                        break;
+                    case "I32":
+                        out[i] = data.getInt(at);
+                        break;
+                    case "BF16":
+                        out[i] = Float.intBitsToFloat((data.getShort(at) & 0xFFFF) << 16);
+                        break;
+                    default: // F16
+                        out[i] = halfToDouble(data.getShort(at) & 0xFFFF);
+                        break;
+                }
+            }
+            return out;
+        }
+    }
+
+    static int width(String dtype) {
+        switch (dtype) {
+            case "F64":
+            case "I64":
+                return 8;
+            case "F32":
+            case "I32":
+                return 4;
+            case "F16":
+            case "BF16":
+                return 2;
+            default:
+                throw new IllegalArgumentException("unsupported dtype " + dtype);
+        }
+    }
+
+    /** IEEE 754 binary16 → double, by hand (Float.float16ToFloat is Java 20+). */
+    static double halfToDouble(int bits) {
+        int sign = (bits >>> 15) & 1;
+        int exp = (bits >>> 10) & 0x1F;
+        int mant = bits & 0x3FF;
+        double v;
+        if (exp == 0) {
+            v = mant * Math.pow(2, -24);
+        } else if (exp == 31) {
+            v = mant == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
+        } else {
+            v = (1.0 + mant / 1024.0) * Math.pow(2, exp - 15);
+        }
+        return sign == 1 ? -v : v;
+    }
+
+    // =====================================================================================
+    // safetensors: writer
+    // =====================================================================================
+
+    /**
+     * Writes a safetensors file: 8-byte little-endian header length, the JSON header (padded with
+     * spaces to a multiple of 8), then the tensors' bytes back to back in map order. The shape and
+     * dtype in each {@link Raw} are written as given, whether or not they fit the bytes (so tests
+     * can write mis-shaped tensors).
+     */
+    static void writeSafeTensors(Path file, Map<String, Raw> tensors, Map<String, String> metadata) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode m = header.putObject("__metadata__");
+            metadata.forEach(m::put);
+        }
+        long at = 0;
+        for (Map.Entry<String, Raw> e : tensors.entrySet()) {
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", e.getValue().dtype());
+            ArrayNode shape = t.putArray("shape");
+            for (long d : e.getValue().shape()) {
+                shape.add(d);
+            }
+            ArrayNode off = t.putArray("data_offsets");
+            off.add(at);
+            at += e.getValue().data().length;
+            off.add(at);
+        }
+        byte[] json = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) / 8 * 8;
+        byte[] hdr = Arrays.copyOf(json, padded);
+        Arrays.fill(hdr, json.length, padded, (byte) ' ');
+        try (OutputStream out = Files.newOutputStream(file)) {
+            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
+            out.write(hdr);
+            for (Raw r : tensors.values()) {
+                out.write(r.data());
+            }
+        }
+    }
+}
