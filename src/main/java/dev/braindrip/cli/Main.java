@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "braindrip", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Transformer kernels and models on NVIDIA GPUs (and the CPU) from Java.",
-        subcommands = {KernelCommand.class, BenchCommand.class})
+        subcommands = {KernelCommand.class, BenchCommand.class, ForwardCommand.class, InitCommand.class, InspectCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -50,7 +50,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (kernel, bench)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (forward, init, inspect, kernel, bench)");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

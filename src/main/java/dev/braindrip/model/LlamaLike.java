@@ -282,6 +282,7 @@ abstract class LlamaLike implements Architecture {
             default -> throw new IllegalArgumentException("architecture " + modelTypes().get(0) + " has no preset '" + name + "' (presets: "
                     + String.join(", ", presets()) + ")");
         }
+        o.put("head_dim", o.get("hidden_size").asInt() / o.get("num_attention_heads").asInt());
         return o;
     }
 }
