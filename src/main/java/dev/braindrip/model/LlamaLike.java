@@ -31,6 +31,18 @@ abstract class LlamaLike implements Architecture {
         return LayerSpec.Attention.FULL;
     }
 
+    /**
+     * Layer i: its attention kind, and StreamingLLM sink tokens (the library's own config key
+     * {@code attention_sink_tokens}: sliding layers also see the first N tokens).
+     */
+    LayerSpec layer(HfConfig hf, int i, int layers, LayerSpec.Ffn ffn) {
+        LayerSpec.Attention a = attention(hf, i, layers);
+        LayerSpec l = a == LayerSpec.Attention.SLIDING ? LayerSpec.sliding(window(hf), ffn) : LayerSpec.full(ffn);
+        int sinks = hf.integer("attention_sink_tokens", 0);
+        if (sinks < 0) throw hf.error("attention_sink_tokens (" + sinks + ") must be >= 0");
+        return sinks > 0 && a == LayerSpec.Attention.SLIDING ? l.withSinkTokens(sinks) : l;
+    }
+
     int window(HfConfig hf) {
         return hf.has("sliding_window") ? hf.integer("sliding_window") : 0;
     }
@@ -71,8 +83,7 @@ abstract class LlamaLike implements Architecture {
         List<LayerSpec> ls = new ArrayList<>();
         for (int i = 0; i < layers; i++) {
             LayerSpec.Ffn ffn = moe != null && isMoeLayer(hf, i) ? LayerSpec.Ffn.MOE : LayerSpec.Ffn.DENSE;
-            LayerSpec.Attention a = attention(hf, i, layers);
-            ls.add(a == LayerSpec.Attention.SLIDING ? LayerSpec.sliding(window(hf), ffn) : LayerSpec.full(ffn));
+            ls.add(layer(hf, i, layers, ffn));
         }
         b.layers(ls);
         if (ls.stream().anyMatch(l -> l.ffn() == LayerSpec.Ffn.MOE)) b.moe(moe);
@@ -226,6 +237,8 @@ abstract class LlamaLike implements Architecture {
         o.put("tie_word_embeddings", c.tieEmbeddings());
         o.put("attention_bias", c.qkvBias());
         putRope(o, c.rope());
+        int sinks = c.layers().stream().mapToInt(LayerSpec::sinkTokens).max().orElse(0);
+        if (sinks > 0) o.put("attention_sink_tokens", sinks);
         if (c.bosTokenId() >= 0) o.put("bos_token_id", c.bosTokenId());
         if (c.eosTokenIds().size() == 1) o.put("eos_token_id", c.eosTokenIds().get(0));
         else if (!c.eosTokenIds().isEmpty()) {

@@ -14,7 +14,8 @@ import java.util.List;
 public final class Session implements AutoCloseable {
     private final Transformer model;
     private final int batch, capacity;
-    private final List<KvCache> caches = new ArrayList<>();
+    private final List<KvCache> caches = new ArrayList<>();          // per layer (null for routed layers)
+    private final List<KvCache[]> routed = new ArrayList<>();        // per layer: one cache per sequence for MoD layers
     private final int[] lengths;
     private boolean prefilled, closed;
 
@@ -29,9 +30,16 @@ public final class Session implements AutoCloseable {
         try {
             for (int i = 0; i < c.layerCount(); i++) {
                 LayerSpec l = c.layer(i);
-                caches.add(l.attention() == LayerSpec.Attention.SLIDING && l.window() < capacity
-                        ? KvCache.sliding(model.arena(), batch, l.window(), c.kvHeads(), c.headDim(), model.dtype())
-                        : KvCache.dense(model.arena(), batch, capacity, c.kvHeads(), c.headDim(), model.dtype()));
+                if (l.modCapacity() > 0) {
+                    // routed tokens differ per sequence: each sequence gets its own cache of this layer
+                    KvCache[] per = new KvCache[batch];
+                    routed.add(per);
+                    caches.add(null);
+                    for (int b = 0; b < batch; b++) per[b] = cacheFor(c, l, 1, capacity);
+                } else {
+                    routed.add(null);
+                    caches.add(cacheFor(c, l, batch, capacity));
+                }
             }
         } catch (RuntimeException e) {
             close();
@@ -39,8 +47,24 @@ public final class Session implements AutoCloseable {
         }
     }
 
+    /** A ring of W slots for a sliding layer (unless it also keeps sink tokens), a differential cache, or a dense one. */
+    private KvCache cacheFor(ModelConfig c, LayerSpec l, int n, int capacity) {
+        if (l.attention() == LayerSpec.Attention.DIFFERENTIAL) {
+            return KvCache.differential(model.arena(), n, capacity, c.kvHeads(), c.headDim(), model.dtype());
+        }
+        if (l.attention() == LayerSpec.Attention.SLIDING && l.sinkTokens() == 0 && l.window() < capacity) {
+            return KvCache.sliding(model.arena(), n, l.window(), c.kvHeads(), c.headDim(), model.dtype());
+        }
+        return KvCache.dense(model.arena(), n, capacity, c.kvHeads(), c.headDim(), model.dtype());
+    }
+
     KvCache cache(int layer) {
         return caches.get(layer);
+    }
+
+    /** Sequence b's own cache of a Mixture-of-Depths layer. */
+    KvCache cache(int layer, int b) {
+        return routed.get(layer)[b];
     }
 
     public int batch() {
@@ -55,7 +79,8 @@ public final class Session implements AutoCloseable {
     /** KV-cache bytes of all layers. */
     public long cacheBytes() {
         long n = 0;
-        for (KvCache c : caches) n += c.bytes();
+        for (KvCache c : caches) if (c != null) n += c.bytes();
+        for (KvCache[] per : routed) if (per != null) for (KvCache c : per) if (c != null) n += c.bytes();
         return n;
     }
 
@@ -96,7 +121,8 @@ public final class Session implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        for (KvCache c : caches) c.close();
+        for (KvCache c : caches) if (c != null) c.close();
+        for (KvCache[] per : routed) if (per != null) for (KvCache c : per) if (c != null) c.close();
     }
 
 }

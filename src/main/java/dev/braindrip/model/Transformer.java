@@ -5,7 +5,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.braindrip.io.ShardedSafeTensors;
 import dev.braindrip.io.TensorInfo;
 import dev.braindrip.io.TensorSource;
+import dev.braindrip.nn.DifferentialAttention;
 import dev.braindrip.nn.FeedForward;
+import dev.braindrip.nn.KvCache;
+import dev.braindrip.nn.SparseLayouts;
 import dev.braindrip.nn.Linear;
 import dev.braindrip.nn.MoeFeedForward;
 import dev.braindrip.nn.Norm;
@@ -16,6 +19,8 @@ import dev.braindrip.ops.Glu;
 import dev.braindrip.ops.Ops;
 import dev.braindrip.ops.RopeSpec;
 import dev.braindrip.ops.moe.ExpertActivation;
+import dev.braindrip.ops.moe.GateUpLayout;
+import dev.braindrip.ops.moe.MixtureOfDepths;
 import dev.braindrip.ops.moe.MoeConfig;
 import dev.braindrip.ops.moe.MoeLayer;
 import dev.braindrip.ops.moe.MoeWeights;
@@ -55,6 +60,9 @@ public final class Transformer implements AutoCloseable {
     private final Weights weights;
     private final List<Tensor> derived = new ArrayList<>();
     private final List<TransformerBlock> blocks = new ArrayList<>();
+    private final List<Attn> attns = new ArrayList<>();
+    private final List<MixtureOfDepths> mods = new ArrayList<>();   // per layer, null when not routed
+    private final List<Float> modThresholds = new ArrayList<>();
     private final Norm finalNorm, embedNorm;
     private final Tensor head;
     private boolean closed;
@@ -194,27 +202,95 @@ public final class Transformer implements AutoCloseable {
         return new Rotary(spec, r.inverseFrequencies(config.headDim()), r.mscale());
     }
 
+    /** A layer's attention over a packed batch (optionally filling its cache) and over one new token per sequence. */
+    interface Attn {
+        Tensor forward(Tensor x, Tensor positions, Tensor cuSeqlens, int[] offsets, KvCache cache);
+
+        Tensor step(Tensor x, Tensor positions, KvCache cache);
+    }
+
     private TransformerBlock block(int i) {
         LayerSpec l = config.layer(i);
         String p = "layers." + i + ".";
-        if (l.attention() == LayerSpec.Attention.SPARSE || l.attention() == LayerSpec.Attention.DIFFERENTIAL) {
-            throw new UnsupportedOperationException("layer " + i + ": " + l.attention() + " attention is not assembled into models yet");
+        Attn attn = l.attention() == LayerSpec.Attention.DIFFERENTIAL ? differential(i, p) : selfAttention(l, p);
+        attns.add(attn);
+        if (l.modCapacity() > 0) {
+            mods.add(new MixtureOfDepths(arena, weights.get(p + "mod_router.weight"), l.modCapacity()));
+            modThresholds.add(weights.get(p + "mod_router.threshold").toFloatArray()[0]);
+        } else {
+            mods.add(null);
+            modThresholds.add(0f);
         }
-        if (l.sinkTokens() > 0 || l.modCapacity() > 0) {
-            throw new UnsupportedOperationException("layer " + i + ": sink tokens and Mixture-of-Depths are not assembled into models yet");
-        }
-        Norm qn = config.qkNorm() ? new Norm(Norm.Kind.RMS, weights.get(p + "q_norm.weight"), null, (float) config.normEps()) : null;
-        Norm kn = config.qkNorm() ? new Norm(Norm.Kind.RMS, weights.get(p + "k_norm.weight"), null, (float) config.normEps()) : null;
-        SelfAttention attn = new SelfAttention(linear(p + "q"), linear(p + "k"), linear(p + "v"), linear(p + "o"), qn, kn, rotary(),
-                config.heads(), config.kvHeads(), config.headDim(), config.isCausal(), l.window(), (float) config.attnSoftcap(),
-                (float) config.effectiveAttentionScale(), l.learnedSinks() ? weights.get(p + "sinks") : null);
         TransformerBlock.Ffn ffn = l.ffn() == LayerSpec.Ffn.MOE ? moe(p) : dense(p);
         return switch (config.normPlacement()) {
-            case PRE -> new TransformerBlock(TransformerBlock.Placement.PRE, norm(p + "attn_norm"), null, norm(p + "ffn_norm"), null, attn, ffn);
+            case PRE -> new TransformerBlock(TransformerBlock.Placement.PRE, norm(p + "attn_norm"), null, norm(p + "ffn_norm"), null, null, ffn);
             case SANDWICH -> new TransformerBlock(TransformerBlock.Placement.SANDWICH, norm(p + "attn_norm"), norm(p + "post_attn_norm"),
-                    norm(p + "ffn_norm"), norm(p + "post_ffn_norm"), attn, ffn);
+                    norm(p + "ffn_norm"), norm(p + "post_ffn_norm"), null, ffn);
             case POST -> new TransformerBlock(TransformerBlock.Placement.POST, norm(p + "post_attn_norm"), null, norm(p + "post_ffn_norm"),
-                    null, attn, ffn);
+                    null, null, ffn);
+        };
+    }
+
+    private Attn selfAttention(LayerSpec l, String p) {
+        Norm qn = config.qkNorm() ? new Norm(Norm.Kind.RMS, weights.get(p + "q_norm.weight"), null, (float) config.normEps()) : null;
+        Norm kn = config.qkNorm() ? new Norm(Norm.Kind.RMS, weights.get(p + "k_norm.weight"), null, (float) config.normEps()) : null;
+        SparseLayouts sparse = l.sparse() == null ? null : new SparseLayouts(l.sparse().pattern(), l.sparse().blockSize(), config.heads());
+        SelfAttention a = new SelfAttention(linear(p + "q"), linear(p + "k"), linear(p + "v"), linear(p + "o"), qn, kn, rotary(),
+                config.heads(), config.kvHeads(), config.headDim(), config.isCausal(), l.window(), l.sinkTokens(), sparse,
+                (float) config.attnSoftcap(), (float) config.effectiveAttentionScale(), l.learnedSinks() ? weights.get(p + "sinks") : null);
+        return new Attn() {
+            @Override
+            public Tensor forward(Tensor x, Tensor positions, Tensor cu, int[] offsets, KvCache cache) {
+                return a.forward(ops, x, positions, cu, offsets, cache);
+            }
+
+            @Override
+            public Tensor step(Tensor x, Tensor positions, KvCache cache) {
+                return a.step(ops, x, positions, cache);
+            }
+        };
+    }
+
+    /** Differential attention (the fused kernel), row by row over a packed batch. */
+    private Attn differential(int i, String p) {
+        if (config.qkvBias() || config.outBias() || config.rope() == null) {
+            throw new IllegalArgumentException("layer " + i + ": differential attention takes no biases and needs RoPE");
+        }
+        long e = config.hidden();
+        DifferentialAttention d = new DifferentialAttention(ops, (int) e, config.heads(), config.kvHeads(), i, weights.get(p + "q.weight"),
+                weights.get(p + "k.weight"), weights.get(p + "v.weight"), weights.get(p + "o.weight"), weights.get(p + "lambda_q1").toFloatArray(),
+                weights.get(p + "lambda_k1").toFloatArray(), weights.get(p + "lambda_q2").toFloatArray(), weights.get(p + "lambda_k2").toFloatArray(),
+                weights.get(p + "subln.weight"), (float) config.rope().theta());
+        if (d.headDim() != config.headDim()) {
+            throw new IllegalArgumentException("layer " + i + ": differential head dim is hidden / heads / 2 = " + d.headDim() + ", config says " + config.headDim());
+        }
+        return new Attn() {
+            @Override
+            public Tensor forward(Tensor x, Tensor positions, Tensor cu, int[] offsets, KvCache cache) {
+                Tensor out = arena.empty(x.dtype(), x.shape());
+                try {
+                    long rowBytes = e * x.dtype().bytes();
+                    for (int b = 0; b + 1 < offsets.length; b++) {
+                        int len = offsets[b + 1] - offsets[b];
+                        Tensor xb = x.narrow(offsets[b], len).reshape(1, len, e), pb = positions.narrow(offsets[b], len).reshape(1, len);
+                        try (Tensor ob = cache == null ? d.forward(xb, pb) : d.prefill(xb, pb, cache.dense(), b)) {
+                            out.copyRange(ob, 0, offsets[b] * rowBytes, len * rowBytes);
+                        }
+                    }
+                    return out;
+                } catch (RuntimeException ex) {
+                    out.close();
+                    throw ex;
+                }
+            }
+
+            @Override
+            public Tensor step(Tensor x, Tensor positions, KvCache cache) {
+                long b = x.dim(0);
+                try (Tensor o = d.step(x.reshape(b, 1, e), positions.reshape(b, 1), cache.dense())) {
+                    return arena.empty(x.dtype(), b, e).copyFrom(o.reshape(b, e));
+                }
+            }
         };
     }
 
@@ -249,11 +325,20 @@ public final class Transformer implements AutoCloseable {
             case SWIGLU_OSS -> ExpertActivation.GPTOSS_CLAMPED;
             default -> throw new IllegalArgumentException("MoE experts need a gated activation, not " + config.activation());
         };
+        if (act == ExpertActivation.GPTOSS_CLAMPED && m.swigluLimit() != 7) {
+            throw new UnsupportedOperationException("moe.swigluLimit " + m.swigluLimit() + ": the expert kernels clamp at 7");
+        }
+        // gpt-oss keeps gate and up interleaved in one (E, 2F, H) tensor; the others keep them apart
+        boolean fused = weights.has(p + "experts.gate_up");
         MoeConfig mc = MoeConfig.builder().experts(m.experts()).topK(m.topK())
                 .routing(m.routing() == MoeSpec.Routing.TOPK_SOFTMAX ? Routing.TOPK_SOFTMAX : Routing.SOFTMAX_TOPK).normTopk(m.normTopk())
-                .activation(act).build();
-        MoeWeights w = MoeWeights.of(weights.get(p + "router.weight"), weights.get(p + "experts.gate"), weights.get(p + "experts.up"),
-                weights.get(p + "experts.down"));
+                .activation(act).gateUpLayout(fused ? GateUpLayout.INTERLEAVED : GateUpLayout.SEPARATE).build();
+        MoeWeights w = fused
+                ? MoeWeights.of(weights.get(p + "router.weight"), weights.get(p + "experts.gate_up"), null, weights.get(p + "experts.down"))
+                        .withBiases(weights.getOrNull(p + "experts.gate_up.bias"), null, weights.getOrNull(p + "experts.down.bias"))
+                : MoeWeights.of(weights.get(p + "router.weight"), weights.get(p + "experts.gate"), weights.get(p + "experts.up"),
+                        weights.get(p + "experts.down"));
+        if (m.routerBias()) w = w.withRouterBias(weights.get(p + "router.bias"));
         if (m.sharedFfn() > 0) {
             w = w.withShared(new SharedExpert(weights.get(p + "shared.gate"), weights.get(p + "shared.up"), weights.get(p + "shared.down"),
                     m.sharedGate() ? weights.get(p + "shared.router") : null));
@@ -317,10 +402,14 @@ public final class Transformer implements AutoCloseable {
             Tensor h = embed(ids, pos);
             int[] offsets = batch.offsets();
             for (int i = 0; i < blocks.size(); i++) {
-                SelfAttention a = blocks.get(i).attention();
-                var cache = session == null ? null : session.cache(i);
                 try (Tensor in = h) {
-                    h = blocks.get(i).apply(ops, in, x -> a.forward(ops, x, pos, cu, offsets, cache));
+                    if (mods.get(i) != null) {
+                        h = routedPrefill(i, in, offsets, session);
+                    } else {
+                        Attn a = attns.get(i);
+                        KvCache cache = session == null ? null : session.cache(i);
+                        h = blocks.get(i).apply(ops, in, x -> a.forward(x, pos, cu, offsets, cache));
+                    }
                 }
             }
             return finish(h);
@@ -334,13 +423,73 @@ public final class Transformer implements AutoCloseable {
         try (Tensor idt = arena.fromInts(ids, ids.length); Tensor pos = arena.fromInts(positions, positions.length)) {
             Tensor h = embed(idt, pos);
             for (int i = 0; i < blocks.size(); i++) {
-                SelfAttention a = blocks.get(i).attention();
-                var cache = session.cache(i);
                 try (Tensor in = h) {
-                    h = blocks.get(i).apply(ops, in, x -> a.step(ops, x, pos, cache));
+                    if (mods.get(i) != null) {
+                        h = routedStep(i, in, pos, session);
+                    } else {
+                        Attn a = attns.get(i);
+                        KvCache cache = session.cache(i);
+                        h = blocks.get(i).apply(ops, in, x -> a.step(x, pos, cache));
+                    }
                 }
             }
             return finish(h);
+        }
+    }
+
+    /**
+     * A Mixture-of-Depths layer over a packed batch, row by row: the causal rule picks the tokens
+     * (r ≥ threshold), the block runs on their sub-sequence at their own positions (filling sequence
+     * b's own cache in a session), and r · (block(x) − x) is added to their rows.
+     */
+    private Tensor routedPrefill(int i, Tensor h, int[] offsets, Session session) {
+        Tensor out = arena.empty(h.dtype(), h.shape());
+        try {
+            long rowBytes = h.dim(1) * h.dtype().bytes();
+            for (int b = 0; b + 1 < offsets.length; b++) {
+                int len = offsets[b + 1] - offsets[b];
+                Tensor xb = h.narrow(offsets[b], len);
+                KvCache cache = session == null ? null : session.cache(i, b);
+                try (var route = mods.get(i).routeCausal(xb, modThresholds.get(i));
+                     Tensor yb = mods.get(i).apply(xb, route, g -> {
+                         int k = (int) g.dim(0);
+                         try (Tensor cu = arena.fromInts(new int[] {0, k}, 2)) {
+                             return update(i, g, x -> attns.get(i).forward(x, route.selected(), cu, new int[] {0, k}, cache));
+                         }
+                     })) {
+                    out.copyRange(yb, 0, offsets[b] * rowBytes, len * rowBytes);
+                }
+            }
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    private Tensor routedStep(int i, Tensor h, Tensor pos, Session session) {
+        Tensor out = arena.empty(h.dtype(), h.shape());
+        try {
+            long rowBytes = h.dim(1) * h.dtype().bytes();
+            for (int b = 0; b < h.dim(0); b++) {
+                Tensor xb = h.narrow(b, 1), pb = pos.narrow(b, 1);
+                KvCache cache = session.cache(i, b);
+                try (var route = mods.get(i).routeCausal(xb, modThresholds.get(i));
+                     Tensor yb = mods.get(i).apply(xb, route, g -> update(i, g, x -> attns.get(i).step(x, pb, cache)))) {
+                    out.copyRange(yb, 0, b * rowBytes, rowBytes);
+                }
+            }
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** block(g) − g: the update a routed block adds to its tokens' residual rows. */
+    private Tensor update(int i, Tensor g, java.util.function.UnaryOperator<Tensor> attend) {
+        try (Tensor y = blocks.get(i).apply(ops, g, attend); Tensor neg = ops.scale(g, -1f)) {
+            return ops.add(y, neg);
         }
     }
 

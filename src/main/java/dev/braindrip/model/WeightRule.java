@@ -1,11 +1,12 @@
 package dev.braindrip.model;
 
+import dev.braindrip.tensor.DType;
 import java.util.List;
 
 /**
  * How one of the model's own tensors (canonical name, canonical shape) comes from a checkpoint's
- * tensors, and goes back to them on save. Every transform is a pure permutation of elements, so a
- * save after a load writes the checkpoint's bytes back unchanged.
+ * tensors, and goes back to them on save. Every transform but MXFP4 is a pure permutation of
+ * elements, so a save after a load writes the checkpoint's bytes back unchanged.
  *
  * <ul>
  *   <li>COPY: one checkpoint tensor of the canonical shape.</li>
@@ -15,29 +16,58 @@ import java.util.List;
  *   <li>PART: part {@code part} of {@code parts} equal slices of a vector (c_attn's fused bias).</li>
  *   <li>CONCAT: several checkpoint tensors stacked along dimension 0, in order (one gate|up
  *       matrix from gate and up; (E, F, H) experts from E (F, H) matrices).</li>
+ *   <li>TRANSPOSE_LAST2: a stack of matrices stored (E, b, a), applied as x·W (gpt-oss's experts),
+ *       becomes (E, a, b) = nn.Linear's (out, in) per matrix.</li>
+ *   <li>MXFP4: load only. Two uint8 sources, blocks (…, R, C/32, 16) (two E2M1 values a byte, low
+ *       nibble first) and scales (…, R, C/32) (E8M0: 2^(s − 127)), dequantized to the canonical
+ *       (…, R, C) (gpt-oss's released experts). A save writes the dense tensors instead (the
+ *       architecture's rules for no checkpoint names), so the bytes are not the original's.</li>
  * </ul>
  *
  * @param name     canonical name (e.g. "layers.0.attn.q.weight")
  * @param shape    canonical shape
  * @param kind     the transform
- * @param sources  checkpoint tensor names (one, except CONCAT)
+ * @param sources  checkpoint tensor names (one, except CONCAT and MXFP4)
  * @param part     TRANSPOSE_PART: which column block
  * @param parts    TRANSPOSE_PART: how many column blocks
+ * @param dtype    the dtype the model keeps this tensor in whatever its own dtype (F32 for the
+ *                 attention sinks and router bias the kernels take in F32), or null for the model
+ *                 dtype; a save still writes the model dtype
  */
-public record WeightRule(String name, long[] shape, Kind kind, List<String> sources, int part, int parts) {
-    public enum Kind { COPY, TRANSPOSE, TRANSPOSE_PART, PART, CONCAT }
+public record WeightRule(String name, long[] shape, Kind kind, List<String> sources, int part, int parts, DType dtype) {
+    public enum Kind { COPY, TRANSPOSE, TRANSPOSE_PART, PART, CONCAT, TRANSPOSE_LAST2, MXFP4 }
+
+    /** Elements per MXFP4 block (one E8M0 scale each). */
+    public static final int MXFP4_BLOCK = 32;
 
     public WeightRule {
         sources = List.copyOf(sources);
         shape = shape.clone();
         if (sources.isEmpty()) throw new IllegalArgumentException("weight rule " + name + " has no source");
-        if (kind != Kind.CONCAT && sources.size() != 1) throw new IllegalArgumentException("weight rule " + name + ": " + kind + " takes one source");
+        if (kind == Kind.MXFP4) {
+            if (sources.size() != 2) throw new IllegalArgumentException("weight rule " + name + ": MXFP4 takes two sources (blocks, scales)");
+            if (shape.length < 2 || shape[shape.length - 1] % MXFP4_BLOCK != 0) {
+                throw new IllegalArgumentException("weight rule " + name + ": MXFP4 needs rank >= 2 and a last dimension divisible by "
+                        + MXFP4_BLOCK);
+            }
+        } else if (kind != Kind.CONCAT && sources.size() != 1) {
+            throw new IllegalArgumentException("weight rule " + name + ": " + kind + " takes one source");
+        }
         if (kind == Kind.TRANSPOSE || kind == Kind.TRANSPOSE_PART) {
             if (shape.length != 2) throw new IllegalArgumentException("weight rule " + name + ": " + kind + " needs a matrix");
+        }
+        if (kind == Kind.TRANSPOSE_LAST2 && shape.length != 3) {
+            throw new IllegalArgumentException("weight rule " + name + ": TRANSPOSE_LAST2 needs a stack of matrices (rank 3)");
         }
         if (kind == Kind.CONCAT && shape[0] % sources.size() != 0) {
             throw new IllegalArgumentException("weight rule " + name + ": " + sources.size() + " sources do not divide dimension 0 of its shape");
         }
+        if (dtype != null && !dtype.isFloat()) throw new IllegalArgumentException("weight rule " + name + ": dtype " + dtype + " is not a float type");
+    }
+
+    /** A rule in the model dtype. */
+    public WeightRule(String name, long[] shape, Kind kind, List<String> sources, int part, int parts) {
+        this(name, shape, kind, sources, part, parts, null);
     }
 
     @Override
@@ -65,13 +95,35 @@ public record WeightRule(String name, long[] shape, Kind kind, List<String> sour
         return new WeightRule(name, shape, Kind.CONCAT, sources, 0, 1);
     }
 
-    /** The shape each checkpoint tensor must have. */
+    /** (e, a, b) canonical from a checkpoint tensor stored (e, b, a). */
+    public static WeightRule transposeLast2(String name, String source, long e, long a, long b) {
+        return new WeightRule(name, new long[] {e, a, b}, Kind.TRANSPOSE_LAST2, List.of(source), 0, 1);
+    }
+
+    /** The canonical {@code shape} dequantized from MXFP4 {@code blocks} and {@code scales}. */
+    public static WeightRule mxfp4(String name, String blocks, String scales, long... shape) {
+        return new WeightRule(name, shape, Kind.MXFP4, List.of(blocks, scales), 0, 1);
+    }
+
+    /** This rule with the tensor kept in {@code t} (null: the model dtype). */
+    public WeightRule withDType(DType t) {
+        return new WeightRule(name, shape, kind, sources, part, parts, t);
+    }
+
+    /** The dtype the model keeps this tensor in, given the model dtype. */
+    public DType dtypeFor(DType modelDType) {
+        return dtype != null ? dtype : modelDType;
+    }
+
+    /** The shape each checkpoint tensor must have (MXFP4: the blocks; see {@link #sourceShape(int)}). */
     public long[] sourceShape() {
         return switch (kind) {
             case COPY -> shape.clone();
             case TRANSPOSE -> new long[] {shape[1], shape[0]};
             case TRANSPOSE_PART -> new long[] {shape[1], shape[0] * parts};
             case PART -> new long[] {shape[0] * parts};
+            case TRANSPOSE_LAST2 -> new long[] {shape[0], shape[2], shape[1]};
+            case MXFP4 -> sourceShape(0);
             case CONCAT -> {
                 long[] s = shape.clone();
                 s[0] /= sources.size();
@@ -84,5 +136,15 @@ public record WeightRule(String name, long[] shape, Kind kind, List<String> sour
                 yield s;
             }
         };
+    }
+
+    /** The shape of source {@code i}: MXFP4 blocks (…, R, C/32, 16) and scales (…, R, C/32); the others as {@link #sourceShape()}. */
+    public long[] sourceShape(int i) {
+        if (kind != Kind.MXFP4) return sourceShape();
+        int n = shape.length;
+        long[] s = java.util.Arrays.copyOf(shape, i == 0 ? n + 1 : n);
+        s[n - 1] = shape[n - 1] / MXFP4_BLOCK;
+        if (i == 0) s[n] = MXFP4_BLOCK / 2;
+        return s;
     }
 }

@@ -18,8 +18,9 @@ import java.util.Set;
 
 /**
  * A model's own tensors by canonical name, loaded from a checkpoint by its architecture's
- * {@link WeightRule}s and saved back through them. Tensors keep the model dtype; a checkpoint in
- * that dtype is copied byte for byte from the memory-mapped file (no float array in between).
+ * {@link WeightRule}s and saved back through them. Tensors keep the model dtype (or their rule's
+ * own, e.g. F32 attention sinks); a checkpoint in that dtype is copied byte for byte from the
+ * memory-mapped file (no float array in between). MXFP4 experts are dequantized at load.
  */
 public final class Weights implements AutoCloseable {
     private final Map<String, Tensor> tensors;
@@ -85,15 +86,21 @@ public final class Weights implements AutoCloseable {
     public static Weights load(TensorSource src, List<WeightRule> rules, Architecture arch, Arena arena, DType dtype, String where) {
         Set<String> used = new HashSet<>();
         for (WeightRule r : rules) {
-            for (String s : r.sources()) {
+            for (int i = 0; i < r.sources().size(); i++) {
+                String s = r.sources().get(i);
                 if (!src.contains(s)) throw new IllegalArgumentException(where + ": missing tensor '" + s + "'");
                 TensorInfo info = src.info(s);
-                long[] want = r.sourceShape();
+                long[] want = r.sourceShape(i);
                 if (!Arrays.equals(info.shape(), want)) {
                     throw new IllegalArgumentException(where + ": tensor '" + s + "' has shape " + Arrays.toString(info.shape())
                             + ", expected " + Arrays.toString(want));
                 }
-                if (!isFloat(info.dtype())) {
+                if (r.kind() == WeightRule.Kind.MXFP4) {
+                    if (info.dtype() != SafeTensorsDType.U8) {
+                        throw new IllegalArgumentException(where + ": tensor '" + s + "' is " + info.dtype() + ", expected U8 (MXFP4 "
+                                + (i == 0 ? "blocks" : "scales") + ")");
+                    }
+                } else if (!isFloat(info.dtype())) {
                     throw new IllegalArgumentException(where + ": tensor '" + s + "' is " + info.dtype() + ", expected F32, F16 or BF16");
                 }
                 used.add(s);
@@ -104,7 +111,7 @@ public final class Weights implements AutoCloseable {
         }
         Map<String, Tensor> out = new LinkedHashMap<>();
         try {
-            for (WeightRule r : rules) out.put(r.name(), loadOne(src, r, arena, dtype));
+            for (WeightRule r : rules) out.put(r.name(), loadOne(src, r, arena, r.dtypeFor(dtype)));
         } catch (RuntimeException e) {
             for (Tensor t : out.values()) t.close();
             throw e;
@@ -152,11 +159,67 @@ public final class Weights implements AutoCloseable {
                     }
                     t.copyFrom(ByteBuffer.wrap(dst));
                 }
+                case TRANSPOSE_LAST2 -> {
+                    ByteBuffer in = bytesAs(src, r.sources().get(0), dtype);
+                    long[] s = r.sourceShape();
+                    int matrix = Math.toIntExact(s[1] * s[2] * es);
+                    for (int e = 0; e < s[0]; e++) {
+                        byte[] dst = new byte[matrix];
+                        transposeMatrix(in, (long) e * matrix, dst, 0, s[1], s[2], es);
+                        try (Tensor view = t.narrow(e, 1)) {
+                            view.copyFrom(ByteBuffer.wrap(dst));
+                        }
+                    }
+                }
+                case MXFP4 -> loadMxfp4(src, r, t);
             }
             return t;
         } catch (RuntimeException e) {
             t.close();
             throw e;
+        }
+    }
+
+    /** Element (i, j) of the rows × cols matrix at byte {@code from} of {@code in} to (j, i) of {@code dst} at byte {@code to}. */
+    private static void transposeMatrix(ByteBuffer in, long from, byte[] dst, int to, long rows, long cols, int es) {
+        for (long i = 0; i < rows; i++) {
+            for (long j = 0; j < cols; j++) {
+                int a = Math.toIntExact(from + (i * cols + j) * es), b = Math.toIntExact(to + (j * rows + i) * es);
+                for (int k = 0; k < es; k++) dst[b + k] = in.get(a + k);
+            }
+        }
+    }
+
+    /** The E2M1 values of the 16 nibbles (sign bit 3, then two exponent bits and one mantissa bit). */
+    static final float[] FP4_VALUES = {+0f, 0.5f, 1f, 1.5f, 2f, 3f, 4f, 6f, -0f, -0.5f, -1f, -1.5f, -2f, -3f, -4f, -6f};
+
+    /**
+     * Dequantizes MXFP4 (HF integrations/mxfp4.py, convert_moe_packed_tensors): row r of the
+     * canonical (…, R, C) takes its C/32 blocks of 16 bytes from blocks[…, r, g, ·]; byte j of block g
+     * holds elements 32g + 2j (low nibble) and 32g + 2j + 1 (high nibble); each block is scaled by
+     * 2^(scales[…, r, g] − 127). Done one row-slab of dimension 0 at a time, in F32, then rounded
+     * to the tensor's dtype (exact for F32 and BF16, whose 8 exponent bits hold every E8M0 scale).
+     */
+    private static void loadMxfp4(TensorSource src, WeightRule r, Tensor t) {
+        ByteBuffer blocks = src.buffer(r.sources().get(0)), scales = src.buffer(r.sources().get(1));
+        long[] shape = r.shape();
+        long slabs = shape[0], perSlab = t.numel() / slabs;
+        int n = Math.toIntExact(perSlab), groups = n / WeightRule.MXFP4_BLOCK;
+        float[] out = new float[n];
+        for (long e = 0; e < slabs; e++) {
+            for (int g = 0; g < groups; g++) {
+                long block = e * groups + g;
+                int exp = (scales.get(Math.toIntExact(block)) & 0xFF) - 127;
+                int at = Math.toIntExact(block * (WeightRule.MXFP4_BLOCK / 2));
+                for (int j = 0; j < WeightRule.MXFP4_BLOCK / 2; j++) {
+                    int b = blocks.get(at + j) & 0xFF;
+                    out[g * WeightRule.MXFP4_BLOCK + 2 * j] = Math.scalb(FP4_VALUES[b & 0x0F], exp);
+                    out[g * WeightRule.MXFP4_BLOCK + 2 * j + 1] = Math.scalb(FP4_VALUES[b >>> 4], exp);
+                }
+            }
+            try (Tensor view = t.narrow(e, 1)) {
+                view.copyFrom(out);
+            }
         }
     }
 
@@ -180,7 +243,12 @@ public final class Weights implements AutoCloseable {
 
     // ---- save
 
-    /** Writes every rule's checkpoint tensors (the inverse transforms) in the model dtype. */
+    /**
+     * Writes every rule's checkpoint tensors (the inverse transforms) in the model dtype, also for
+     * tensors kept in a dtype of their own (F32 sinks of a BF16 model are written BF16, exactly as
+     * loaded). MXFP4 rules cannot be written: pass the dense rules (an architecture's rules for
+     * no checkpoint names), which write the dequantized experts.
+     */
     public SafeTensorsWriter writer(List<WeightRule> rules) {
         SafeTensorsWriter w = new SafeTensorsWriter();
         SafeTensorsDType st = SafeTensorsDType.valueOf(dtype.name());
@@ -188,7 +256,10 @@ public final class Weights implements AutoCloseable {
         Map<String, byte[]> fused = new LinkedHashMap<>();   // TRANSPOSE_PART targets, filled part by part
         Map<String, long[]> fusedShape = new LinkedHashMap<>();
         for (WeightRule r : rules) {
-            byte[] raw = rawBytes(get(r.name()));
+            if (r.kind() == WeightRule.Kind.MXFP4) {
+                throw new IllegalArgumentException("weight rule " + r.name() + ": MXFP4 is load-only; save writes the dense rules");
+            }
+            byte[] raw = rawBytes(get(r.name()), dtype);
             switch (r.kind()) {
                 case COPY -> w.add(r.sources().get(0), st, r.sourceShape(), ByteBuffer.wrap(raw));
                 case CONCAT -> {
@@ -203,6 +274,15 @@ public final class Weights implements AutoCloseable {
                     fusedShape.put(name, r.sourceShape());
                     System.arraycopy(raw, 0, dst, r.part() * raw.length, raw.length);
                 }
+                case TRANSPOSE_LAST2 -> {
+                    long[] s = r.sourceShape(), c = r.shape();
+                    int matrix = Math.toIntExact(c[1] * c[2] * es);
+                    byte[] dst = new byte[raw.length];
+                    ByteBuffer in = ByteBuffer.wrap(raw);
+                    for (int e = 0; e < c[0]; e++) transposeMatrix(in, (long) e * matrix, dst, e * matrix, c[1], c[2], es);
+                    w.add(r.sources().get(0), st, s, ByteBuffer.wrap(dst));
+                }
+                case MXFP4 -> throw new IllegalStateException("unreachable");
                 case TRANSPOSE, TRANSPOSE_PART -> {
                     long[] s = r.sourceShape();
                     String name = r.sources().get(0);
@@ -222,7 +302,20 @@ public final class Weights implements AutoCloseable {
         return w;
     }
 
-    private static byte[] rawBytes(Tensor t) {
+    /** The tensor's elements in {@code as}'s storage format (converted when the tensor is kept in another dtype). */
+    private static byte[] rawBytes(Tensor t, DType as) {
+        if (t.dtype() != as) {
+            ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(t.numel() * as.bytes())).order(ByteOrder.LITTLE_ENDIAN);
+            for (float v : t.toFloatArray()) {
+                switch (as) {
+                    case F32 -> b.putFloat(v);
+                    case BF16 -> b.putShort(dev.braindrip.tensor.Half.f32ToBf16(v));
+                    case F16 -> b.putShort(dev.braindrip.tensor.Half.f32ToF16(v));
+                    default -> throw new IllegalStateException("model dtype " + as + " is not a float type");
+                }
+            }
+            return b.array();
+        }
         ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(t.bytes())).order(ByteOrder.LITTLE_ENDIAN);
         switch (t.dtype()) {
             case F32 -> { for (float v : t.toFloatArray()) b.putFloat(v); }

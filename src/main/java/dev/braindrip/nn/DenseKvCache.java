@@ -2,6 +2,7 @@ package dev.braindrip.nn;
 
 import dev.braindrip.ops.AttentionResult;
 import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.BlockSparseLayout;
 import dev.braindrip.ops.DiffAttentionSpec;
 
 import dev.braindrip.ops.Ops;
@@ -122,6 +123,12 @@ public final class DenseKvCache implements AutoCloseable {
         }
         s.checkQuery(KIND, q, false);
         return Ops.on(s.arena).diffAttentionKvCache(q, s.k, s.v, s.used, subln, spec);
+    }
+
+    /** Block-sparse attention of q (B, Sq, Hq, D) over the cached tokens; the layout covers at least ⌈capacity / block⌉ rows. */
+    public AttentionResult attendSparse(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
+        s.checkQuery(KIND, q, false);
+        return Ops.on(s.arena).sparseAttentionKvCache(q, s.k, s.v, s.used, layout, spec);
     }
 
     /** A view of the key buffer (B, capacity, Hkv, D); only the first length(b) rows of sequence b are meaningful. */

@@ -124,7 +124,17 @@ public final class DifferentialAttention {
 
     /** Causal prefill: x (B, S, E) with positions (B, S) I32/I64 → (B, S, E). */
     public Tensor forward(Tensor x, Tensor positions) {
-        return run(x, positions, null);
+        return run(x, positions, null, -1);
+    }
+
+    /**
+     * Causal prefill of one sequence, x (1, S, E) at positions (1, S), whose keys and values are
+     * appended to sequence {@code b} of {@code cache} (a model session's ragged prefill). Returns (1, S, E).
+     */
+    public Tensor prefill(Tensor x, Tensor positions, DenseKvCache cache, int b) {
+        if (cache == null) throw new IllegalArgumentException("differential attention: prefill needs a cache (newCache)");
+        if (x.rank() != 3 || x.dim(0) != 1) throw new IllegalArgumentException("differential attention: prefill takes one sequence (1, S, E)");
+        return run(x, positions, cache, b);
     }
 
     /**
@@ -134,10 +144,10 @@ public final class DifferentialAttention {
      */
     public Tensor step(Tensor x, Tensor positions, DenseKvCache cache) {
         if (cache == null) throw new IllegalArgumentException("differential attention: step needs a cache (newCache)");
-        return run(x, positions, cache);
+        return run(x, positions, cache, -1);
     }
 
-    private Tensor run(Tensor x, Tensor positions, DenseKvCache cache) {
+    private Tensor run(Tensor x, Tensor positions, DenseKvCache cache, int row) {
         if (x == null || positions == null) throw new IllegalArgumentException("differential attention: x and positions must be given");
         x.checkOpen();
         if (x.rank() != 3 || x.dim(2) != embed) {
@@ -156,8 +166,9 @@ public final class DifferentialAttention {
             qr = ops.rope(q.reshape(b, s, 2L * heads, headDim), positions, rope);
             kr = ops.rope(k.reshape(b, s, 2L * kvHeads, headDim), positions, rope);
             Tensor vh = v.reshape(b, s, kvHeads, 2L * headDim);
-            if (cache == null) {
+            if (cache == null || row >= 0) {
                 o = ops.diffAttention(qr, kr, vh, subln, spec);
+                if (cache != null) cache.append(row, kr.reshape(s, 2L * kvHeads, headDim), vh.reshape(s, kvHeads, 2L * headDim));
             } else {
                 cache.append(kr, vh);
                 o = cache.attendDifferential(qr, subln, spec);

@@ -2,6 +2,7 @@ package dev.braindrip.nn;
 
 import dev.braindrip.ops.AttentionResult;
 import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.BlockSparseLayout;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Tensor;
@@ -20,14 +21,47 @@ public interface KvCache extends AutoCloseable {
     /** q (B, 1, Hq, D) of the tokens appended last over each sequence's cached keys. */
     AttentionResult attendStep(Tensor q, Tensor sinks, AttentionSpec spec);
 
+    /** Block-sparse attention of q (B, 1, Hq, D) over a dense cache. */
+    default AttentionResult attendSparseStep(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
+        throw new UnsupportedOperationException("this KV cache does not run block-sparse attention");
+    }
+
+    /** A ring holds exactly the window: the step's spec must carry no window. */
+    default boolean isRing() {
+        return false;
+    }
+
+    /** The dense cache of a differential layer (2Hkv key heads of d, Hkv value heads of 2d). */
+    default DenseKvCache dense() {
+        throw new UnsupportedOperationException("not a dense cache");
+    }
+
     long bytes();
 
     @Override
     void close();
 
     static KvCache dense(Arena arena, int batch, int capacity, int kvHeads, int headDim, DType dtype) {
-        DenseKvCache c = new DenseKvCache(arena, batch, capacity, kvHeads, headDim, headDim, dtype);
+        return wrap(new DenseKvCache(arena, batch, capacity, kvHeads, headDim, headDim, dtype));
+    }
+
+    /** The cache of a differential-attention layer. */
+    static KvCache differential(Arena arena, int batch, int capacity, int kvHeads, int headDim, DType dtype) {
+        return wrap(DenseKvCache.differential(arena, batch, capacity, kvHeads, headDim, dtype));
+    }
+
+    private static KvCache wrap(DenseKvCache c) {
         return new KvCache() {
+            @Override
+            public AttentionResult attendSparseStep(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
+                return c.attendSparse(q, layout, spec);
+            }
+
+            @Override
+            public DenseKvCache dense() {
+                return c;
+            }
+
             @Override
             public void append(int b, Tensor k, Tensor v) {
                 c.append(b, k, v);
@@ -72,6 +106,11 @@ public interface KvCache extends AutoCloseable {
             @Override
             public AttentionResult attendStep(Tensor q, Tensor sinks, AttentionSpec spec) {
                 return c.attend(q, sinks, spec);
+            }
+
+            @Override
+            public boolean isRing() {
+                return true;
             }
 
             @Override

@@ -21,9 +21,20 @@ public final class SelfAttention {
     private final AttentionSpec stepSpec;  // decode over a cache
     private final Tensor sinks;            // learned sink logits (Hq) F32, or null
     private final int window;              // sliding window W, or 0
+    private final SparseLayouts sparse;    // block-sparse layouts, or null
 
     public SelfAttention(Linear q, Linear k, Linear v, Linear o, Norm qNorm, Norm kNorm, Rotary rotary, int heads, int kvHeads,
                          int headDim, boolean causal, int window, float softcap, float scale, Tensor sinks) {
+        this(q, k, v, o, qNorm, kNorm, rotary, heads, kvHeads, headDim, causal, window, 0, null, softcap, scale, sinks);
+    }
+
+    /**
+     * @param sinkTokens StreamingLLM sink tokens seen besides the window (0 = none)
+     * @param sparse     block-sparse layouts (the mask is then the layout, causal inside it), or null
+     */
+    public SelfAttention(Linear q, Linear k, Linear v, Linear o, Norm qNorm, Norm kNorm, Rotary rotary, int heads, int kvHeads,
+                         int headDim, boolean causal, int window, int sinkTokens, SparseLayouts sparse, float softcap, float scale,
+                         Tensor sinks) {
         this.q = q;
         this.k = k;
         this.v = v;
@@ -36,6 +47,10 @@ public final class SelfAttention {
         this.headDim = headDim;
         this.sinks = sinks;
         this.window = window;
+        this.sparse = sparse;
+        if (sparse != null && (window > 0 || sinkTokens > 0 || softcap > 0)) {
+            throw new IllegalArgumentException("attention: a block-sparse layer takes no window, sink tokens or softcap (list them in the layout)");
+        }
         if (q.out() != (long) heads * headDim) throw new IllegalArgumentException("attention: q_proj gives " + q.out() + ", heads x headDim is " + heads * headDim);
         if (k.out() != (long) kvHeads * headDim || v.out() != (long) kvHeads * headDim) {
             throw new IllegalArgumentException("attention: k/v_proj give " + k.out() + "/" + v.out() + ", kvHeads x headDim is " + kvHeads * headDim);
@@ -43,7 +58,8 @@ public final class SelfAttention {
         AttentionSpec base = (causal ? AttentionSpec.causal() : AttentionSpec.full()).scale(scale);
         if (softcap > 0) base = base.softcap(softcap);
         this.stepSpec = base;
-        this.spec = window > 0 ? base.slidingWindow(window) : base;
+        AttentionSpec full = window > 0 ? base.slidingWindow(window) : base;
+        this.spec = sinkTokens > 0 ? full.sinkTokens(sinkTokens) : full;
     }
 
     public int window() {
@@ -111,6 +127,11 @@ public final class SelfAttention {
                     cache.append(b, kb, vb);
                 }
             }
+            if (sparse != null) {
+                try (Tensor rows = sparseRows(ops, qkv, x.dim(0), offsets)) {
+                    return o.apply(ops, rows);
+                }
+            }
             try (AttentionResult r = ops.attentionVarlen(heads(qkv[0], x.dim(0), heads),
                     heads(qkv[1], x.dim(0), kvHeads), heads(qkv[2], x.dim(0), kvHeads), cuSeqlens, cuSeqlens, sinks, spec)) {
                 return o.apply(ops, r.o().reshape(x.dim(0), (long) heads * headDim));
@@ -126,12 +147,39 @@ public final class SelfAttention {
         Tensor[] qkv = project(ops, x, positions);
         try {
             cache.appendStep(qkv[1].reshape(b, 1, kvHeads, headDim), qkv[2].reshape(b, 1, kvHeads, headDim));
-            AttentionSpec s = window > 0 ? stepSpec : spec;
-            try (AttentionResult r = cache.attendStep(qkv[0].reshape(b, 1, heads, headDim), sinks, s)) {
+            Tensor q1 = qkv[0].reshape(b, 1, heads, headDim);
+            if (sparse != null) {
+                try (AttentionResult r = cache.attendSparseStep(q1, sparse.forLength(cache.dense().capacity()), stepSpec)) {
+                    return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
+                }
+            }
+            AttentionSpec s = cache.isRing() ? stepSpec : spec;
+            try (AttentionResult r = cache.attendStep(q1, sinks, s)) {
                 return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
             }
         } finally {
             closeAll(qkv);
+        }
+    }
+
+    /** Block-sparse attention row by row (the kernel takes a dense batch): o (T, heads·D). */
+    private Tensor sparseRows(Ops ops, Tensor[] qkv, long t, int[] offsets) {
+        Tensor out = ops.arena().empty(qkv[0].dtype(), t, (long) heads * headDim);
+        try {
+            long rowBytes = (long) heads * headDim * out.dtype().bytes();
+            for (int b = 0; b + 1 < offsets.length; b++) {
+                int len = offsets[b + 1] - offsets[b];
+                Tensor qb = heads(qkv[0], t, heads).narrow(offsets[b], len).reshape(1, len, heads, headDim);
+                Tensor kb = heads(qkv[1], t, kvHeads).narrow(offsets[b], len).reshape(1, len, kvHeads, headDim);
+                Tensor vb = heads(qkv[2], t, kvHeads).narrow(offsets[b], len).reshape(1, len, kvHeads, headDim);
+                try (AttentionResult r = ops.sparseAttention(qb, kb, vb, sparse.forLength(len), stepSpec)) {
+                    out.copyRange(r.o(), 0, offsets[b] * rowBytes, len * rowBytes);
+                }
+            }
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
         }
     }
 

@@ -37,16 +37,62 @@ import org.junit.jupiter.api.Assumptions;
  * {@code dev.braindrip.io}, NMSE, and loading with the one allowed skip (gpt_oss).
  */
 final class Fixtures {
-    static final Path ROOT = Path.of("src/test/resources/hf");
+    static final Path DEFAULT_ROOT = Path.of("src/test/resources/hf");
+    /**
+     * -Dbraindrip.hfFixtures=DIR replaces {@link #DEFAULT_ROOT} with DIR: fixtures made by another transformers
+     * version (scripts/gpu-check.sh's hf-models step, scripts/hf_fixtures.py --site system), which may hold a different set.
+     */
+    static final String ROOT_PROPERTY = "braindrip.hfFixtures";
+    static final Path ROOT = Path.of(System.getProperty(ROOT_PROPERTY, DEFAULT_ROOT.toString()));
+    /** ROOT is not the default: EXPECTED keeps only the fixtures present, unknown ones become OPTIONAL (see below). */
+    static final boolean CUSTOM_ROOT = !ROOT.normalize().equals(DEFAULT_ROOT)
+            && !ROOT.toAbsolutePath().normalize().equals(DEFAULT_ROOT.toAbsolutePath().normalize());
     static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Fixtures whose architecture the model layer must implement: a failure here is a failure. */
-    static final List<String> EXPECTED = List.of("llama", "llama3-rope", "llama-linear-rope", "llama-bf16", "mistral",
-            "mixtral", "qwen2", "qwen2-sliding", "qwen2-sliding-4.57", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2", "gpt2",
-            "gpt2-noprefix", "bert");
+    private static final List<String> KNOWN_EXPECTED = List.of("llama", "llama3-rope", "llama-linear-rope", "llama-bf16",
+            "mistral", "mixtral", "qwen2", "qwen2-sliding", "qwen2-sliding-4.57", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
+            "gpt2", "gpt2-noprefix", "bert");
+    private static final List<String> KNOWN_OPTIONAL = List.of("gpt_oss");
 
-    /** Fixtures that may be unsupported (load throws UnsupportedOperationException or "unknown model_type"). */
-    static final List<String> OPTIONAL = List.of("gpt_oss");
+    /**
+     * Fixtures whose architecture the model layer must implement: a failure here is a failure. Under a custom
+     * ROOT, only those of them that are present (a transformers version may lack an architecture).
+     */
+    static final List<String> EXPECTED = CUSTOM_ROOT ? present(KNOWN_EXPECTED) : KNOWN_EXPECTED;
+
+    /**
+     * Fixtures that may be unsupported (load throws UnsupportedOperationException or "unknown model_type"). Under
+     * a custom ROOT also every present fixture in neither known list (reported at class load, skipped if unsupported).
+     */
+    static final List<String> OPTIONAL = CUSTOM_ROOT ? withUnknown(KNOWN_OPTIONAL) : KNOWN_OPTIONAL;
+
+    static {
+        if (CUSTOM_ROOT) {
+            List<String> absent = new ArrayList<>(KNOWN_EXPECTED);
+            absent.addAll(KNOWN_OPTIONAL);
+            absent.removeAll(all());
+            List<String> unknown = new ArrayList<>(OPTIONAL);
+            unknown.removeAll(KNOWN_OPTIONAL);
+            System.out.println("Fixtures: ROOT " + ROOT.toAbsolutePath() + " (-D" + ROOT_PROPERTY + "): " + all().size()
+                    + " fixtures; expected " + EXPECTED + "; known but absent (skipped) " + absent
+                    + "; not in the known lists (run as optional) " + unknown);
+        }
+    }
+
+    private static List<String> present(List<String> known) {
+        List<String> have = all();
+        return known.stream().filter(have::contains).toList();
+    }
+
+    private static List<String> withUnknown(List<String> known) {
+        List<String> out = new ArrayList<>(known);
+        for (String n : all()) {
+            if (!KNOWN_EXPECTED.contains(n) && !known.contains(n)) {
+                out.add(n);
+            }
+        }
+        return List.copyOf(out);
+    }
 
     private Fixtures() {
     }
@@ -83,6 +129,10 @@ final class Fixtures {
     }
 
     static Transformer load(String name, Path dir, Device device, DType dtype) throws IOException {
+        if (CUSTOM_ROOT && dir.equals(dir(name)) && !Files.exists(dir.resolve("config.json"))) {
+            Assumptions.abort("fixture " + name + " is not under " + ROOT + " (-D" + ROOT_PROPERTY
+                    + "): the transformers version that made them lacks it");
+        }
         if (!EXPECTED.contains(name) && !OPTIONAL.contains(name)) {
             throw new AssertionError("fixture '" + name + "' is in neither Fixtures.EXPECTED nor Fixtures.OPTIONAL; "
                     + "decide whether the model layer must support it");
