@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Assumptions;
 /**
  * Test-side helpers for the model tests: the Hugging Face fixtures under src/test/resources/hf/
  * (see its README.md), a minimal safetensors reader and writer independent of the main code's
- * {@code dev.braindrip.io}, NMSE, and loading with the one allowed skip (gpt_oss).
+ * {@code dev.braindrip.io}, NMSE, and loading with the allowed skips (OPTIONAL, none among the default fixtures).
  */
 final class Fixtures {
     static final Path DEFAULT_ROOT = Path.of("src/test/resources/hf");
@@ -51,8 +51,8 @@ final class Fixtures {
 
     private static final List<String> KNOWN_EXPECTED = List.of("llama", "llama3-rope", "llama-linear-rope", "llama-bf16",
             "mistral", "mixtral", "qwen2", "qwen2-sliding", "qwen2-sliding-4.57", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
-            "gpt2", "gpt2-noprefix", "bert");
-    private static final List<String> KNOWN_OPTIONAL = List.of("gpt_oss");
+            "gpt2", "gpt2-noprefix", "bert", "gpt_oss");
+    private static final List<String> KNOWN_OPTIONAL = List.of();
 
     /**
      * Fixtures whose architecture the model layer must implement: a failure here is a failure. Under a custom

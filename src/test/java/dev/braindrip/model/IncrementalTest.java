@@ -21,15 +21,15 @@ import org.junit.jupiter.api.TestFactory;
  * KV-cached decoding equals recomputation: a {@link Session} over 3 sequences (prompts of 1, 5
  * and 9 tokens, then 6 decode steps) gives, at every step and for every sequence, the logits of
  * the last position of a full forward over that sequence's prompt plus the tokens given so far.
- * mistral and gemma2 have sliding window 4: prompts of 5 and 9 and steps up to position 14 run
- * well past it. Bound NMSE ≤ 1e-9 (F32): the same arithmetic up to summation order (measured:
+ * mistral, gemma2 and gpt_oss (sliding layers with learned sinks) have sliding window 4: prompts
+ * of 5 and 9 and steps up to position 14 run well past it. Bound NMSE ≤ 1e-9 (F32): the same arithmetic up to summation order (measured:
  * prefill equals forward exactly, steps 5e-14 – 1.3e-12).
  */
 class IncrementalTest {
     static final double MAX_NMSE = 1e-9;
     static final int[] PROMPT_LENGTHS = {1, 5, 9};
     static final int STEPS = 6;
-    static final List<String> MODELS = List.of("llama", "mistral", "qwen2_moe", "gemma2", "gpt2");
+    static final List<String> MODELS = List.of("llama", "mistral", "qwen2_moe", "gemma2", "gpt2", "gpt_oss");
 
     @TestFactory
     Stream<DynamicTest> decodeStepsEqualFullForward() {
