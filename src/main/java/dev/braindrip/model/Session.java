@@ -47,13 +47,16 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** A ring of W slots for a sliding layer (unless it also keeps sink tokens), a differential cache, or a dense one. */
+    /** A ring of W slots for a sliding layer (with the sink slots before it when it keeps sink tokens), a differential cache, or a dense one. */
     private KvCache cacheFor(ModelConfig c, LayerSpec l, int n, int capacity) {
         if (l.attention() == LayerSpec.Attention.DIFFERENTIAL) {
             return KvCache.differential(model.arena(), n, capacity, c.kvHeads(), c.headDim(), model.dtype());
         }
         if (l.attention() == LayerSpec.Attention.SLIDING && l.sinkTokens() == 0 && l.window() < capacity) {
             return KvCache.sliding(model.arena(), n, l.window(), c.kvHeads(), c.headDim(), model.dtype());
+        }
+        if (l.attention() == LayerSpec.Attention.SLIDING && l.sinkTokens() + l.window() < capacity) {
+            return KvCache.sinkWindow(model.arena(), n, l.sinkTokens(), l.window(), c.kvHeads(), c.headDim(), model.dtype());
         }
         return KvCache.dense(model.arena(), n, capacity, c.kvHeads(), c.headDim(), model.dtype());
     }

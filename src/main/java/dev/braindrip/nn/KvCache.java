@@ -89,6 +89,46 @@ public interface KvCache extends AutoCloseable {
         };
     }
 
+    /**
+     * A sliding layer that also keeps {@code sinkTokens} sink tokens (StreamingLLM attention as a
+     * model's mask): the sinks plus a ring of the last {@code window} tokens, keys after RoPE at their
+     * text positions; the spec given to attendStep must carry no window or sink tokens.
+     */
+    static KvCache sinkWindow(Arena arena, int batch, int sinkTokens, int window, int kvHeads, int headDim, DType dtype) {
+        SinkWindowKvCache c = SinkWindowKvCache.textPositions(arena, batch, sinkTokens, window, kvHeads, headDim, dtype);
+        return new KvCache() {
+            @Override
+            public void append(int b, Tensor k, Tensor v) {
+                c.append(b, k, v);
+            }
+
+            @Override
+            public void appendStep(Tensor k, Tensor v) {
+                c.append(k, v);
+            }
+
+            @Override
+            public AttentionResult attendStep(Tensor q, Tensor sinks, AttentionSpec spec) {
+                return c.attend(q, sinks, spec);
+            }
+
+            @Override
+            public boolean isRing() {
+                return true;
+            }
+
+            @Override
+            public long bytes() {
+                return c.bytes();
+            }
+
+            @Override
+            public void close() {
+                c.close();
+            }
+        };
+    }
+
     /** A ring of {@code window} slots (HF sliding_window W): the spec given to attendStep must carry no window. */
     static KvCache sliding(Arena arena, int batch, int window, int kvHeads, int headDim, DType dtype) {
         SlidingWindowKvCache c = new SlidingWindowKvCache(arena, batch, window, kvHeads, headDim, headDim, dtype);

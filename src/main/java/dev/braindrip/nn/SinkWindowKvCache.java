@@ -35,6 +35,7 @@ public final class SinkWindowKvCache implements AutoCloseable {
     private final KvStorage s;
     private final int sinkTokens, window;
     private final float theta;
+    private final boolean keysRotated; // keys stored after RoPE at their text positions (no in-cache re-rotation)
     private final long[] seen;
     private final int[] held;
     private final int[] positions; // host copy, (B, sinks + window)
@@ -48,6 +49,23 @@ public final class SinkWindowKvCache implements AutoCloseable {
      */
     public SinkWindowKvCache(Arena arena, int batch, int sinkTokens, int window, int kvHeads, int headDim, int headDimV, DType dtype,
                              float ropeTheta) {
+        this(arena, batch, sinkTokens, window, kvHeads, headDim, headDimV, dtype, ropeTheta, false);
+    }
+
+    /**
+     * The same slots (sinks, then a ring of the last {@code window} tokens) for keys already rotated
+     * at their text positions: attention over exactly the keys that a model whose mask is "the window
+     * plus the first {@code sinkTokens} tokens" lets a new token see, so decoding through it equals
+     * that model's full forward, in fixed memory. Queries are rotated by the caller at their text
+     * positions too ({@link #rotateQuery} is not used).
+     */
+    public static SinkWindowKvCache textPositions(Arena arena, int batch, int sinkTokens, int window, int kvHeads, int headDim,
+                                                  DType dtype) {
+        return new SinkWindowKvCache(arena, batch, sinkTokens, window, kvHeads, headDim, headDim, dtype, 10000f, true);
+    }
+
+    private SinkWindowKvCache(Arena arena, int batch, int sinkTokens, int window, int kvHeads, int headDim, int headDimV, DType dtype,
+                              float ropeTheta, boolean keysRotated) {
         if (sinkTokens < 0) throw new IllegalArgumentException(KIND + ": sinkTokens (" + sinkTokens + ") must be >= 0");
         if (window < 1) throw new IllegalArgumentException(KIND + ": window (" + window + ") must be >= 1 (it holds the current token)");
         if (headDim % 2 != 0) throw new IllegalArgumentException(KIND + ": headDim (" + headDim + ") must be even for RoPE");
@@ -59,6 +77,7 @@ public final class SinkWindowKvCache implements AutoCloseable {
         this.sinkTokens = sinkTokens;
         this.window = window;
         this.theta = ropeTheta;
+        this.keysRotated = keysRotated;
         this.seen = new long[batch];
         this.held = new int[batch];
         this.positions = new int[batch * slots];
@@ -185,7 +204,8 @@ public final class SinkWindowKvCache implements AutoCloseable {
             throw new IllegalArgumentException(KIND + ": the spec must not set a window or sink tokens (" + spec
                     + "): the cache holds exactly the visible keys");
         }
-        return Ops.on(s.arena).attentionKvCache(rotatedQ, s.k, s.v, s.used, new KeyRope(positionsTensor, theta), sinks, spec);
+        KeyRope keyRope = keysRotated ? null : new KeyRope(positionsTensor, theta);
+        return Ops.on(s.arena).attentionKvCache(rotatedQ, s.k, s.v, s.used, keyRope, sinks, spec);
     }
 
     public AttentionResult attend(Tensor rotatedQ, AttentionSpec spec) {

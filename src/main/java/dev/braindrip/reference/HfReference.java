@@ -14,8 +14,28 @@ import java.util.Set;
  * fast. One sequence, no batch, no padding, positions 0..S−1.
  *
  * <p>Supported {@code model_type}s: llama (rope_scaling none, linear, llama3, yarn), mistral,
- * mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma2, gpt_oss, gpt2, bert. Causal LMs return the
- * logits (S, V) after any final softcap; bert returns the last hidden state (S, H).
+ * mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma2, gpt_oss, gpt2, bert, and the library's own
+ * sparse_llama, diff_transformer and mod_llama (see below). Causal LMs return the logits (S, V)
+ * after any final softcap; bert returns the last hidden state (S, H).
+ *
+ * <p>The library's own decoder features, written from their contracts (javadoc of
+ * dev.braindrip.model.SparseLlama / DiffTransformer / ModLlama / LlamaLike):
+ * <ul>
+ *   <li>{@code attention_sink_tokens} N (any RoPE decoder): in a sliding-window layer (window W)
+ *       query i sees key j iff j ≤ i and (i − W &lt; j or j &lt; N); positions unchanged.
+ *   <li>{@code sparse_llama}: Llama plus {@code sparse_pattern}, {@code sparse_block_size} (64),
+ *       {@code dense_attention_every_n_layers} n (0: every layer sparse; n &gt; 0: layers with
+ *       (i + 1) mod n = 0 dense causal). In a sparse layer query i sees key j iff j ≤ i and key
+ *       block ⌊j/blk⌋ is listed for query block ⌊i/blk⌋ by the union of local:W, stride:S,
+ *       vstride:S, sink:N and hvstride:S (per query head); a head whose row lists nothing outputs 0.
+ *   <li>{@code diff_transformer}: the Llama layout with differential attention
+ *       (multihead_diffattn.py): q (S, 2H, d), k (S, 2Hkv, d), v (S, Hkv, 2d), interleaved RoPE,
+ *       A = softmax(Q[2h]K[2h/r]ᵀ s) − λ softmax(Q[2h+1]K[(2h+1)/r]ᵀ s), O = A V[h/r], RMSNorm
+ *       over 2d (subln, eps 1e-5) × (1 − λinit), λinit = 0.8 − 0.6 e^(−0.3·layer).
+ *   <li>{@code mod_llama}: Mixture-of-Depths around {@code mod_layers} (default odd layers): r_t =
+ *       x_t · router; the tokens with r_t ≥ threshold run the ordinary block among themselves (at
+ *       their original positions) and get x_t += r_t (block(x_P) − x_P)_t; the others pass.
+ * </ul>
  *
  * <p>Weights are looked up by their HF names; for the decoder families both the
  * {@code model.}-prefixed (…ForCausalLM) and the bare (…Model) names are accepted, for gpt2 both
@@ -25,7 +45,7 @@ public final class HfReference {
 
     private static final List<String> KNOWN = List.of(
             "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
-            "gpt_oss", "gpt2", "bert");
+            "gpt_oss", "gpt2", "bert", "sparse_llama", "diff_transformer", "mod_llama");
 
     private final JsonNode cfg;
     private final HfRefWeights weights;
@@ -56,6 +76,19 @@ public final class HfReference {
     private boolean sinks;
     private double[] invFreq;
     private double ropeAttnFactor = 1.0;
+
+    // ---- the library's own features ----
+    /** StreamingLLM sink tokens of sliding-window layers (0 = none). */
+    private int sinkTokens;
+    /** diff_transformer: every layer is differential attention. */
+    private boolean diff;
+    /** sparse_llama: which layers are block-sparse, the pattern's terms and the block size. */
+    private boolean[] sparseAttn;
+    private String[] patternKind;
+    private int[] patternArg;
+    private int sparseBlock;
+    /** mod_llama: which layers are routed. */
+    private boolean[] modLayer;
 
     // ---- MoE ----
     private int experts;
@@ -116,14 +149,7 @@ public final class HfReference {
      * softcap etc.; bert: last hidden state (S, H).
      */
     public double[][] forward(int[] tokens) {
-        if (tokens == null || tokens.length == 0) {
-            throw new IllegalArgumentException("need at least one token");
-        }
-        for (int t : tokens) {
-            if (t < 0 || t >= vocab) {
-                throw new IllegalArgumentException("token " + t + " outside vocabulary of " + vocab);
-            }
-        }
+        checkTokens(tokens);
         switch (type) {
             case "gpt2":
                 return forwardGpt2(tokens);
@@ -131,6 +157,17 @@ public final class HfReference {
                 return forwardBert(tokens);
             default:
                 return forwardDecoder(tokens);
+        }
+    }
+
+    private void checkTokens(int[] tokens) {
+        if (tokens == null || tokens.length == 0) {
+            throw new IllegalArgumentException("need at least one token");
+        }
+        for (int t : tokens) {
+            if (t < 0 || t >= vocab) {
+                throw new IllegalArgumentException("token " + t + " outside vocabulary of " + vocab);
+            }
         }
     }
 
@@ -340,11 +377,13 @@ public final class HfReference {
         vocab = reqInt("vocab_size");
         // head_dim: absent → the config class's default (Gemma2 256, Qwen3 128, gpt-oss 64, else
         // hidden / heads); explicit null → hidden / heads.
+        diff = type.equals("diff_transformer");
         Integer classDefault = type.equals("gemma2") ? Integer.valueOf(256)
                 : type.equals("qwen3") ? Integer.valueOf(128)
                 : type.equals("gpt_oss") ? Integer.valueOf(64) : null;
         Integer hd = nullableInt("head_dim", classDefault);
-        headDim = hd != null ? hd : hidden / heads;
+        // diff_transformer: d = hidden / H / 2 (each differential head is two query/key heads).
+        headDim = hd != null ? hd : diff ? hidden / heads / 2 : hidden / heads;
         if (heads % kvHeads != 0) {
             throw new IllegalArgumentException("num_attention_heads " + heads
                     + " is not a multiple of num_key_value_heads " + kvHeads);
@@ -377,6 +416,136 @@ public final class HfReference {
         initWindows();
         initRope();
         initMoe();
+        initOwn();
+    }
+
+    /** attention_sink_tokens, sparse_llama's layout and mod_llama's routed layers. */
+    private void initOwn() {
+        sinkTokens = optInt("attention_sink_tokens", 0);
+        if (sinkTokens < 0) {
+            throw new IllegalArgumentException("attention_sink_tokens " + sinkTokens + " must be >= 0");
+        }
+        if (type.equals("sparse_llama")) {
+            String pattern = optText("sparse_pattern", null);
+            if (pattern == null || pattern.isBlank()) {
+                throw new IllegalArgumentException("config.sparse_pattern is required for sparse_llama");
+            }
+            sparseBlock = optInt("sparse_block_size", 64);
+            if (sparseBlock <= 0) {
+                throw new IllegalArgumentException("sparse_block_size " + sparseBlock + " must be > 0");
+            }
+            String[] terms = pattern.split(",");
+            patternKind = new String[terms.length];
+            patternArg = new int[terms.length];
+            for (int t = 0; t < terms.length; t++) {
+                String term = terms[t].trim();
+                int colon = term.indexOf(':');
+                if (colon < 0) {
+                    throw new IllegalArgumentException("sparse_pattern term '" + term + "' is not kind:N");
+                }
+                String kind = term.substring(0, colon).trim();
+                if (!List.of("local", "stride", "vstride", "sink", "hvstride").contains(kind)) {
+                    throw new IllegalArgumentException("sparse_pattern term '" + term
+                            + "': unknown kind (local, stride, vstride, sink, hvstride)");
+                }
+                int n = Integer.parseInt(term.substring(colon + 1).trim());
+                if (n <= 0) {
+                    throw new IllegalArgumentException("sparse_pattern term '" + term + "' needs N > 0");
+                }
+                patternKind[t] = kind;
+                patternArg[t] = n;
+            }
+            int every = optInt("dense_attention_every_n_layers", 0);
+            if (every < 0) {
+                throw new IllegalArgumentException("dense_attention_every_n_layers " + every + " must be >= 0");
+            }
+            sparseAttn = new boolean[layers];
+            for (int l = 0; l < layers; l++) {
+                sparseAttn[l] = !(every > 0 && (l + 1) % every == 0);
+            }
+        }
+        if (type.equals("mod_llama")) {
+            modLayer = new boolean[layers];
+            JsonNode ml = node("mod_layers");
+            if (ml == null) {
+                for (int l = 1; l < layers; l += 2) {
+                    modLayer[l] = true;
+                }
+            } else {
+                for (JsonNode n : ml) {
+                    int l = n.asInt();
+                    if (l < 0 || l >= layers) {
+                        throw new IllegalArgumentException("mod_layers lists layer " + l + " of " + layers);
+                    }
+                    modLayer[l] = true;
+                }
+            }
+        }
+    }
+
+    /** sparse_llama: whether query head hq's row of query block qb lists key block kb. */
+    private boolean blockListed(int hq, int qb, int kb) {
+        for (int t = 0; t < patternKind.length; t++) {
+            int n = patternArg[t];
+            switch (patternKind[t]) {
+                case "local":
+                    if (qb - n < kb && kb <= qb) {
+                        return true;
+                    }
+                    break;
+                case "stride":
+                    if (kb <= qb && (qb - kb) % n == 0) {
+                        return true;
+                    }
+                    break;
+                case "vstride":
+                    if (kb <= qb && (kb + 1) % n == 0) {
+                        return true;
+                    }
+                    break;
+                case "sink":
+                    if (kb < n) {
+                        return true;
+                    }
+                    break;
+                default: // hvstride: Phi-3-small's per-head vertical stride
+                    if (kb <= qb && (kb + hq * Math.max(1, n / heads) + 1) % n == 0) {
+                        return true;
+                    }
+                    break;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether, in layer l, query head hq at position i sees the key at position j: causal, then
+     * the layer's sliding window (with sink tokens) or its block-sparse layout.
+     */
+    private boolean visible(int l, int hq, int i, int j) {
+        if (j > i) {
+            return false;
+        }
+        if (sparseAttn != null && sparseAttn[l]) {
+            return blockListed(hq, i / sparseBlock, j / sparseBlock);
+        }
+        int w = window[l];
+        if (w > 0) {
+            return i - w < j || j < sinkTokens;
+        }
+        return true;
+    }
+
+    /** The keys (indices into the sequence) that query index i of head hq sees, ascending. */
+    private int[] visibleKeys(int l, int hq, int i, int[] pos) {
+        int[] js = new int[i + 1];
+        int n = 0;
+        for (int j = 0; j <= i; j++) {
+            if (visible(l, hq, pos[i], pos[j])) {
+                js[n++] = j;
+            }
+        }
+        return Arrays.copyOf(js, n);
     }
 
     private void initWindows() {
@@ -627,7 +796,25 @@ public final class HfReference {
         }
     }
 
+    /**
+     * mod_llama: the router scores r_t = x_t · router of every routed layer (by layer index) for
+     * this sequence, x the residual stream entering the layer; for choosing thresholds in tests.
+     */
+    public Map<Integer, double[]> routerScores(int[] tokens) {
+        if (modLayer == null) {
+            throw new IllegalArgumentException(type + " has no Mixture-of-Depths router");
+        }
+        checkTokens(tokens);
+        Map<Integer, double[]> out = new java.util.TreeMap<>();
+        forwardDecoder(tokens, out);
+        return out;
+    }
+
     private double[][] forwardDecoder(int[] tokens) {
+        return forwardDecoder(tokens, null);
+    }
+
+    private double[][] forwardDecoder(int[] tokens, Map<Integer, double[]> scores) {
         int S = tokens.length;
         int H = hidden;
         double[] embed = tensor(prefix + "embed_tokens.weight", vocab, H);
@@ -641,35 +828,98 @@ public final class HfReference {
                 }
             }
         }
+        int[] pos = new int[S];
+        for (int t = 0; t < S; t++) {
+            pos[t] = t;
+        }
         for (int l = 0; l < layers; l++) {
             String lp = prefix + "layers." + l + ".";
-            double[] inNorm = tensor(lp + "input_layernorm.weight", H);
-            double[][] h = new double[S][];
-            for (int t = 0; t < S; t++) {
-                h[t] = rmsNorm(x[t], inNorm, eps, gemma);
+            if (modLayer == null || !modLayer[l]) {
+                block(l, lp, x, pos);
+                continue;
             }
-            double[][] a = attention(l, lp, h);
-            if (gemma) {
-                double[] pa = tensor(lp + "post_attention_layernorm.weight", H);
-                for (int t = 0; t < S; t++) {
-                    a[t] = rmsNorm(a[t], pa, eps, true);
+            // Mixture-of-Depths: route, run the block on the passing sub-sequence, gate by r_t.
+            double[] router = tensor(lp + "mod_router.weight", 1, H);
+            double threshold = tensor(lp + "mod_router.threshold", 1)[0];
+            double[] r = new double[S];
+            int[] pass = new int[S];
+            int np = 0;
+            for (int t = 0; t < S; t++) {
+                double s = 0;
+                for (int i = 0; i < H; i++) {
+                    s += x[t][i] * router[i];
+                }
+                r[t] = s;
+                if (s >= threshold) {
+                    pass[np++] = t;
                 }
             }
-            for (int t = 0; t < S; t++) {
-                addInto(x[t], a[t]);
+            if (scores != null) {
+                scores.put(l, r.clone());
             }
-            double[] preMlp = tensor(lp + (gemma ? "pre_feedforward_layernorm.weight"
-                    : "post_attention_layernorm.weight"), H);
-            double[] postMlp = gemma ? tensor(lp + "post_feedforward_layernorm.weight", H) : null;
-            for (int t = 0; t < S; t++) {
-                double[] hn = rmsNorm(x[t], preMlp, eps, gemma);
-                double[] m = mlp(l, lp, hn);
-                if (gemma) {
-                    m = rmsNorm(m, postMlp, eps, true);
+            if (np == 0) {
+                continue; // the identity
+            }
+            double[][] sub = new double[np][];
+            int[] subPos = new int[np];
+            for (int k = 0; k < np; k++) {
+                sub[k] = x[pass[k]].clone();
+                subPos[k] = pos[pass[k]];
+            }
+            block(l, lp, sub, subPos);
+            for (int k = 0; k < np; k++) {
+                int t = pass[k];
+                double[] before = x[t];
+                double[] after = new double[H];
+                for (int i = 0; i < H; i++) {
+                    after[i] = before[i] + r[t] * (sub[k][i] - before[i]);
                 }
-                addInto(x[t], m);
+                x[t] = after;
             }
         }
+        return head(x);
+    }
+
+    /**
+     * One decoder block in place on the rows x (S, H) at positions pos (ascending; attention is
+     * causal in position among these rows only).
+     */
+    private void block(int l, String lp, double[][] x, int[] pos) {
+        int S = x.length;
+        int H = hidden;
+        double[] inNorm = tensor(lp + "input_layernorm.weight", H);
+        double[][] h = new double[S][];
+        for (int t = 0; t < S; t++) {
+            h[t] = rmsNorm(x[t], inNorm, eps, gemma);
+        }
+        double[][] a = diff ? diffAttention(l, lp, h, pos) : attention(l, lp, h, pos);
+        if (gemma) {
+            double[] pa = tensor(lp + "post_attention_layernorm.weight", H);
+            for (int t = 0; t < S; t++) {
+                a[t] = rmsNorm(a[t], pa, eps, true);
+            }
+        }
+        for (int t = 0; t < S; t++) {
+            addInto(x[t], a[t]);
+        }
+        double[] preMlp = tensor(lp + (gemma ? "pre_feedforward_layernorm.weight"
+                : "post_attention_layernorm.weight"), H);
+        double[] postMlp = gemma ? tensor(lp + "post_feedforward_layernorm.weight", H) : null;
+        for (int t = 0; t < S; t++) {
+            double[] hn = rmsNorm(x[t], preMlp, eps, gemma);
+            double[] m = mlp(l, lp, hn);
+            if (gemma) {
+                m = rmsNorm(m, postMlp, eps, true);
+            }
+            addInto(x[t], m);
+        }
+    }
+
+    /** Final norm, LM head and final softcap. */
+    private double[][] head(double[][] x) {
+        int S = x.length;
+        int H = hidden;
+        double[] embed = tensor(prefix + "embed_tokens.weight", vocab, H);
         double[] finalNorm = tensor(prefix + "norm.weight", H);
         double[] head;
         if (tied) {
@@ -692,8 +942,11 @@ public final class HfReference {
         return logits;
     }
 
-    /** Causal self-attention of one decoder layer over the whole sequence. */
-    private double[][] attention(int l, String lp, double[][] h) {
+    /**
+     * Self-attention of one decoder layer over the rows h at positions pos (RoPE at pos; the mask
+     * of {@link #visible} on positions).
+     */
+    private double[][] attention(int l, String lp, double[][] h, int[] pos) {
         int S = h.length;
         int H = hidden;
         int D = headDim;
@@ -723,19 +976,22 @@ public final class HfReference {
                 normHeads(q[t], heads, D, qn);
                 normHeads(k[t], kvHeads, D, kn);
             }
-            rope(q[t], heads, D, t);
-            rope(k[t], kvHeads, D, t);
+            rope(q[t], heads, D, pos[t]);
+            rope(k[t], kvHeads, D, pos[t]);
         }
         int group = heads / kvHeads;
-        int w = window[l];
         double[][] out = new double[S][qDim];
         for (int hq = 0; hq < heads; hq++) {
             int hk = hq / group;
             for (int i = 0; i < S; i++) {
-                int lo = w > 0 ? Math.max(0, i - w + 1) : 0; // keys j with i − W < j ≤ i
-                double[] s = new double[i - lo + 1];
+                int[] js = visibleKeys(l, hq, i, pos);
+                if (js.length == 0) {
+                    continue; // sees nothing: zeros
+                }
+                double[] s = new double[js.length];
                 double m = Double.NEGATIVE_INFINITY;
-                for (int j = lo; j <= i; j++) {
+                for (int jj = 0; jj < js.length; jj++) {
+                    int j = js[jj];
                     double dot = 0;
                     for (int d = 0; d < D; d++) {
                         dot += q[i][hq * D + d] * k[j][hk * D + d];
@@ -744,7 +1000,7 @@ public final class HfReference {
                     if (attnSoftcap != 0) {
                         sc = attnSoftcap * Math.tanh(sc / attnSoftcap);
                     }
-                    s[j - lo] = sc;
+                    s[jj] = sc;
                     m = Math.max(m, sc);
                 }
                 if (sink != null) {
@@ -758,8 +1014,9 @@ public final class HfReference {
                 if (sink != null) {
                     denom += Math.exp(sink[hq] - m); // the sink joins the denominator only
                 }
-                for (int j = lo; j <= i; j++) {
-                    double p = s[j - lo] / denom;
+                for (int jj = 0; jj < js.length; jj++) {
+                    int j = js[jj];
+                    double p = s[jj] / denom;
                     for (int d = 0; d < D; d++) {
                         out[i][hq * D + d] += p * v[j][hk * D + d];
                     }
@@ -771,6 +1028,117 @@ public final class HfReference {
             o[t] = linear(wo, bo, out[t], H, qDim);
         }
         return o;
+    }
+
+    /**
+     * diff_transformer: differential attention of layer l (depth l) over the rows h at positions
+     * pos, written from multihead_diffattn.py. H output heads over Hkv; q (2H heads of d), k (2Hkv
+     * heads of d), v (Hkv heads of 2d); interleaved RoPE on q and k; output head h is
+     * RMSNorm_subln(softmax(q[2h]·k[2h/r]·s) V − λ softmax(q[2h+1]·k[(2h+1)/r]·s) V) · (1 − λinit)
+     * with V = v[h/r]; the heads (S, H·2d) go through o_proj.
+     */
+    private double[][] diffAttention(int l, String lp, double[][] h, int[] pos) {
+        int S = h.length;
+        int H = hidden;
+        int D = headDim;
+        int D2 = 2 * D;
+        int qDim = 2 * heads * D;
+        int kDim = 2 * kvHeads * D;
+        int vDim = kvHeads * D2;
+        int oIn = heads * D2;
+        String ap = lp + "self_attn.";
+        double[] wq = tensor(ap + "q_proj.weight", qDim, H);
+        double[] wk = tensor(ap + "k_proj.weight", kDim, H);
+        double[] wv = tensor(ap + "v_proj.weight", vDim, H);
+        double[] wo = tensor(ap + "o_proj.weight", H, oIn);
+        double[] lq1 = tensor(ap + "lambda_q1", D);
+        double[] lk1 = tensor(ap + "lambda_k1", D);
+        double[] lq2 = tensor(ap + "lambda_q2", D);
+        double[] lk2 = tensor(ap + "lambda_k2", D);
+        double[] subln = tensor(ap + "subln.weight", D2);
+        double lambdaInit = 0.8 - 0.6 * Math.exp(-0.3 * l);
+        double dot1 = 0;
+        double dot2 = 0;
+        for (int d = 0; d < D; d++) {
+            dot1 += lq1[d] * lk1[d];
+            dot2 += lq2[d] * lk2[d];
+        }
+        double lambda = Math.exp(dot1) - Math.exp(dot2) + lambdaInit;
+
+        double[][] q = new double[S][];
+        double[][] k = new double[S][];
+        double[][] v = new double[S][];
+        for (int t = 0; t < S; t++) {
+            q[t] = linear(wq, null, h[t], qDim, H);
+            k[t] = linear(wk, null, h[t], kDim, H);
+            v[t] = linear(wv, null, h[t], vDim, H);
+            ropeInterleaved(q[t], 2 * heads, D, pos[t]);
+            ropeInterleaved(k[t], 2 * kvHeads, D, pos[t]);
+        }
+        int r = heads / kvHeads;
+        double[][] out = new double[S][oIn];
+        for (int hh = 0; hh < heads; hh++) {
+            int q1 = 2 * hh;
+            int q2 = 2 * hh + 1;
+            int k1 = q1 / r;
+            int k2 = q2 / r;
+            int hv = hh / r;
+            for (int i = 0; i < S; i++) {
+                int[] js = visibleKeys(l, hh, i, pos);
+                if (js.length == 0) {
+                    continue; // sees nothing: zeros
+                }
+                double[] s1 = new double[js.length];
+                double[] s2 = new double[js.length];
+                for (int jj = 0; jj < js.length; jj++) {
+                    int j = js[jj];
+                    double a = 0;
+                    double b = 0;
+                    for (int d = 0; d < D; d++) {
+                        a += q[i][q1 * D + d] * k[j][k1 * D + d];
+                        b += q[i][q2 * D + d] * k[j][k2 * D + d];
+                    }
+                    s1[jj] = a * scale;
+                    s2[jj] = b * scale;
+                }
+                double[] p1 = softmax(s1);
+                double[] p2 = softmax(s2);
+                double[] u = new double[D2];
+                for (int jj = 0; jj < js.length; jj++) {
+                    int j = js[jj];
+                    double wgt = p1[jj] - lambda * p2[jj];
+                    for (int c = 0; c < D2; c++) {
+                        u[c] += wgt * v[j][hv * D2 + c];
+                    }
+                }
+                double[] y = rmsNorm(u, subln, 1e-5, false);
+                for (int c = 0; c < D2; c++) {
+                    out[i][hh * D2 + c] = y[c] * (1 - lambdaInit);
+                }
+            }
+        }
+        double[][] o = new double[S][];
+        for (int t = 0; t < S; t++) {
+            o[t] = linear(wo, null, out[t], H, oIn);
+        }
+        return o;
+    }
+
+    /** Interleaved RoPE (pairs (2i, 2i + 1) rotate by pos · invFreq[i]) on each of n heads, in place. */
+    private void ropeInterleaved(double[] x, int n, int D, int pos) {
+        int half = D / 2;
+        for (int hh = 0; hh < n; hh++) {
+            int base = hh * D;
+            for (int i = 0; i < half; i++) {
+                double ang = pos * invFreq[i];
+                double c = Math.cos(ang) * ropeAttnFactor;
+                double s = Math.sin(ang) * ropeAttnFactor;
+                double a = x[base + 2 * i];
+                double b = x[base + 2 * i + 1];
+                x[base + 2 * i] = a * c - b * s;
+                x[base + 2 * i + 1] = b * c + a * s;
+            }
+        }
     }
 
     /** Qwen3: RMSNorm (weight over head_dim, shared by the heads) on each head in place. */
