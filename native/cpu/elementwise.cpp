@@ -1,4 +1,5 @@
-// Elementwise ops on the CPU: convert, add, mul, scale, softcap, add_bias, activation, GLU.
+// Elementwise ops on the CPU: convert, add, mul, scale, softcap, add_bias, activation, GLU (and
+// Phi-3-small's clamped GeGELU).
 //   a, b, x, y: (n) flat; add_bias y: (rows, cols), bias: (cols); glu x: (rows, 2F), y: (rows, F)
 // Every element is loaded to F32, computed in F32 and rounded once on store, so the CUDA twin
 // (same F32 formula, same round-to-nearest-even store) agrees exactly for add/mul/scale/add_bias
@@ -45,6 +46,17 @@ static inline float glu_gate(int glu, float g) {
         case BD_GLU_GEGLU: return gelu_erf(g);
         default: return gelu_tanh(g);
     }
+}
+
+// Phi-3-small's gegelu (modeling_phi3_small.py, gegelu with gegelu_limit): the gate is clamped from
+// above and the linear half to [-limit, limit], but infinities pass unclamped (the model's
+// torch.where(isinf(a), a, a.clamp(...))) and NaN stays NaN (every comparison with it is false).
+// quick_gelu(g) = g * sigmoid(1.702 g), written as one division: g / (1 + e^(-1.702 g)).
+static inline float quick_gelu(float g) { return g / (1.f + std::exp(-1.702f * g)); }
+static inline float gegelu_clamped(float g, float u, float limit) {
+    if (!std::isinf(g) && g > limit) g = limit;
+    if (!std::isinf(u)) u = u > limit ? limit : (u < -limit ? -limit : u);
+    return quick_gelu(g) * (u + 1.f);
 }
 
 // ---- launchers
@@ -156,6 +168,23 @@ extern "C" int bd_cpu_glu(const void* x, void* y, int64_t rows, int64_t f, int g
         const int64_t in = r * 2 * f, out = r * f;
         for (int64_t c = 0; c < f; ++c)
             store(y, dtype, out + c, glu_gate(glu, load(x, dtype, in + c)) * load(x, dtype, in + f + c));
+    }
+    return BD_OK;
+}
+
+extern "C" int bd_cpu_glu_clamped(const void* x, void* y, int64_t rows, int64_t f, float limit, int dtype,
+                                  void* stream) {
+    using namespace bd::cpu;
+    BD_CHECK(is_float_dtype(dtype), "glu_clamped", "unsupported dtype %s", dtype_name(dtype));
+    BD_CHECK(limit > 0.f, "glu_clamped", "limit (%g) must be > 0 (+inf: no clamp)", limit);
+    BD_CHECK(rows >= 0 && f >= 0, "glu_clamped", "bad shape rows=%lld f=%lld", (long long)rows, (long long)f);
+    if (rows == 0 || f == 0) return BD_OK;
+    BD_CHECK(x && y, "glu_clamped", "null tensor pointer");
+#pragma omp parallel for schedule(static) if (rows * f >= PARALLEL_MIN)
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t in = r * 2 * f, out = r * f;
+        for (int64_t c = 0; c < f; ++c)
+            store(y, dtype, out + c, gegelu_clamped(load(x, dtype, in + c), load(x, dtype, in + f + c), limit));
     }
     return BD_OK;
 }

@@ -1,4 +1,5 @@
-// Elementwise ops on CUDA: convert, add, mul, scale, softcap, add_bias, activation, GLU.
+// Elementwise ops on CUDA: convert, add, mul, scale, softcap, add_bias, activation, GLU (and
+// Phi-3-small's clamped GeGELU).
 //   a, b, x, y: (n) flat; add_bias y: (rows, cols), bias: (cols); glu x: (rows, 2F), y: (rows, F)
 // All are memory bound, so the kernels are grid-stride loops that move 16 bytes per thread per
 // step when every pointer is 16-byte aligned (a Pack of 4 F32 or 8 F16/BF16), and one element per
@@ -66,6 +67,17 @@ struct GluOp {
         if constexpr (GLU == BD_GLU_SWIGLU) return silu(gate) * up;
         else if constexpr (GLU == BD_GLU_GEGLU) return gelu_erf(gate) * up;
         else return gelu_tanh(gate) * up;
+    }
+};
+
+// Phi-3-small's clamped GeGELU, the CPU twin's formula: infinities pass the clamps, NaN stays NaN,
+// quick_gelu(g) = g / (1 + e^(-1.702 g)) with expf and an IEEE division.
+struct GegeluClampedOp {
+    float limit;
+    __device__ float operator()(float g, float u) const {
+        if (!isinf(g) && g > limit) g = limit;
+        if (!isinf(u)) u = u > limit ? limit : (u < -limit ? -limit : u);
+        return g / (1.f + expf(-1.702f * g)) * (u + 1.f);
     }
 };
 
@@ -316,5 +328,20 @@ extern "C" int bd_cuda_glu(const void* x, void* y, int64_t rows, int64_t f, int 
     BD_CHECK(x && y, "glu", "null tensor pointer");
     int st = BD_OK;
     BD_DISPATCH_FLOAT(dtype, T, st = launch_glu<T>(x, y, rows, f, glu, as_stream(stream)));
+    return st;
+}
+
+extern "C" int bd_cuda_glu_clamped(const void* x, void* y, int64_t rows, int64_t f, float limit, int dtype,
+                                   void* stream) {
+    using namespace bd::cuda;
+    BD_CHECK(is_float_dtype(dtype), "glu_clamped", "unsupported dtype %s", dtype_name(dtype));
+    BD_CHECK(limit > 0.f, "glu_clamped", "limit (%g) must be > 0 (+inf: no clamp)", limit);
+    BD_CHECK(rows >= 0 && f >= 0 && f <= (int64_t)INT32_MAX * EW_BLOCK, "glu_clamped", "bad shape rows=%lld f=%lld",
+             (long long)rows, (long long)f);
+    if (rows == 0 || f == 0) return BD_OK;
+    BD_CHECK(x && y, "glu_clamped", "null tensor pointer");
+    int st = BD_OK;
+    BD_DISPATCH_FLOAT(dtype, T, st = launch_glu_op<T>(x, y, rows, f, GegeluClampedOp{limit}, as_stream(stream),
+                                                      "glu_kernel<gegelu_clamped>"));
     return st;
 }

@@ -41,8 +41,8 @@ namespace {
 // ---- backends
 
 #define BD_OP_LIST(X)                                                                                  \
-    X(convert) X(add) X(mul) X(scale) X(softcap) X(add_bias) X(activation) X(glu) X(rmsnorm)          \
-    X(layernorm) X(add_rmsnorm) X(add_layernorm) X(softmax) X(embedding) X(rope) X(argmax) X(topk)      \
+    X(convert) X(add) X(mul) X(scale) X(softcap) X(add_bias) X(activation) X(glu) X(glu_clamped)     \
+    X(rmsnorm) X(layernorm) X(add_rmsnorm) X(add_layernorm) X(softmax) X(embedding) X(rope) X(argmax) X(topk)      \
     X(cross_entropy)
 
 struct Ops {
@@ -508,6 +508,24 @@ void add_glu(Registry& R) {
             }
 }
 
+// Phi-3-small's clamped GeGELU: inputs of scale 12 so that limits 7 and 20 clamp some gates and ups;
+// +inf = no clamp.
+void add_glu_clamped(Registry& R) {
+    for (int dt : FLOAT_DTYPES)
+        for (float limit : {7.f, 20.f, INFINITY})
+            for (auto [rows, f] : row_shapes(R.quick)) {
+                const std::string shape = shape_str({rows, f}) + " limit " + std::to_string(limit);
+                R.add("glu_clamped", [=, &R] {
+                    Gen g = R.gen("glu_clamped", shape, dt);
+                    Case c{"glu_clamped", shape, dt};
+                    c.t = {floats("x", dt, rows * 2 * f, [&](int64_t) { return 12.0 * g.normal(); }),
+                           output("y", dt, rows * f, Cmp::Nmse, tol_for(dt))};
+                    c.call = [=](const Ops& o, void* const* p) { return o.glu_clamped(p[0], p[1], rows, f, limit, dt, nullptr); };
+                    return c;
+                });
+            }
+}
+
 // -- norms: rmsnorm, add_rmsnorm, layernorm, add_layernorm (with and without bias)
 
 void add_norms(Registry& R) {
@@ -782,6 +800,8 @@ void add_contract(Registry& R) {
         {"convert", "I64 destination", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.convert(nullptr, BD_F32, nullptr, BD_I64, 4, nullptr); }},
         {"activation", "unknown code", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.activation(nullptr, nullptr, 4, 9, BD_F32, nullptr); }},
         {"glu", "unknown code", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.glu(nullptr, nullptr, 1, 4, 9, BD_F32, nullptr); }},
+        {"glu_clamped", "limit 0", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.glu_clamped(nullptr, nullptr, 1, 4, 0.f, BD_F32, nullptr); }},
+        {"glu_clamped", "limit NaN, zero-sized", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.glu_clamped(nullptr, nullptr, 0, 4, NAN, BD_F32, nullptr); }},
         {"layernorm", "zero rows", BD_OK, [](const Ops& o) { return o.layernorm(nullptr, nullptr, nullptr, nullptr, 0, 8, 1e-5f, BD_F32, nullptr); }},
         {"layernorm", "zero cols", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.layernorm(nullptr, nullptr, nullptr, nullptr, 2, 0, 1e-5f, BD_F32, nullptr); }},
         {"softmax", "inv_temperature 0", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.softmax(nullptr, nullptr, 1, 4, 0.f, BD_F32, nullptr); }},
@@ -846,6 +866,7 @@ int main(int argc, char** argv) {
     for (int act = BD_ACT_RELU; act <= BD_ACT_SILU; ++act) add_unary(R, "activation", act);
     add_add_bias(R);
     add_glu(R);
+    add_glu_clamped(R);
     add_norms(R);
     add_softmax(R);
     add_embedding(R);

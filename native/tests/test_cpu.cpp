@@ -325,6 +325,18 @@ void check_activations(int dt) {
                 want[r * 3 + c] = ref(acts[glu], load(gb.data(), dt, r * 6 + c)) * load(gb.data(), dt, r * 6 + 3 + c);
         check(st == BD_OK && max_rel(to_doubles(dt, gy, 6), want) < tol_of(dt), fmt("glu %d (%s)", glu, dt_name(dt)));
     }
+    // glu_clamped (Phi-3-small's gegelu) with limit 1.5: the gate 2 and the ups 2, 3 are clamped
+    for (float limit : {1.5f, INFINITY}) {
+        int st = bd_cpu_glu_clamped(gb.data(), gy.data(), 2, 3, limit, dt, nullptr);
+        std::vector<double> want(6);
+        for (int r = 0; r < 2; ++r)
+            for (int c = 0; c < 3; ++c) {
+                double gate = std::min<double>(load(gb.data(), dt, r * 6 + c), limit);
+                double up = std::max<double>(-limit, std::min<double>(limit, load(gb.data(), dt, r * 6 + 3 + c)));
+                want[r * 3 + c] = gate / (1 + std::exp(-1.702 * gate)) * (up + 1);
+            }
+        check(st == BD_OK && max_rel(to_doubles(dt, gy, 6), want) < tol_of(dt), fmt("glu_clamped limit %g (%s)", limit, dt_name(dt)));
+    }
     // add_bias and scale
     auto yb = from_doubles(dt, {1, 2, 3, 4, 5, 6}), bias = from_doubles(dt, {0.5, -1, 2});
     int st = bd_cpu_add_bias(yb.data(), bias.data(), 2, 3, dt, nullptr);

@@ -38,6 +38,12 @@ extern "C" {
     int P##_activation(const void* x, void* y, int64_t n, int act, int dtype, void* stream);       \
     /* x: (rows, 2F), gate = x[:, :F], up = x[:, F:]; y: (rows, F) = glu(gate) * up. */            \
     int P##_glu(const void* x, void* y, int64_t rows, int64_t f, int glu, int dtype, void* stream); \
+    /* Phi-3-small's clamped GeGELU over the same (rows, 2F) gate | up layout: g = min(gate, limit), \
+     * u = clamp(up, -limit, limit), except that +-inf pass unclamped and NaN stays NaN (the model's \
+     * torch.where(isinf(a), a, a.clamp(...))); y = g * sigmoid(1.702 g) * (u + 1). limit > 0, and \
+     * +inf means no clamp; NaN, zero or a negative limit -> BD_ERR_INVALID_ARGUMENT. */             \
+    int P##_glu_clamped(const void* x, void* y, int64_t rows, int64_t f, float limit, int dtype,  \
+                        void* stream);                                                             \
     /* y = x * rsqrt(mean(x^2) + eps) * w over each row; x, y: (rows, cols), w: (cols). */          \
     int P##_rmsnorm(const void* x, const void* w, void* y, int64_t rows, int64_t cols, float eps, \
                     int dtype, void* stream);                                                      \

@@ -55,6 +55,11 @@ final class CpuKernels implements Kernels {
     }
 
     @Override
+    public int gluClamped(long x, long y, long rows, long f, float limit, int dtype, long stream) {
+        return NativeCpu.bd_cpu_glu_clamped(x, y, rows, f, limit, dtype, stream);
+    }
+
+    @Override
     public int rmsnorm(long x, long w, long y, long rows, long cols, float eps, int dtype, long stream) {
         return NativeCpu.bd_cpu_rmsnorm(x, w, y, rows, cols, eps, dtype, stream);
     }

@@ -59,6 +59,11 @@ final class CudaKernels implements Kernels {
     }
 
     @Override
+    public int gluClamped(long x, long y, long rows, long f, float limit, int dtype, long stream) {
+        return NativeCuda.bd_cuda_glu_clamped(x, y, rows, f, limit, dtype, stream);
+    }
+
+    @Override
     public int rmsnorm(long x, long w, long y, long rows, long cols, float eps, int dtype, long stream) {
         return NativeCuda.bd_cuda_rmsnorm(x, w, y, rows, cols, eps, dtype, stream);
     }

@@ -34,6 +34,9 @@ public interface Kernels {
 
     int glu(long x, long y, long rows, long f, int glu, int dtype, long stream);
 
+    /** Phi-3-small's clamped GeGELU over (rows, 2F) gate | up: limit > 0 (+inf: no clamp); see ops.h. */
+    int gluClamped(long x, long y, long rows, long f, float limit, int dtype, long stream);
+
     int rmsnorm(long x, long w, long y, long rows, long cols, float eps, int dtype, long stream);
 
     int layernorm(long x, long w, long b, long y, long rows, long cols, float eps, int dtype, long stream);

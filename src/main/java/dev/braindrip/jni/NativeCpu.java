@@ -53,6 +53,7 @@ public final class NativeCpu {
     public static native int bd_cpu_add_bias(@Cast("void*") long y, @Cast("const void*") long bias, long rows, long cols, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_activation(@Cast("const void*") long x, @Cast("void*") long y, long n, int act, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_glu(@Cast("const void*") long x, @Cast("void*") long y, long rows, long f, int glu, int dtype, @Cast("void*") long stream);
+    public static native int bd_cpu_glu_clamped(@Cast("const void*") long x, @Cast("void*") long y, long rows, long f, float limit, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long w, @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_layernorm(@Cast("const void*") long x, @Cast("const void*") long w, @Cast("const void*") long b, @Cast("void*") long y, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);
     public static native int bd_cpu_add_rmsnorm(@Cast("const void*") long x, @Cast("const void*") long residual, @Cast("const void*") long w, @Cast("void*") long y, @Cast("void*") long sum, long rows, long cols, float eps, int dtype, @Cast("void*") long stream);

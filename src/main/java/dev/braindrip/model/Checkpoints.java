@@ -105,6 +105,10 @@ public final class Checkpoints {
         if (c.layers().stream().anyMatch(l -> l.attention() == LayerSpec.Attention.SLIDING)) f.add("sliding window");
         if (c.tieEmbeddings()) f.add("tied embeddings");
         if (c.embeddingScale() != 1) f.add("embedding scale " + c.embeddingScale());
+        if (c.logitScale() != 1) f.add("logit scale " + c.logitScale());
+        if (c.gluLimit() > 0) f.add("gate/up clamp " + c.gluLimit());
+        if (!c.maskedTokens().isEmpty()) f.add(c.maskedTokens().size() + " masked tokens");
+        if (c.layers().stream().anyMatch(l -> l.attention() == LayerSpec.Attention.SPARSE)) f.add("block-sparse attention");
         return f;
     }
 

@@ -236,7 +236,7 @@ abstract class LlamaLike implements Architecture {
         });
         o.put("tie_word_embeddings", c.tieEmbeddings());
         o.put("attention_bias", c.qkvBias());
-        putRope(o, c.rope());
+        putRope(o, c.rope(), c.headDim());
         int sinks = c.layers().stream().mapToInt(LayerSpec::sinkTokens).max().orElse(0);
         if (sinks > 0) o.put("attention_sink_tokens", sinks);
         if (c.bosTokenId() >= 0) o.put("bos_token_id", c.bosTokenId());
@@ -251,9 +251,9 @@ abstract class LlamaLike implements Architecture {
 
     abstract String hfClass();
 
-    static void putRope(ObjectNode o, RopeConfig r) {
+    static void putRope(ObjectNode o, RopeConfig r, int headDim) {
         o.put("rope_theta", r.theta());
-        if (r.rotaryDim() > 0) o.put("partial_rotary_factor", 0.0); // replaced by the caller when partial rotary is used
+        if (r.rotaryDim() > 0) o.put("partial_rotary_factor", (double) r.rotaryDim() / headDim);
         switch (r.scaling()) {
             case NONE -> o.putNull("rope_scaling");
             case LINEAR -> o.putObject("rope_scaling").put("rope_type", "linear").put("factor", r.factor());
@@ -267,7 +267,6 @@ abstract class LlamaLike implements Architecture {
                 if (r.attentionFactor() > 0) y.put("attention_factor", r.attentionFactor());
             }
         }
-        if (r.rotaryDim() == 0) o.remove("partial_rotary_factor");
     }
 
     // ---- presets

@@ -55,6 +55,11 @@ import java.util.Locale;
  * @param bosTokenId     BOS id or -1
  * @param eosTokenIds    EOS ids (may be empty)
  * @param layers         one entry per layer
+ * @param gluLimit       GEGELU_CLAMPED's clamp L (Phi-3-small's gegelu_limit): gate ≤ L, up in [−L, L];
+ *                       0 = no clamp; only for GEGELU_CLAMPED
+ * @param maskedTokens   token ids whose logits are set to the lowest finite value of the logits'
+ *                       dtype after every scale and softcap (Phi-3-small's dummy tokens; F32: HF's
+ *                       masked_fill with torch.finfo(float32).min), empty for none
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record ModelConfig(String architecture, Stack stack, int vocabSize, int hidden, int heads, int kvHeads, int headDim,
@@ -62,7 +67,8 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
                           Positions positions, RopeConfig rope, boolean tieEmbeddings, double embeddingScale, double logitScale,
                           double attentionScale, double attnSoftcap, double finalSoftcap, boolean qkvBias, boolean outBias,
                           boolean mlpBias, boolean normBias, boolean qkNorm, FfnActivation activation, boolean ffnGated,
-                          MoeSpec moe, int typeVocab, int bosTokenId, List<Integer> eosTokenIds, List<LayerSpec> layers) {
+                          MoeSpec moe, int typeVocab, int bosTokenId, List<Integer> eosTokenIds, List<LayerSpec> layers,
+                          double gluLimit, List<Integer> maskedTokens) {
 
     /** Which stack a model is. */
     public enum Stack { DECODER, ENCODER }
@@ -80,20 +86,37 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
 
     /**
      * FFN activations. Plain: RELU, GELU (erf), GELU_TANH, SILU. Gated act(gate) ⊙ up: SWIGLU,
-     * GEGLU (erf), GEGLU_TANH; SWIGLU_OSS is gpt-oss's clamped form (MoE experts only).
+     * GEGLU (erf), GEGLU_TANH; SWIGLU_OSS is gpt-oss's clamped form (MoE experts only);
+     * GEGELU_CLAMPED is Phi-3-small's gegelu on a dense FFN: g·σ(1.702 g)·(u + 1) with g = min(gate,
+     * L), u = clamp(up, −L, L), ±∞ unclamped, L = {@link ModelConfig#gluLimit()} (0: no clamp).
      */
-    public enum FfnActivation { RELU, GELU, GELU_TANH, SILU, SWIGLU, GEGLU, GEGLU_TANH, SWIGLU_OSS;
+    public enum FfnActivation { RELU, GELU, GELU_TANH, SILU, SWIGLU, GEGLU, GEGLU_TANH, SWIGLU_OSS, GEGELU_CLAMPED;
         public boolean gated() {
-            return this == SWIGLU || this == GEGLU || this == GEGLU_TANH || this == SWIGLU_OSS;
+            return this == SWIGLU || this == GEGLU || this == GEGLU_TANH || this == SWIGLU_OSS || this == GEGELU_CLAMPED;
         }
     }
 
     public ModelConfig {
         eosTokenIds = eosTokenIds == null ? List.of() : List.copyOf(eosTokenIds);
         layers = layers == null ? List.of() : List.copyOf(layers);
+        maskedTokens = maskedTokens == null ? List.of() : List.copyOf(maskedTokens);
         validate(architecture, stack, vocabSize, hidden, heads, kvHeads, headDim, intermediate, maxPositions, norm, normEps,
                 normPlacement, positions, rope, embeddingScale, logitScale, attentionScale, attnSoftcap, finalSoftcap, activation,
                 ffnGated, moe, typeVocab, layers);
+        validateGegelu(activation, gluLimit, layers);
+        for (int i = 0; i < maskedTokens.size(); i++) {
+            int t = maskedTokens.get(i);
+            require(t >= 0 && t < vocabSize, "maskedTokens[" + i + "] (" + t + ") must be in [0, vocabSize (" + vocabSize + "))");
+        }
+        require(maskedTokens.isEmpty() || stack == Stack.DECODER, "maskedTokens are for a decoder's logits, not an " + stack);
+    }
+
+    private static void validateGegelu(FfnActivation activation, double gluLimit, List<LayerSpec> layers) {
+        require(Double.isFinite(gluLimit) && gluLimit >= 0, "gluLimit (" + gluLimit + ") must be finite and >= 0 (0 = no clamp)");
+        require(gluLimit == 0 || activation == FfnActivation.GEGELU_CLAMPED,
+                "gluLimit (" + gluLimit + ") is only for GEGELU_CLAMPED, not " + activation);
+        require(activation != FfnActivation.GEGELU_CLAMPED || layers.stream().noneMatch(l -> l.ffn() == LayerSpec.Ffn.MOE),
+                "GEGELU_CLAMPED is a dense FFN activation: no layer may be MOE");
     }
 
     private static void validate(String architecture, Stack stack, int vocabSize, int hidden, int heads, int kvHeads, int headDim,
@@ -220,6 +243,7 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         b.finalSoftcap = finalSoftcap; b.qkvBias = qkvBias; b.outBias = outBias; b.mlpBias = mlpBias; b.normBias = normBias;
         b.qkNorm = qkNorm; b.activation = activation; b.ffnGated = ffnGated; b.moe = moe; b.typeVocab = typeVocab;
         b.bosTokenId = bosTokenId; b.eosTokenIds = new ArrayList<>(eosTokenIds); b.layers = new ArrayList<>(layers);
+        b.gluLimit = gluLimit; b.maskedTokens = new ArrayList<>(maskedTokens);
         return b;
     }
 
@@ -242,6 +266,8 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         private int bosTokenId = -1;
         private List<Integer> eosTokenIds = new ArrayList<>();
         private List<LayerSpec> layers = new ArrayList<>();
+        private double gluLimit;
+        private List<Integer> maskedTokens = new ArrayList<>();
 
         public Builder architecture(String v) { architecture = v == null ? null : v.toLowerCase(Locale.ROOT); return this; }
         public Builder stack(Stack v) { stack = v; return this; }
@@ -283,13 +309,16 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
             return this;
         }
         public Builder layer(LayerSpec spec) { layers.add(spec); return this; }
+        public Builder gluLimit(double v) { gluLimit = v; return this; }
+        public Builder maskedTokens(List<Integer> v) { maskedTokens = new ArrayList<>(v); return this; }
 
         public ModelConfig build() {
             int kv = kvHeads == 0 ? heads : kvHeads;
             int hd = headDim == 0 && heads > 0 ? hidden / heads : headDim;
             return new ModelConfig(architecture, stack, vocabSize, hidden, heads, kv, hd, intermediate, maxPositions, norm, normEps,
                     normPlacement, positions, rope, tieEmbeddings, embeddingScale, logitScale, attentionScale, attnSoftcap, finalSoftcap,
-                    qkvBias, outBias, mlpBias, normBias, qkNorm, activation, ffnGated, moe, typeVocab, bosTokenId, eosTokenIds, layers);
+                    qkvBias, outBias, mlpBias, normBias, qkNorm, activation, ffnGated, moe, typeVocab, bosTokenId, eosTokenIds, layers,
+                    gluLimit, maskedTokens);
         }
     }
 }

@@ -1,7 +1,6 @@
 package dev.braindrip.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -76,9 +75,5 @@ final class QwenMoe extends LlamaLike {
                 .put("moe_intermediate_size", name.equals("tiny") ? 32 : 176);
         if (!qwen3) o.put("shared_expert_intermediate_size", name.equals("tiny") ? 64 : 352);
         return o;
-    }
-
-    static List<Integer> none() {
-        return new ArrayList<>();
     }
 }

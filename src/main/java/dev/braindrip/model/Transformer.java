@@ -65,6 +65,7 @@ public final class Transformer implements AutoCloseable {
     private final List<Float> modThresholds = new ArrayList<>();
     private final Norm finalNorm, embedNorm;
     private final Tensor head;
+    private final Tensor tokenMask; // (V): 0, or the dtype's lowest finite value for config.maskedTokens(); null when none
     private boolean closed;
 
     private Transformer(ModelConfig config, Architecture arch, Arena weightArena, Weights weights) {
@@ -80,6 +81,7 @@ public final class Transformer implements AutoCloseable {
                     : norm("final_norm");
             embedNorm = weights.has("embed_norm.weight") ? norm("embed_norm") : null;
             head = config.tieEmbeddings() ? weights.get("embed") : weights.getOrNull("lm_head");
+            tokenMask = config.maskedTokens().isEmpty() ? null : tokenMask();
         } catch (RuntimeException e) {
             closeQuietly();
             throw e;
@@ -186,6 +188,25 @@ public final class Transformer implements AutoCloseable {
         };
     }
 
+    /**
+     * The bias that masks config.maskedTokens(): the lowest finite value of the model dtype, so that
+     * logit + bias rounds to it for any logit of magnitude below 2^103 (F32) — HF's masked_fill with
+     * torch.finfo(float32).min for an F32 model.
+     */
+    private Tensor tokenMask() {
+        DType dt = weights.dtype();
+        float lowest = switch (dt) {
+            case BF16 -> Float.intBitsToFloat(0xFF7F0000);
+            case F16 -> -65504f;
+            default -> -Float.MAX_VALUE;
+        };
+        float[] v = new float[config.vocabSize()];
+        for (int t : config.maskedTokens()) v[t] = lowest;
+        Tensor m = weightArena.fromFloats(v, dt, v.length);
+        derived.add(m);
+        return m;
+    }
+
     private Norm normOrNull(String name) {
         return weights.has(name + ".weight") ? norm(name) : null;
     }
@@ -223,11 +244,11 @@ public final class Transformer implements AutoCloseable {
         }
         TransformerBlock.Ffn ffn = l.ffn() == LayerSpec.Ffn.MOE ? moe(p) : dense(p);
         return switch (config.normPlacement()) {
-            case PRE -> new TransformerBlock(TransformerBlock.Placement.PRE, norm(p + "attn_norm"), null, norm(p + "ffn_norm"), null, null, ffn);
+            case PRE -> new TransformerBlock(TransformerBlock.Placement.PRE, norm(p + "attn_norm"), null, norm(p + "ffn_norm"), null, ffn);
             case SANDWICH -> new TransformerBlock(TransformerBlock.Placement.SANDWICH, norm(p + "attn_norm"), norm(p + "post_attn_norm"),
-                    norm(p + "ffn_norm"), norm(p + "post_ffn_norm"), null, ffn);
+                    norm(p + "ffn_norm"), norm(p + "post_ffn_norm"), ffn);
             case POST -> new TransformerBlock(TransformerBlock.Placement.POST, norm(p + "post_attn_norm"), null, norm(p + "post_ffn_norm"),
-                    null, null, ffn);
+                    null, ffn);
         };
     }
 
@@ -295,6 +316,11 @@ public final class Transformer implements AutoCloseable {
     }
 
     private TransformerBlock.Ffn dense(String p) {
+        if (config.activation() == ModelConfig.FfnActivation.GEGELU_CLAMPED) {
+            float limit = config.gluLimit() > 0 ? (float) config.gluLimit() : Float.POSITIVE_INFINITY;
+            FeedForward f = FeedForward.gatedClamped(linear(p + "gate_up"), linear(p + "down"), limit);
+            return f::apply;
+        }
         if (config.ffnGated()) {
             Glu glu = switch (config.activation()) {
                 case SWIGLU -> Glu.SWIGLU;
@@ -545,6 +571,11 @@ public final class Transformer implements AutoCloseable {
         if (config.finalSoftcap() > 0) {
             try (Tensor in = logits) {
                 logits = ops.softcap(in, (float) config.finalSoftcap());
+            }
+        }
+        if (tokenMask != null) {
+            try (Tensor in = logits) {
+                logits = ops.addBias(in, tokenMask);
             }
         }
         return logits;

@@ -172,6 +172,13 @@ public final class Weights implements AutoCloseable {
                     }
                 }
                 case MXFP4 -> loadMxfp4(src, r, t);
+                case UNINTERLEAVE, GROUPED_ROWS -> {
+                    ByteBuffer in = bytesAs(src, r.sources().get(0), dtype);
+                    int row = Math.toIntExact(t.numel() / r.shape()[0] * es);
+                    byte[] dst = new byte[Math.toIntExact(t.numel() * es)];
+                    for (long i = 0; i < r.shape()[0]; i++) in.get(Math.toIntExact(r.sourceRow(i) * row), dst, Math.toIntExact(i * row), row);
+                    t.copyFrom(ByteBuffer.wrap(dst));
+                }
             }
             return t;
         } catch (RuntimeException e) {
@@ -283,6 +290,17 @@ public final class Weights implements AutoCloseable {
                     w.add(r.sources().get(0), st, s, ByteBuffer.wrap(dst));
                 }
                 case MXFP4 -> throw new IllegalStateException("unreachable");
+                case UNINTERLEAVE, GROUPED_ROWS -> {
+                    // rows back to where the checkpoint keeps them; GROUPED_ROWS rules of one tensor fill it together
+                    long[] s = r.sourceShape();
+                    String name = r.sources().get(0);
+                    boolean whole = r.kind() == WeightRule.Kind.UNINTERLEAVE;
+                    byte[] dst = whole ? new byte[raw.length] : fused.computeIfAbsent(name, k -> new byte[Math.toIntExact(numel(s) * es)]);
+                    int row = Math.toIntExact(raw.length / r.shape()[0]);
+                    for (long i = 0; i < r.shape()[0]; i++) System.arraycopy(raw, Math.toIntExact(i * row), dst, Math.toIntExact(r.sourceRow(i) * row), row);
+                    if (whole) w.add(name, st, s, ByteBuffer.wrap(dst));
+                    else fusedShape.put(name, s);
+                }
                 case TRANSPOSE, TRANSPOSE_PART -> {
                     long[] s = r.sourceShape();
                     String name = r.sources().get(0);
@@ -300,6 +318,12 @@ public final class Weights implements AutoCloseable {
         }
         for (Map.Entry<String, byte[]> e : fused.entrySet()) w.add(e.getKey(), st, fusedShape.get(e.getKey()), ByteBuffer.wrap(e.getValue()));
         return w;
+    }
+
+    private static long numel(long[] shape) {
+        long n = 1;
+        for (long d : shape) n = Math.multiplyExact(n, d);
+        return n;
     }
 
     /** The tensor's elements in {@code as}'s storage format (converted when the tensor is kept in another dtype). */

@@ -12,7 +12,8 @@ import java.util.function.UnaryOperator;
  *   <li>SANDWICH (Gemma 2): h += p1(attn(n1(h))); h += p2(ffn(n2(h))) — the first add and n2 fused.</li>
  *   <li>POST (BERT): h = n1(h + attn(h)); h = n2(h + ffn(h)) — both adds fused with their norms.</li>
  * </ul>
- * The FFN is dense or MoE (a function of (T, H) → (T, H)).
+ * The attention (full, sliding, sparse, differential) is given per call; the FFN is dense or MoE
+ * (a function of (T, H) → (T, H)).
  */
 public final class TransformerBlock {
     public enum Placement { PRE, SANDWICH, POST }
@@ -24,24 +25,18 @@ public final class TransformerBlock {
 
     private final Placement placement;
     private final Norm n1, n2, p1, p2;
-    private final SelfAttention attention;
     private final Ffn ffn;
 
     /** PRE: n1, n2; SANDWICH: n1, p1 (after attention), n2, p2 (after the FFN); POST: n1 (after attention), n2. */
-    public TransformerBlock(Placement placement, Norm n1, Norm p1, Norm n2, Norm p2, SelfAttention attention, Ffn ffn) {
+    public TransformerBlock(Placement placement, Norm n1, Norm p1, Norm n2, Norm p2, Ffn ffn) {
         this.placement = placement;
         this.n1 = n1;
         this.n2 = n2;
         this.p1 = p1;
         this.p2 = p2;
-        this.attention = attention;
         this.ffn = ffn;
         if (n1 == null || n2 == null) throw new IllegalArgumentException("block: both norms must be given");
         if (placement == Placement.SANDWICH && (p1 == null || p2 == null)) throw new IllegalArgumentException("block: sandwich needs four norms");
-    }
-
-    public SelfAttention attention() {
-        return attention;
     }
 
     /** h (T, H) → the new residual stream (T, H); {@code attend} runs the attention on its input. */

@@ -224,6 +224,34 @@ final class NativeOps implements Ops {
         return run(y, op, () -> k.glu(x.address(), y.address(), x.rows(), f, fn.code(), x.dtype().code(), stream));
     }
 
+    @Override
+    public Tensor gluClamped(Tensor x, float limit) {
+        String op = "glu_clamped";
+        onDevice(op, x);
+        floatDType(op, x);
+        rank(op, x, 1);
+        if (x.cols() % 2 != 0) throw new IllegalArgumentException(op + ": last dimension (" + x.cols() + ") must be even (gate | up)");
+        if (!(limit > 0)) throw new IllegalArgumentException(op + ": limit (" + limit + ") must be > 0 (+inf: no clamp)");
+        long f = x.cols() / 2;
+        Tensor y = arena.empty(x.dtype(), withLast(x.shape(), f));
+        return run(y, op, () -> k.gluClamped(x.address(), y.address(), x.rows(), f, limit, x.dtype().code(), stream));
+    }
+
+    @Override
+    public Tensor addBias(Tensor x, Tensor bias) {
+        String op = "add_bias";
+        onDevice(op, x, bias);
+        floatDType(op, x);
+        rank(op, x, 1);
+        sameDType(op, x, bias);
+        vectorOf(op, "bias", bias, x.cols());
+        Tensor y = arena.empty(x.dtype(), x.shape());
+        return run(y, op, () -> {
+            y.copyFrom(x);
+            return k.addBias(y.address(), bias.address(), x.rows(), x.cols(), x.dtype().code(), stream);
+        });
+    }
+
     private static void checkNorm(String op, Tensor x, Tensor w, Tensor b, float eps) {
         floatDType(op, x);
         rank(op, x, 1);

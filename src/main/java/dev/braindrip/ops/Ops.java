@@ -49,6 +49,16 @@ public interface Ops {
     /** x (..., 2F): gate = first F columns, up = last F; y (..., F) = act(gate) * up. */
     Tensor glu(Tensor x, Glu fn);
 
+    /**
+     * Phi-3-small's clamped GeGELU over the same layout: x (..., 2F), g = min(gate, limit),
+     * u = clamp(up, −limit, limit) with ±∞ passed unclamped and NaN kept; y (..., F) =
+     * g·σ(1.702 g)·(u + 1). limit > 0; {@code Float.POSITIVE_INFINITY} means no clamp.
+     */
+    Tensor gluClamped(Tensor x, float limit);
+
+    /** y = x + bias on every row: x (..., N), bias (N) of x's dtype. */
+    Tensor addBias(Tensor x, Tensor bias);
+
     /** x (..., D), weight (D). */
     Tensor rmsnorm(Tensor x, Tensor weight, float eps);
 

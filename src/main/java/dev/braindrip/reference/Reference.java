@@ -214,6 +214,28 @@ public final class Reference {
         return y;
     }
 
+    /**
+     * Phi-3-small's clamped GeGELU (modeling_phi3_small.py, {@code gegelu}): x (rows, 2f) with
+     * gate = x[:, :f], up = x[:, f:] (the checkpoint's interleaved columns already split);
+     * g = min(gate, limit) and u = clamp(up, −limit, limit), each left as is when ±∞ (NaN stays
+     * NaN); y = g·σ(1.702 g)·(u + 1), σ(z) = 1 / (1 + e^(−z)). limit > 0, +∞ for no clamp.
+     */
+    public static double[] gluClamped(double[] x, int rows, int f, double limit) {
+        if (!(limit > 0)) throw new IllegalArgumentException("gluClamped: limit (" + limit + ") must be > 0");
+        double[] y = new double[rows * f];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < f; c++) {
+                double g = x[r * 2 * f + c];
+                double u = x[r * 2 * f + f + c];
+                if (!Double.isInfinite(g) && g > limit) g = limit;
+                if (!Double.isInfinite(u)) u = u > limit ? limit : u < -limit ? -limit : u;
+                double sigmoid = 1 / (1 + Math.exp(-1.702 * g));
+                y[r * f + c] = g * sigmoid * (u + 1);
+            }
+        }
+        return y;
+    }
+
     // ---- normalization
 
     /** y = x / sqrt(mean(x^2) + eps) * w over each row; x, y: (rows, cols), w: (cols). */
