@@ -1,5 +1,7 @@
 package dev.braindrip.model;
 
+import dev.braindrip.testing.SafeTensorsFile;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -82,7 +84,7 @@ class GptOssMxfp4Test {
         return out;
     }
 
-    static float[] floats(Fixtures.Raw r) {
+    static float[] floats(SafeTensorsFile.Raw r) {
         assertEquals("F32", r.dtype());
         ByteBuffer bb = ByteBuffer.wrap(r.data()).order(ByteOrder.LITTLE_ENDIAN);
         float[] out = new float[r.data().length / 4];
@@ -90,10 +92,10 @@ class GptOssMxfp4Test {
         return out;
     }
 
-    static Fixtures.Raw f32(float[] v, long... shape) {
+    static SafeTensorsFile.Raw f32(float[] v, long... shape) {
         ByteBuffer bb = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float f : v) bb.putFloat(f);
-        return new Fixtures.Raw("F32", shape, bb.array());
+        return new SafeTensorsFile.Raw("F32", shape, bb.array());
     }
 
     @Test
@@ -104,11 +106,11 @@ class GptOssMxfp4Test {
         Path random = tmp.resolve("random");
         Checkpoints.writeRandom(c, DType.F32, 11, random);
 
-        Map<String, Fixtures.Raw> src = new Fixtures.SafeTensorsFile(random.resolve("model.safetensors")).all();
-        Map<String, Fixtures.Raw> packed = new LinkedHashMap<>(), dense = new LinkedHashMap<>();
+        Map<String, SafeTensorsFile.Raw> src = new SafeTensorsFile(random.resolve("model.safetensors")).all();
+        Map<String, SafeTensorsFile.Raw> packed = new LinkedHashMap<>(), dense = new LinkedHashMap<>();
         Map<String, float[]> decoded = new LinkedHashMap<>();   // canonical name → (out, in) decoded values
         Random rnd = new Random(5);
-        for (Map.Entry<String, Fixtures.Raw> t : src.entrySet()) {
+        for (Map.Entry<String, SafeTensorsFile.Raw> t : src.entrySet()) {
             String n = t.getKey();
             boolean gateUp = n.endsWith("mlp.experts.gate_up_proj"), down = n.endsWith("mlp.experts.down_proj");
             if (!gateUp && !down) {
@@ -120,8 +122,8 @@ class GptOssMxfp4Test {
             int in = gateUp ? h : f, out = gateUp ? 2 * f : h;
             float[] linear = transposeLast2(floats(t.getValue()), e, in, out);
             Quantized q = quantize(linear, rnd);
-            packed.put(n + "_blocks", new Fixtures.Raw("U8", new long[] {e, out, in / 32, 16}, q.blocks()));
-            packed.put(n + "_scales", new Fixtures.Raw("U8", new long[] {e, out, in / 32}, q.scales()));
+            packed.put(n + "_blocks", new SafeTensorsFile.Raw("U8", new long[] {e, out, in / 32, 16}, q.blocks()));
+            packed.put(n + "_scales", new SafeTensorsFile.Raw("U8", new long[] {e, out, in / 32}, q.scales()));
             dense.put(n, f32(transposeLast2(q.decoded(), e, out, in), e, in, out));
             String layer = n.substring("model.layers.".length(), n.indexOf(".mlp"));
             decoded.put("layers." + layer + (gateUp ? ".experts.gate_up" : ".experts.down"), q.decoded());
@@ -158,9 +160,9 @@ class GptOssMxfp4Test {
         }
 
         // a save of the MXFP4-loaded model writes the dense tensors: the bytes of the dense checkpoint
-        Fixtures.SafeTensorsFile out = new Fixtures.SafeTensorsFile(saved.resolve("model.safetensors"));
+        SafeTensorsFile out = new SafeTensorsFile(saved.resolve("model.safetensors"));
         assertEquals(new TreeSet<>(dense.keySet()), new TreeSet<>(out.tensors.keySet()), "saved tensor names");
-        for (Map.Entry<String, Fixtures.Raw> t : dense.entrySet()) {
+        for (Map.Entry<String, SafeTensorsFile.Raw> t : dense.entrySet()) {
             assertArrayEquals(t.getValue().shape(), out.shape(t.getKey()), t.getKey() + ": shape");
             assertArrayEquals(t.getValue().data(), out.bytes(t.getKey()), t.getKey() + ": bytes");
         }
@@ -173,11 +175,11 @@ class GptOssMxfp4Test {
         int e = c.moe().experts(), h = c.hidden(), f = c.moe().expertFfn();
         Path random = tmp.resolve("random");
         Checkpoints.writeRandom(c, DType.F32, 3, random);
-        Map<String, Fixtures.Raw> t = new LinkedHashMap<>(new Fixtures.SafeTensorsFile(random.resolve("model.safetensors")).all());
+        Map<String, SafeTensorsFile.Raw> t = new LinkedHashMap<>(new SafeTensorsFile(random.resolve("model.safetensors")).all());
         String n = "model.layers.0.mlp.experts.down_proj";
         t.remove(n);
-        t.put(n + "_blocks", new Fixtures.Raw("U8", new long[] {e, h, f / 32, 16}, new byte[e * h * f / 2]));
-        t.put(n + "_scales", new Fixtures.Raw("U8", new long[] {e, h, f / 32 + 1}, new byte[e * h * (f / 32 + 1)]));
+        t.put(n + "_blocks", new SafeTensorsFile.Raw("U8", new long[] {e, h, f / 32, 16}, new byte[e * h * f / 2]));
+        t.put(n + "_scales", new SafeTensorsFile.Raw("U8", new long[] {e, h, f / 32 + 1}, new byte[e * h * (f / 32 + 1)]));
         Path d = tmp.resolve("bad");
         Files.createDirectories(d);
         Files.copy(random.resolve("config.json"), d.resolve("config.json"));

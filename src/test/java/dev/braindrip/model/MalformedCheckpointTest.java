@@ -1,5 +1,7 @@
 package dev.braindrip.model;
 
+import dev.braindrip.testing.SafeTensorsFile;
+
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -39,10 +41,10 @@ class MalformedCheckpointTest {
         Files.writeString(dir.resolve("config.json"), Fixtures.JSON.writeValueAsString(c));
     }
 
-    private static void editTensors(Path dir, Consumer<LinkedHashMap<String, Fixtures.Raw>> edit) throws IOException {
+    private static void editTensors(Path dir, Consumer<LinkedHashMap<String, SafeTensorsFile.Raw>> edit) throws IOException {
         Path f = dir.resolve("model.safetensors");
-        Fixtures.SafeTensorsFile st = new Fixtures.SafeTensorsFile(f);
-        LinkedHashMap<String, Fixtures.Raw> all = st.all();
+        SafeTensorsFile st = new SafeTensorsFile(f);
+        LinkedHashMap<String, SafeTensorsFile.Raw> all = st.all();
         java.util.Map<String, String> meta = new java.util.HashMap<>(st.metadata);
         edit.accept(all);
         Files.delete(f);
@@ -142,8 +144,8 @@ class MalformedCheckpointTest {
     void misShapedTensor() throws Exception {
         Path d = llama("misshaped");
         editTensors(d, t -> {
-            Fixtures.Raw r = t.get(UP); // [64, 32] F32
-            t.put(UP, new Fixtures.Raw(r.dtype(), new long[] {48, 32}, Arrays.copyOf(r.data(), 48 * 32 * 4)));
+            SafeTensorsFile.Raw r = t.get(UP); // [64, 32] F32
+            t.put(UP, new SafeTensorsFile.Raw(r.dtype(), new long[] {48, 32}, Arrays.copyOf(r.data(), 48 * 32 * 4)));
         });
         String m = loadFails(d, "mis-shaped tensor");
         assertTrue(m.startsWith("IllegalArgumentException"), m);
@@ -154,8 +156,8 @@ class MalformedCheckpointTest {
     void wrongDtypeTensor() throws Exception {
         Path d = llama("dtype");
         editTensors(d, t -> {
-            Fixtures.Raw r = t.get(Q);
-            t.put(Q, new Fixtures.Raw("I32", r.shape(), r.data()));
+            SafeTensorsFile.Raw r = t.get(Q);
+            t.put(Q, new SafeTensorsFile.Raw("I32", r.shape(), r.data()));
         });
         String m = loadFails(d, "integer weight");
         assertTrue(m.startsWith("IllegalArgumentException"), m);
@@ -166,7 +168,7 @@ class MalformedCheckpointTest {
     void unexpectedExtraTensor() throws Exception {
         Path d = llama("extra");
         String extra = "model.layers.0.self_attn.extra_proj.weight";
-        editTensors(d, t -> t.put(extra, new Fixtures.Raw("F32", new long[] {4}, new byte[16])));
+        editTensors(d, t -> t.put(extra, new SafeTensorsFile.Raw("F32", new long[] {4}, new byte[16])));
         String m = loadFails(d, "extra tensor");
         assertTrue(m.startsWith("IllegalArgumentException"), m);
         assertMentions(m, extra);

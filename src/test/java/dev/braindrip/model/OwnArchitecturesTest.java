@@ -1,5 +1,7 @@
 package dev.braindrip.model;
 
+import dev.braindrip.testing.SafeTensorsFile;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -150,14 +152,14 @@ class OwnArchitecturesTest {
         Path write(Path dir) throws IOException {
             Files.createDirectories(dir);
             Fixtures.JSON.writeValue(dir.resolve("config.json").toFile(), cfg);
-            LinkedHashMap<String, Fixtures.Raw> raw = new LinkedHashMap<>();
+            LinkedHashMap<String, SafeTensorsFile.Raw> raw = new LinkedHashMap<>();
             for (Map.Entry<String, float[]> e : values.entrySet()) {
                 float[] v = e.getValue();
                 ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
                 for (float x : v) {
                     b.putFloat(x);
                 }
-                raw.put(e.getKey(), new Fixtures.Raw("F32", shapes.get(e.getKey()), b.array()));
+                raw.put(e.getKey(), new SafeTensorsFile.Raw("F32", shapes.get(e.getKey()), b.array()));
             }
             Fixtures.writeSafeTensors(dir.resolve("model.safetensors"), raw, Map.of("format", "pt"));
             return dir;

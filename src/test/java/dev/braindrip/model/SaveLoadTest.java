@@ -1,5 +1,7 @@
 package dev.braindrip.model;
 
+import dev.braindrip.testing.SafeTensorsFile;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -73,8 +75,8 @@ class SaveLoadTest {
             assertArrayEquals(before, after, name + ": forward after save + load is not bit-identical");
         }
 
-        Fixtures.SafeTensorsFile orig = new Fixtures.SafeTensorsFile(Fixtures.dir(name).resolve("model.safetensors"));
-        Fixtures.SafeTensorsFile saved = new Fixtures.SafeTensorsFile(out.resolve("model.safetensors"));
+        SafeTensorsFile orig = new SafeTensorsFile(Fixtures.dir(name).resolve("model.safetensors"));
+        SafeTensorsFile saved = new SafeTensorsFile(out.resolve("model.safetensors"));
         String arch = origCfg.get("model_type").asText();
         TreeSet<String> want = new TreeSet<>();
         for (String n : orig.tensors.keySet()) {

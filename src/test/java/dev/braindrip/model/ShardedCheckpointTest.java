@@ -1,5 +1,7 @@
 package dev.braindrip.model;
 
+import dev.braindrip.testing.SafeTensorsFile;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -28,15 +30,15 @@ class ShardedCheckpointTest {
     private Path sharded(String sub) throws IOException {
         Path d = Fixtures.copy("llama", tmp.resolve(sub));
         Path single = d.resolve("model.safetensors");
-        Fixtures.SafeTensorsFile st = new Fixtures.SafeTensorsFile(single);
-        LinkedHashMap<String, Fixtures.Raw> all = st.all();
-        LinkedHashMap<String, Fixtures.Raw> a = new LinkedHashMap<>();
-        LinkedHashMap<String, Fixtures.Raw> b = new LinkedHashMap<>();
+        SafeTensorsFile st = new SafeTensorsFile(single);
+        LinkedHashMap<String, SafeTensorsFile.Raw> all = st.all();
+        LinkedHashMap<String, SafeTensorsFile.Raw> a = new LinkedHashMap<>();
+        LinkedHashMap<String, SafeTensorsFile.Raw> b = new LinkedHashMap<>();
         ObjectNode index = Fixtures.JSON.createObjectNode();
         long total = 0;
         ObjectNode map = Fixtures.JSON.createObjectNode();
         int i = 0;
-        for (Map.Entry<String, Fixtures.Raw> e : all.entrySet()) {
+        for (Map.Entry<String, SafeTensorsFile.Raw> e : all.entrySet()) {
             boolean first = i++ < all.size() / 2;
             (first ? a : b).put(e.getKey(), e.getValue());
             map.put(e.getKey(), first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");

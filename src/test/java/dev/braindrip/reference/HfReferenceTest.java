@@ -1,5 +1,7 @@
 package dev.braindrip.reference;
 
+import dev.braindrip.testing.SafeTensorsFile;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -113,192 +115,8 @@ class HfReferenceTest {
     }
 
     private static HfRefWeights loadWeights(Path dir) throws IOException {
-        Path single = dir.resolve("model.safetensors");
-        Path index = dir.resolve("model.safetensors.index.json");
-        Map<String, SafeTensorsFile> byTensor = new HashMap<>();
-        if (Files.exists(single)) {
-            SafeTensorsFile f = new SafeTensorsFile(single);
-            for (String n : f.tensors.keySet()) {
-                byTensor.put(n, f);
-            }
-        } else if (Files.exists(index)) {
-            JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
-            Map<String, SafeTensorsFile> files = new HashMap<>();
-            for (Map.Entry<String, JsonNode> e : map.properties()) {
-                String file = e.getValue().asText();
-                SafeTensorsFile f = files.get(file);
-                if (f == null) {
-                    f = new SafeTensorsFile(dir.resolve(file));
-                    files.put(file, f);
-                }
-                byTensor.put(e.getKey(), f);
-            }
-        } else {
-            throw new IOException(dir + ": neither model.safetensors nor model.safetensors.index.json");
-        }
-        return new HfRefWeights() {
-            @Override
-            public boolean has(String name) {
-                return byTensor.containsKey(name);
-            }
-
-            @Override
-            public long[] shape(String name) {
-                return file(name).shape(name);
-            }
-
-            @Override
-            public double[] get(String name) {
-                return file(name).get(name);
-            }
-
-            private SafeTensorsFile file(String name) {
-                SafeTensorsFile f = byTensor.get(name);
-                if (f == null) {
-                    throw new IllegalArgumentException("missing tensor: " + name);
-                }
-                return f;
-            }
-        };
+        return SafeTensorsFile.weights(dir);
     }
-
-    /** A minimal safetensors reader (F32, F16, BF16, F64, I64, I32). */
-    static final class SafeTensorsFile {
-        final Map<String, JsonNode> tensors = new LinkedHashMap<>();
-        final Map<String, String> metadata = new HashMap<>();
-        private final ByteBuffer data;
-        private final Path path;
-
-        SafeTensorsFile(Path path) throws IOException {
-            this.path = path;
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-                readFully(ch, len, 0);
-                long n = len.flip().getLong();
-                if (n <= 0 || n > 100_000_000 || 8 + n > ch.size()) {
-                    throw new IOException(path + ": bad header length " + n);
-                }
-                ByteBuffer hdr = ByteBuffer.allocate((int) n);
-                readFully(ch, hdr, 8);
-                JsonNode header = JSON.readTree(new String(hdr.array(), StandardCharsets.UTF_8).trim());
-                for (Map.Entry<String, JsonNode> e : header.properties()) {
-                    if (e.getKey().equals("__metadata__")) {
-                        for (Map.Entry<String, JsonNode> me : e.getValue().properties()) {
-                            metadata.put(me.getKey(), me.getValue().asText());
-                        }
-                    } else {
-                        tensors.put(e.getKey(), e.getValue());
-                    }
-                }
-                long dataLen = ch.size() - 8 - n;
-                data = ch.map(FileChannel.MapMode.READ_ONLY, 8 + n, dataLen).order(ByteOrder.LITTLE_ENDIAN);
-            }
-        }
-
-        private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
-            while (b.hasRemaining()) {
-                int r = ch.read(b, pos + b.position());
-                if (r < 0) {
-                    throw new IOException("unexpected end of file");
-                }
-            }
-        }
-
-        private JsonNode info(String name) {
-            JsonNode t = tensors.get(name);
-            if (t == null) {
-                throw new IllegalArgumentException("missing tensor: " + name + " in " + path);
-            }
-            return t;
-        }
-
-        long[] shape(String name) {
-            JsonNode s = info(name).get("shape");
-            long[] out = new long[s.size()];
-            for (int i = 0; i < out.length; i++) {
-                out[i] = s.get(i).asLong();
-            }
-            return out;
-        }
-
-        double[] get(String name) {
-            JsonNode t = info(name);
-            String dtype = t.get("dtype").asText();
-            long begin = t.get("data_offsets").get(0).asLong();
-            long end = t.get("data_offsets").get(1).asLong();
-            long count = 1;
-            for (long d : shape(name)) {
-                count *= d;
-            }
-            int width;
-            switch (dtype) {
-                case "F64":
-                case "I64":
-                    width = 8;
-                    break;
-                case "F32":
-                case "I32":
-                    width = 4;
-                    break;
-                case "F16":
-                case "BF16":
-                    width = 2;
-                    break;
-                default:
-                    throw new IllegalArgumentException(name + ": unsupported dtype " + dtype);
-            }
-            if (end - begin != count * width || end > data.capacity()) {
-                throw new IllegalArgumentException(name + ": offsets " + begin + ".." + end
-                        + " do not fit " + count + " × " + dtype);
-            }
-            double[] out = new double[(int) count];
-            int base = (int) begin;
-            for (int i = 0; i < out.length; i++) {
-                int at = base + i * width;
-                switch (dtype) {
-                    case "F64":
-                        out[i] = data.getDouble(at);
-                        break;
-                    case "I64":
-                        out[i] = data.getLong(at);
-                        break;
-                    case "F32":
-                        out[i] = data.getFloat(at);
-                        break;
-                    case "I32":
-                        out[i] = data.getInt(at);
-                        break;
-                    case "BF16":
-                        out[i] = Float.intBitsToFloat((data.getShort(at) & 0xFFFF) << 16);
-                        break;
-                    default: // F16
-                        out[i] = halfToDouble(data.getShort(at) & 0xFFFF);
-                        break;
-                }
-            }
-            return out;
-        }
-    }
-
-    /** IEEE 754 binary16 → double, by hand (Float.float16ToFloat is Java 20+). */
-    static double halfToDouble(int bits) {
-        int sign = (bits >>> 15) & 1;
-        int exp = (bits >>> 10) & 0x1F;
-        int mant = bits & 0x3FF;
-        double v;
-        if (exp == 0) {
-            v = mant * Math.pow(2, -24); // subnormal (or zero)
-        } else if (exp == 31) {
-            v = mant == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
-        } else {
-            v = (1.0 + mant / 1024.0) * Math.pow(2, exp - 15);
-        }
-        return sign == 1 ? -v : v;
-    }
-
-    // =====================================================================================
-    // Hand-made cases
-    // =====================================================================================
 
     /** In-memory weights. */
     static final class MapWeights implements HfRefWeights {
@@ -513,10 +331,10 @@ class HfReferenceTest {
 
     @Test
     void halfDecoding() {
-        assertEquals(1.0, halfToDouble(0x3C00));
-        assertEquals(-2.0, halfToDouble(0xC000));
-        assertEquals(65504.0, halfToDouble(0x7BFF));
-        assertEquals(Math.pow(2, -24), halfToDouble(0x0001));
-        assertEquals(0.333251953125, halfToDouble(0x3555));
+        assertEquals(1.0, SafeTensorsFile.halfToDouble(0x3C00));
+        assertEquals(-2.0, SafeTensorsFile.halfToDouble(0xC000));
+        assertEquals(65504.0, SafeTensorsFile.halfToDouble(0x7BFF));
+        assertEquals(Math.pow(2, -24), SafeTensorsFile.halfToDouble(0x0001));
+        assertEquals(0.333251953125, SafeTensorsFile.halfToDouble(0x3555));
     }
 }
