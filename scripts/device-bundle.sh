@@ -31,6 +31,14 @@ cp -r target/classes "$stage/app/classes"
 rm -f "$stage"/app/classes/dev/braindrip/jni/linux-x86_64/libbraindrip_cuda.so
 find "$stage/app/classes" -name '*.cpp' -delete
 cp -r target/test-classes "$stage/app/test-classes"
+# the Hugging Face fixtures (src/test/resources/hf, 2.4 MB gzipped) are read by path relative to the working
+# directory (Fixtures.ROOT, HfReferenceTest), never as class path resources; the device gets them with the working
+# tree and gpu-check.sh runs the tests from the repo root, so the copy maven put into test-classes is left out.
+if grep -rqE 'getResource|getSystemResource' src/test/java 2>/dev/null; then
+  echo "device-bundle: a test loads class path resources; keeping test-classes/hf" >&2
+else
+  rm -rf "$stage/app/test-classes/hf"
+fi
 cp target/lib/*.jar "$stage/lib/" 2>/dev/null || true
 # the project's own jar is not needed: classes/ holds the same files
 rm -f "$stage"/lib/braindrip-*.jar

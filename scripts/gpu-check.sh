@@ -5,7 +5,15 @@
 #   1. device info           (nvidia-smi, driver, toolkit)
 #   2. native build, sm_90   (libraries + CTest harness)
 #   3. native harness        (every CUDA op vs its CPU twin; attention; MoE when present)
-#   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system
+#   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system; run from
+#                            the repo root: the model tests read src/test/resources/hf/... relative to it
+#   5b. hf-models            (this machine's transformers builds fresh tiny random models of every architecture
+#                            scripts/hf_fixtures.py knows into OUT/hf-fixtures; CudaModelTest (+ HfFixtureModelTest
+#                            on the CPU) with -Dbraindrip.hfFixtures on them, and braindrip forward --dtype f32 on
+#                            CUDA per fixture for hf-models.json's NMSE vs HF; skipped, with the reason, without
+#                            transformers (on the build machine: falls back to /tmp/hf47's two versions unless
+#                            BD_HF_FALLBACK=0); at most BD_HF_MODELS_BUDGET seconds, default 120;
+#                            BD_HF_FORWARD_DEVICE=cpu for a dry run of the forward part without a GPU)
 #   6. braindrip bench       (basic ops with the naive peer; attention, differential attention and MoE
 #                            through the harness, block-sparse attention in the attention harness's --bench)
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
@@ -102,11 +110,79 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   export LD_LIBRARY_PATH="${cublas_dir:+$cublas_dir:}${LD_LIBRARY_PATH:-}"
   # the console launcher does not expand "dir/*": list every jar
   cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$(ls "$bundle_dir"/lib/*.jar | tr '\n' ':')"
+  junit_jar="$(ls "$bundle_dir"/tools/junit-platform-console-standalone-*.jar | head -n 1)"
+  # the tests read fixtures by path relative to the working directory (src/test/resources/hf/..., also on the
+  # test class path as hf/... in test-classes, which no test uses): run_step runs in $root, the repo root
+  echo "working directory: $PWD; $(ls -d src/test/resources/hf/*/ 2>/dev/null | wc -l) fixture directories under src/test/resources/hf" \
+    | tee -a "$java_log" >> "$log_all"
   run_step java-tests 200 "$java_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true "-Djava.library.path=${cublas_dir}" \
-    -jar "$bundle_dir"/tools/junit-platform-console-standalone-*.jar execute \
+    -jar "$junit_jar" execute \
     --class-path "$cp_all" --scan-class-path --details=summary --disable-banner --reports-dir "$out/junit"
-  # ---- 6. braindrip bench: basic ops (naive peer) at the standard shapes
   export BRAINDRIP_JAVA="$java" BRAINDRIP_CLASSPATH="$bundle_dir/app/classes:$bundle_dir/lib/*" BRAINDRIP_JAVA_OPTS="-Xmx32g -Djava.library.path=${cublas_dir}"
+
+  # ---- 5b. hf-models: fresh tiny HF models from this machine's transformers, our forward against them
+  hf_log="$out/hf-models.log" hf_junit_log="$out/hf-models-junit.log"
+  hf_dir="$out/hf-fixtures" hf_java="$out/hf-java"
+  : > "$hf_log"; : > "$hf_junit_log"
+  rm -rf "$hf_dir" "$hf_java" "$out/junit-hf"
+  hf_end=$(( $(date +%s) + ${BD_HF_MODELS_BUDGET:-120} ))
+  # hf_step NAME LIMIT LOG CMD...: run_step within what is left of the hf-models budget
+  hf_step() {
+    local name="$1" limit="$2" logf="$3" left; shift 3
+    left=$(( hf_end - $(date +%s) ))
+    [ "$left" -lt "$limit" ] && limit=$left
+    if [ "$limit" -lt 10 ]; then
+      say "step $name: skipped, the hf-models budget is spent"
+      echo "hf-models: $name skipped, its budget (BD_HF_MODELS_BUDGET=${BD_HF_MODELS_BUDGET:-120}s) is spent" >> "$hf_log"
+      steps_json="${steps_json}${steps_json:+,}{\"step\":\"$name\",\"rc\":-1,\"seconds\":0}"
+      return 124
+    fi
+    run_step "$name" "$limit" "$logf" "$@"
+  }
+  # braindrip forward --dtype f32 on one fixture directory: HF_JAVA/<name>.safetensors (+ .log)
+  hf_forward_one() {
+    local d="${1%/}" n args rc
+    n="$(basename "$d")"
+    args="$(python3 scripts/gpu_report.py --hf-tokens "$d")" || { echo "forward $n: cannot read its tokens"; return 0; }
+    # shellcheck disable=SC2086
+    BRAINDRIP_JAVA_OPTS="-Xmx4g -Djava.library.path=$HF_CUBLAS_DIR" scripts/braindrip forward --device "$HF_DEVICE" \
+      --dtype f32 --model "$d" $args --out "$HF_JAVA/$n.safetensors" > "$HF_JAVA/$n.log" 2>&1
+    rc=$?
+    echo "forward $n on $HF_DEVICE: rc=$rc"
+  }
+  hf_forward_all() { ls -d "$1"/*/ | xargs -P 4 -n 1 bash -c 'hf_forward_one "$1"' _; }
+  export -f hf_forward_one hf_forward_all
+  hf_site="" hf_why=""
+  if hf_why="$(python3 -c "import transformers, torch; print('transformers', transformers.__version__, 'torch', torch.__version__)" 2>&1)"; then
+    hf_site=system
+  elif [ "${BD_HF_FALLBACK:-1}" = 1 ] && [ -x /usr/bin/python3 ] && [ -f /tmp/hf47/site/transformers/__init__.py ] && [ -f /tmp/hf47/new/site/transformers/__init__.py ]; then
+    hf_site=hf47   # the build machine's two environments (transformers 4.47.1 and 4.57.6): the local dry run
+    hf_why="python3 cannot import transformers + torch ($(echo "$hf_why" | tail -n 1)); using the /tmp/hf47 environments"
+  fi
+  if [ -z "$hf_site" ]; then
+    echo "hf-models: skipped: python3 cannot import transformers + torch ($(echo "$hf_why" | tail -n 1))" | tee -a "$hf_log" >> "$log_all"
+    steps_json="${steps_json}${steps_json:+,}{\"step\":\"hf-models\",\"rc\":-1,\"seconds\":0}"
+  else
+    echo "hf-models: site $hf_site: $hf_why" | tee -a "$hf_log" >> "$log_all"
+    hf_step hf-models-gen 60 "$hf_log" bash scripts/hf_fixtures.sh --site "$hf_site" --out "$hf_dir"
+    hf_n=$(ls "$hf_dir"/*/config.json 2>/dev/null | wc -l)
+    if [ "$hf_n" -eq 0 ]; then
+      echo "hf-models: no fixture was made; Java part not run" | tee -a "$hf_log" >> "$log_all"
+    else
+      # the same tests as in the Java step, on the fresh fixtures: CUDA vs HF (F32, BF16 vs CPU, steps) and the
+      # CPU's ragged batch vs HF and the fp64 reference (its per-row NMSE lines feed hf-models.json)
+      hf_step hf-models-junit 75 "$hf_junit_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true "-Dbraindrip.hfFixtures=$hf_dir" \
+        "-Djava.library.path=${cublas_dir}" -jar "$junit_jar" execute --class-path "$cp_all" \
+        --select-class dev.braindrip.model.CudaModelTest --select-class dev.braindrip.model.HfFixtureModelTest \
+        --details=tree --disable-ansi-colors --disable-banner --reports-dir "$out/junit-hf"
+      # our forward per fixture (F32, 4 at a time), for hf-models.json's NMSE vs HF
+      mkdir -p "$hf_java"
+      export HF_DEVICE="${BD_HF_FORWARD_DEVICE:-cuda}" HF_JAVA="$hf_java" HF_CUBLAS_DIR="$cublas_dir"
+      hf_step hf-models-forward 45 "$hf_log" bash -c 'hf_forward_all "$1"' _ "$hf_dir"
+    fi
+  fi
+
+  # ---- 6. braindrip bench: basic ops (naive peer) at the standard shapes
   run_step bench-ops 100 "$out/bench.log" scripts/braindrip bench gemm,rmsnorm,layernorm,softmax,activation,glu,rope \
     --device cuda --peer --repeats 20 --json "$out/bench-ops.json"
   # attention and MoE at their standard shapes through the Java API (peers: PyTorch below, and

@@ -20,12 +20,135 @@ def tail(text, n=40):
     return "\n".join(lines[-n:])
 
 
+# ---- hf-models: fresh Hugging Face fixtures (scripts/hf_fixtures.py --site system) vs our forward
+
+def read_safetensors(path):
+    """{name: (dtype, shape, list of numbers)} and the metadata of a small safetensors file (F32, F64, I64, I32,
+    BF16); pure Python, so it runs wherever the report does."""
+    import struct
+    with open(path, "rb") as f:
+        buf = f.read()
+    n = struct.unpack_from("<Q", buf, 0)[0]
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", {}) or {}
+    base = 8 + n
+    out = {}
+    for name, t in header.items():
+        b, e = t["data_offsets"]
+        raw = buf[base + b:base + e]
+        dt = t["dtype"]
+        if dt == "BF16":
+            vals = [struct.unpack("<f", b"\0\0" + raw[i:i + 2])[0] for i in range(0, len(raw), 2)]
+        else:
+            fmt = {"F32": "f", "F64": "d", "I64": "q", "I32": "i"}[dt]
+            vals = list(struct.unpack(f"<{len(raw) // struct.calcsize(fmt)}{fmt}", raw))
+        out[name] = (dt, t["shape"], vals)
+    return out, meta
+
+
+def hf_token_args(fixture_dir):
+    """The --tokens arguments of braindrip forward for a fixture's rows (expected.safetensors tokens_<r>)."""
+    t, meta = read_safetensors(os.path.join(fixture_dir, "expected.safetensors"))
+    rows = int(meta.get("rows") or sum(1 for k in t if k.startswith("tokens_")))
+    return " ".join("--tokens " + ",".join(str(int(v)) for v in t[f"tokens_{r}"][2]) for r in range(rows))
+
+
+def nmse(got, want):
+    num = sum((g - w) ** 2 for g, w in zip(got, want))
+    den = sum(w * w for w in want)
+    return (0.0 if num == 0 else float("inf")) if den == 0 else num / den
+
+
+def hf_models(d):
+    """Per fixture under d/hf-fixtures: NMSE (F32) of braindrip forward (d/hf-java/<name>.safetensors, the
+    device of the hf-models step) vs Hugging Face per row, NMSE of the CPU test (HfFixtureModelTest's lines in
+    hf-models-junit.log), and the JUnit verdicts (junit-hf/*.xml) of CudaModelTest and HfFixtureModelTest."""
+    gen = read(os.path.join(d, "hf-models.log"))
+    junit_log = read(os.path.join(d, "hf-models-junit.log"))
+    fx_dir = os.path.join(d, "hf-fixtures")
+    version = re.search(r"hf_fixtures: transformers (\S+)", gen)
+    versions = [version.group(1)] if version else sorted(set(re.findall(r"^\[(\d[\w.]*)\] ", gen, re.M)))
+    summary = {"transformers": ", ".join(versions) or None,
+               "skipped_fixtures": re.findall(r"^SKIP (.*)$", gen, re.M),
+               "failed_fixtures": re.findall(r"^FAILED (.*)$", gen, re.M),
+               "step_notes": re.findall(r"^hf-models: (.*)$", gen, re.M),
+               "fixtures": {}}
+    if not os.path.isdir(fx_dir):
+        return summary
+    cpu = {}
+    for m in re.finditer(r"^\s*(\S+) row (\d+) \(S=\d+, offset \d+\): NMSE vs HF (\S+), vs HfReference (\S+)", junit_log, re.M):
+        cpu.setdefault(m.group(1), []).append(float(m.group(3)))
+    # verdicts from the console launcher's tree (--details=tree): class, then method(), then one line per
+    # dynamic test named after its fixture; a class that fails as a whole (no GPU) applies to all its fixtures
+    verdicts, class_fail, cls, method = {}, {}, None, None
+    marks = {"\u2714": "passed", "\u2718": "failed", "\u21b7": "skipped"}
+    for line in re.sub(r"\x1b\[[0-9;]*m", "", junit_log).splitlines():
+        m = re.match(r"^[\s\u2502\u251c\u2514\u2500]*(\S+) ([\u2714\u2718\u21b7])\s*(.*)$", line)
+        if not m:
+            continue
+        label, status, msg = m.group(1), marks[m.group(2)], m.group(3).strip()[:200]
+        if status != "passed" and msg:
+            status += ": " + msg
+        if label in ("CudaModelTest", "HfFixtureModelTest"):
+            cls, method = label, None
+            if not status.startswith("passed"):
+                class_fail[cls] = status
+        elif label.endswith("Test") or label.startswith("JUnit") or label == "ArchUnit":
+            cls, method = None, None
+        elif label.endswith("()"):
+            method = label[:-2]
+        elif cls and method:
+            verdicts.setdefault(label, {}).setdefault(cls, {})[method] = status
+    for name in sorted(os.listdir(fx_dir)):
+        fd = os.path.join(fx_dir, name)
+        if not os.path.isfile(os.path.join(fd, "config.json")):
+            continue
+        entry = {}
+        try:
+            exp, meta = read_safetensors(os.path.join(fd, "expected.safetensors"))
+            key = meta.get("output", "logits")
+            rows = int(meta.get("rows") or 0)
+            entry["model_class"] = meta.get("model_class")
+            entry["transformers"] = meta.get("transformers")
+            got_path = os.path.join(d, "hf-java", name + ".safetensors")
+            if os.path.exists(got_path):
+                got, _ = read_safetensors(got_path)
+                _, (B, S, W), g = got[key]
+                per_row = []
+                for r in range(rows):
+                    want = exp[f"{key}_{r}"][2]
+                    n_r = len(exp[f"tokens_{r}"][2])
+                    per_row.append(nmse(g[r * S * W:r * S * W + n_r * W], want))
+                entry["forward_nmse_vs_hf"] = per_row
+                entry["forward_max_nmse_vs_hf"] = max(per_row) if per_row else None
+            else:
+                err = tail(read(os.path.join(d, "hf-java", name + ".log")), 3)
+                entry["forward_error"] = err or "no output"
+        except Exception as e:  # a broken fixture or output: say so, keep the others
+            entry["forward_error"] = f"{type(e).__name__}: {e}"
+        if name in cpu:
+            entry["cpu_test_nmse_vs_hf"] = cpu[name]
+        for cls, tag in (("CudaModelTest", "cuda_test"), ("HfFixtureModelTest", "cpu_test")):
+            if cls in class_fail:
+                entry[tag] = {"class": class_fail[cls]}
+            elif cls in verdicts.get(name, {}):
+                entry[tag] = verdicts[name][cls]
+        summary["fixtures"][name] = entry
+    return summary
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
-    ap.add_argument("--steps", required=True)
-    ap.add_argument("--seconds", type=int, required=True)
+    ap.add_argument("--dir")
+    ap.add_argument("--steps")
+    ap.add_argument("--seconds", type=int)
+    ap.add_argument("--hf-tokens", metavar="FIXTURE_DIR", help="print braindrip forward's --tokens arguments and exit")
     a = ap.parse_args()
+    if a.hf_tokens:
+        print(hf_token_args(a.hf_tokens))
+        return
+    if a.dir is None or a.steps is None or a.seconds is None:
+        ap.error("--dir, --steps and --seconds are required")
     d = a.dir
     steps = json.loads(a.steps)
     harness = read(os.path.join(d, "harness.log"))
@@ -64,6 +187,10 @@ def main():
     diff_bench = [l.strip() for l in bench.splitlines() if l.startswith("bench: diff")]
     report["diff_attention_test"] = diff_test
     report["diff_attention_bench"] = diff_bench
+    hf = hf_models(d)
+    report["hf_models"] = hf
+    with open(os.path.join(d, "hf-models.json"), "w") as f:
+        json.dump(hf, f, indent=1)
     with open(os.path.join(d, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
 
@@ -75,6 +202,27 @@ def main():
            "", "## Java tests (-Dbraindrip.requireGpu=true)", "", "```", "\n".join(java_summary) or tail(java, 40), "```"]
     if junit_failures:
         md += ["", f"Failures ({len(junit_failures)}, first 60):", "", "```", "\n".join(junit_failures[:60]), "```"]
+    md += ["", "## hf-models (fresh tiny HF models from this machine's transformers; our F32 forward vs HF)", "",
+           f"transformers: {hf['transformers'] or '-'}"]
+    md += [f"- {n}" for n in hf["step_notes"]]
+    md += [f"- SKIP {n}" for n in hf["skipped_fixtures"]] + [f"- FAILED {n}" for n in hf["failed_fixtures"]]
+    if hf["fixtures"]:
+        def fmt(v):
+            return f"{v:.2e}" if isinstance(v, float) else "-"
+        def verdict(v):  # {method: status}: "passed", or the first status that is not
+            if not v:
+                return "-"
+            bad = [st.split(":")[0] for st in v.values() if not st.startswith("passed")]
+            return bad[0] if bad else "passed"
+        md += ["", "| fixture | forward max NMSE vs HF | CPU test max NMSE vs HF | CudaModelTest | HfFixtureModelTest (CPU) |",
+               "|---|---|---|---|---|"]
+        for n, e in hf["fixtures"].items():
+            cpu_max = max(e["cpu_test_nmse_vs_hf"]) if e.get("cpu_test_nmse_vs_hf") else None
+            fwd = fmt(e.get("forward_max_nmse_vs_hf")) if "forward_error" not in e else "error"
+            md.append(f"| {n} | {fwd} | {fmt(cpu_max)} | {verdict(e.get('cuda_test'))} | {verdict(e.get('cpu_test'))} |")
+    hf_junit = read(os.path.join(d, "hf-models-junit.log"))
+    hf_junit_summary = [l.strip() for l in hf_junit.splitlines() if re.search(r"tests (successful|failed|skipped|found|aborted)", l)]
+    md += ["", "```", "\n".join(hf_junit_summary) or tail(hf_junit, 20) or "(JUnit not run)", "```"]
     md += ["", "## braindrip bench (basic ops; peer = naive Java on the host)", "",
            "| op | shape | dtype | median ms | TFLOP/s | GB/s | torch ms | torch GB/s or TFLOP/s |", "|---|---|---|---|---|---|---|---|"]
     def torch_match(op, shape):

@@ -11,6 +11,11 @@ Run it through scripts/hf_fixtures.sh, which sets up both environments (see /wor
     /usr/bin/python3 scripts/hf_fixtures.py --env 4.47 [--out DIR] [--only a,b]   transformers 4.47.1 fixtures
     /usr/bin/python3 scripts/hf_fixtures.py --env 4.57 [--out DIR] [--only a,b]   transformers 4.57.6 (torch2_shim) fixtures
     /usr/bin/python3 scripts/hf_fixtures.py --table [--out DIR]                   sizes of every fixture directory
+or with whatever transformers + torch the interpreter imports (scripts/gpu-check.sh on the GPU machine):
+    python3 scripts/hf_fixtures.py --site system --out DIR [--only a,b]           every fixture this version has
+  (--site system: every fixture of both lists, made and verified by the one installed version; a fixture whose
+  model or config class that version lacks is skipped with a "SKIP" line; one that fails otherwise gets a "FAILED"
+  line, its directory is removed and the exit status is 1, the others are still made.)
 Nothing is fetched from the network: every model is built from a config object.
 """
 import argparse
@@ -29,6 +34,8 @@ def setup_env(env):
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if env == "system":  # whatever transformers this interpreter imports
+        return
     if env == "4.47":
         paths = [os.environ.get("HF_STUBS", "/tmp/hf47/stubs"), os.environ.get("HF_SITE", "/tmp/hf47/site")]
     else:
@@ -316,6 +323,37 @@ FIXTURES_57 = {"qwen3": fx_qwen3, "qwen3_moe": fx_qwen3_moe, "gpt_oss": fx_gpt_o
 SEEDS = {"llama": 1, "llama-bf16": 1, "llama3-rope": 2, "llama-linear-rope": 3, "mistral": 4, "mixtral": 5,
          "qwen2": 6, "qwen2-sliding": 7, "qwen2-sliding-4.57": 7, "qwen2_moe": 8, "gemma2": 9, "gpt2": 10,
          "gpt2-noprefix": 10, "bert": 11, "qwen3": 12, "qwen3_moe": 13, "gpt_oss": 14}
+# the transformers classes each fixture needs (--site system: a version without them skips the fixture)
+REQUIRES = {"llama": ("LlamaConfig", "LlamaForCausalLM"), "mistral": ("MistralConfig", "MistralForCausalLM"),
+            "mixtral": ("MixtralConfig", "MixtralForCausalLM"), "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
+            "qwen2_moe": ("Qwen2MoeConfig", "Qwen2MoeForCausalLM"), "gemma2": ("Gemma2Config", "Gemma2ForCausalLM"),
+            "gpt2": ("GPT2Config", "GPT2LMHeadModel"), "gpt2-noprefix": ("GPT2Config", "GPT2LMHeadModel", "GPT2Model"),
+            "bert": ("BertConfig", "BertModel"), "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
+            "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM"), "gpt_oss": ("GptOssConfig", "GptOssForCausalLM")}
+for _n in ("llama3-rope", "llama-linear-rope", "llama-bf16"):
+    REQUIRES[_n] = REQUIRES["llama"]
+for _n in ("qwen2-sliding", "qwen2-sliding-4.57"):
+    REQUIRES[_n] = REQUIRES["qwen2"]
+
+
+def missing_classes(T, name):
+    """The classes fixture name needs that this transformers lacks (or cannot import)."""
+    out = []
+    for cls in REQUIRES[name]:
+        try:
+            getattr(T, cls)
+        except Exception:  # AttributeError, or an ImportError/RuntimeError of the lazy module
+            out.append(cls)
+    return out
+
+
+def dtype_kwarg(T):
+    """from_pretrained's name for the dtype: "dtype" from 4.56 on (torch_dtype is deprecated there), else torch_dtype."""
+    try:
+        major, minor = (int(x) for x in T.__version__.split(".")[:2])
+    except ValueError:
+        return "torch_dtype"
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -378,7 +416,7 @@ def verify(T, name, spec, outs, rows, model_class, out_dir):
     exp = load_file(os.path.join(d, "expected.safetensors"))
     key = spec["output"]
     cls = getattr(T, model_class)
-    re = cls.from_pretrained(d, torch_dtype=torch.float64, attn_implementation="eager")
+    re = cls.from_pretrained(d, attn_implementation="eager", **{dtype_kwarg(T): torch.float64})
     re.eval()
     if model_class == "GPT2Model":  # logits = hidden @ wte^T, what GPT2LMHeadModel computes
         with torch.no_grad():
@@ -422,6 +460,8 @@ def table(out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", choices=("4.47", "4.57"))
+    ap.add_argument("--site", choices=("hf47", "system"), default="hf47",
+                    help="hf47: the /tmp/hf47 environments, chosen by --env (default); system: the importable transformers")
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--only", default="")
     ap.add_argument("--table", action="store_true")
@@ -429,33 +469,52 @@ def main():
     if a.table:
         table(a.out)
         return
-    if not a.env:
-        ap.error("--env or --table")
-    setup_env(a.env)
+    system = a.site == "system"
+    if not a.env and not system:
+        ap.error("--env, --site system or --table")
+    setup_env("system" if system else a.env)
     import torch
     import transformers as T
     torch.set_num_threads(2)
-    want = {"4.47": "4.47.1", "4.57": "4.57.6"}[a.env]
-    assert T.__version__ == want, (T.__version__, want)
-    fixtures = FIXTURES_47 if a.env == "4.47" else FIXTURES_57
+    if system:
+        fixtures = {**FIXTURES_47, **FIXTURES_57}
+        print(f"hf_fixtures: transformers {T.__version__} ({os.path.dirname(T.__file__)}), torch {torch.__version__}",
+              flush=True)
+    else:
+        want = {"4.47": "4.47.1", "4.57": "4.57.6"}[a.env]
+        assert T.__version__ == want, (T.__version__, want)
+        fixtures = FIXTURES_47 if a.env == "4.47" else FIXTURES_57
     only = [s for s in a.only.split(",") if s]
     os.makedirs(a.out, exist_ok=True)
     failed = []
+    made, skipped = 0, 0
     for name, builder in fixtures.items():
         if only and name not in only:
             continue
+        if system:
+            lacks = missing_classes(T, name)
+            if lacks:
+                print(f"SKIP {name}: transformers {T.__version__} has no {', '.join(lacks)}", flush=True)
+                skipped += 1
+                continue
         try:
             spec, outs, rows, mc = make(T, name, builder, a.out)
             worst, frac, smin, abl = verify(T, name, spec, outs, rows, mc, a.out)
             print(f"[{T.__version__}] {name:20s} {mc:22s} reload rel.diff {worst:.1e}  std>0.5 on {frac:.0%} "
                   f"(min {smin:.2f})" + ("  ablations: " + "; ".join(abl) if abl else "")
                   + (f"\n    {spec['note']}" if spec.get("note") else ""), flush=True)
+            made += 1
         except Exception as e:  # report and go on with the others
             import traceback
             traceback.print_exc()
             failed.append(f"{name}: {type(e).__name__}: {e}")
+            if system:  # no half-made or unverified fixture for the Java tests to read
+                shutil.rmtree(os.path.join(a.out, name), ignore_errors=True)
     for f in failed:
         print("FAILED", f)
+    if system:
+        print(f"hf_fixtures: {made} made, {skipped} skipped, {len(failed)} failed "
+              f"(transformers {T.__version__}) in {a.out}", flush=True)
     sys.exit(1 if failed else 0)
 
 
