@@ -81,6 +81,37 @@ class ModelCliTest {
     }
 
     @Test
+    void everyArchitectureHasItsPresets() {
+        for (String arch : Architectures.known()) {
+            var a = Architectures.of(arch);
+            assertTrue(a.presets().containsAll(java.util.List.of("tiny", "small")), arch + " presets " + a.presets());
+            for (String p : a.presets()) {
+                var c = a.preset(p);
+                assertEquals(arch, c.architecture(), arch + "/" + p);
+                assertTrue(c.layerCount() > 0 && c.hidden() > 0, arch + "/" + p);
+            }
+        }
+        var c = Architectures.of("llama").preset("llama-3.2-1b");
+        // Llama 3.2 1B: 16 layers of (q 2048² + k, v 2048·512 + o 2048² + 3 · 2048·8192 + 2 norms) + tied embeddings 128256·2048 + norm
+        long perLayer = 2048L * 2048 * 2 + 2L * 2048 * 512 + 3L * 2048 * 8192 + 2 * 2048;
+        long want = 16 * perLayer + 128256L * 2048 + 2048;
+        long got = 0;
+        for (var r : Architectures.of("llama").weights(c, java.util.Set.of())) {
+            long n = 1;
+            for (long d : r.shape()) n *= d;
+            got += n;
+        }
+        assertEquals(want, got, "llama-3.2-1b parameters");
+        assertEquals(1_235_814_400L, got);
+        assertEquals(2048, c.hidden());
+        assertEquals(16, c.layerCount());
+        assertEquals(8, c.kvHeads());
+        assertEquals(64, c.headDim());
+        assertTrue(c.tieEmbeddings());
+        assertEquals(dev.braindrip.model.RopeConfig.Scaling.LLAMA3, c.rope().scaling());
+    }
+
+    @Test
     void errorsAreOneLine() throws Exception {
         Run missing = cli("inspect", "--model", tmp.resolve("nope").toString());
         assertEquals(1, missing.code());
