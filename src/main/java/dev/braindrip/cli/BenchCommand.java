@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braindrip.bench.BenchOptions;
 import dev.braindrip.bench.BenchResult;
 import dev.braindrip.bench.Ceilings;
+import dev.braindrip.bench.ForwardBench;
 import dev.braindrip.bench.OpBench;
 import dev.braindrip.tensor.CudaRuntime;
 import dev.braindrip.tensor.DType;
@@ -28,13 +29,17 @@ import picocli.CommandLine.Parameters;
  * warm-up, median of repeats, and prints one table with the machine's measured ceilings.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and %% of the measured ceilings.")
+        description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and %% of the measured ceilings.",
+        subcommands = {BenchCommand.Forward.class})
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "OP", description = "gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "OP", description = "forward (a whole model: bench forward --help), or gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
     String op;
 
     @Mixin
     CommonOptions common;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--m") Integer m;
     @Option(names = "--n") Integer n;
@@ -76,6 +81,9 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (op == null) { // optional only so that the forward subcommand parses without it
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "Missing required parameter: 'OP'");
+        }
         Device device = common.device();
         DType dtype = common.dtype(device);
         BenchOptions options = new BenchOptions(warmup, repeats, peer);
@@ -209,5 +217,99 @@ public final class BenchCommand implements Callable<Integer> {
         java.nio.file.Path parent = json.toAbsolutePath().getParent();
         if (parent != null) java.nio.file.Files.createDirectories(parent);
         mapper.writeValue(json.toFile(), arr);
+    }
+
+    /**
+     * `braindrip bench forward (--model DIR | --arch NAME [--preset P]) [--batch 1] [--seq 512] [--peer] [--json FILE]`:
+     * prefill throughput of a whole model (ForwardBench), with Hugging Face transformers on the same checkpoint as the peer.
+     */
+    @Command(name = "forward", mixinStandardHelpOptions = true,
+            description = "Prefill throughput of a model: forward on a batch x seq batch of random ids (median of repeats after warm-up), "
+                    + "tokens/s and TFLOP/s; --peer times Hugging Face transformers on the same checkpoint.")
+    public static final class Forward implements Callable<Integer> {
+        @Mixin
+        CommonOptions common;
+
+        @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory.")
+        Path model;
+
+        @Option(names = "--arch", paramLabel = "NAME", description = "Write a random model of this architecture into a temporary directory first.")
+        String arch;
+
+        @Option(names = "--preset", defaultValue = "tiny", paramLabel = "tiny|small|NAME", description = "With --arch: its shape (default: ${DEFAULT-VALUE}).")
+        String preset;
+
+        @Option(names = "--batch", defaultValue = "1", description = "Sequences per forward (default: ${DEFAULT-VALUE}).")
+        int batch;
+
+        @Option(names = "--seq", defaultValue = "512", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+        int seq;
+
+        @Option(names = "--repeats", defaultValue = "10", description = "Timed repeats (default ${DEFAULT-VALUE}).")
+        int repeats;
+
+        @Option(names = "--warmup", defaultValue = "2", description = "Untimed warm-up forwards (default ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--peer", description = "Also time Hugging Face transformers on the same checkpoint (scripts/hf_forward_peer.py).")
+        boolean peer;
+
+        @Option(names = "--json", paramLabel = "FILE", description = "Write the result as a JSON array of one row.")
+        Path json;
+
+        @Override
+        public Integer call() throws Exception {
+            if ((model == null) == (arch == null)) throw new IllegalArgumentException("usage: give --model DIR or --arch NAME (not both)");
+            Device device = common.device();
+            BenchOptions options = new BenchOptions(warmup, repeats, peer);
+            Path dir = model;
+            String name = model == null ? null : String.valueOf(model.toAbsolutePath().normalize().getFileName());
+            DType load = common.dtype == null ? null : common.dtype(device); // --model: the checkpoint's dtype unless --dtype
+            if (arch != null) {
+                DType dt = common.dtype(device);
+                try {
+                    dir = ForwardBench.writeRandom(arch, preset, dt, common.seed);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("usage: " + e.getMessage());
+                }
+                name = arch + "/" + preset;
+                load = null;
+                System.err.println("braindrip: wrote a random " + name + " (" + dt.name().toLowerCase(Locale.ROOT) + ") to " + dir);
+            }
+            try {
+                String where = device.isCuda() ? CudaRuntime.describe(device.index()) : "cpu (" + Runtime.getRuntime().availableProcessors() + " threads)";
+                System.out.println("braindrip bench forward on " + where + ", median of " + repeats + " after " + warmup + " warm-up");
+                ForwardBench.Result r = ForwardBench.run(new ForwardBench.Spec(dir, name, device, load, batch, seq, common.seed), options);
+                print(r);
+                if (json != null) {
+                    ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+                    ArrayNode arr = mapper.createArrayNode();
+                    arr.add(mapper.valueToTree(r.row()));
+                    Path parent = json.toAbsolutePath().getParent();
+                    if (parent != null) java.nio.file.Files.createDirectories(parent);
+                    mapper.writeValue(json.toFile(), arr);
+                }
+            } finally {
+                if (arch != null) ForwardBench.deleteTree(dir);
+            }
+            return 0;
+        }
+
+        private static void print(ForwardBench.Result r) {
+            System.out.printf(Locale.ROOT, "%-10s %-40s %-6s %-7s %10s %10s %10s %9s %12s %12s %8s%n", "op", "shape", "dtype", "device", "median_ms",
+                    "min_ms", "tok/s", "TFLOP/s", "peer_ms", "peer_tok/s", "speedup");
+            String shape = "{model=" + r.model() + ", batch=" + r.batch() + ", seq=" + r.seq() + "}";
+            ForwardBench.Peer p = r.peer();
+            System.out.printf(Locale.ROOT, "%-10s %-40s %-6s %-7s %10.2f %10.2f %10.1f %9.3g %12s %12s %8s%n", "forward", shape, r.dtype(), r.device(),
+                    r.medianMs(), r.minMs(), r.tokensPerS(), r.tflops(), p == null ? "-" : String.format(Locale.ROOT, "%.2f", p.medianMs()),
+                    p == null ? "-" : String.format(Locale.ROOT, "%.1f", p.tokensPerS()),
+                    p == null ? "-" : String.format(Locale.ROOT, "%.2fx", p.medianMs() / r.medianMs()));
+            if (p != null) System.out.println("  peer: " + p.name() + " on " + p.device() + ", " + p.dtype());
+            if (r.peerSkipped() != null) System.out.println("  peer skipped: " + r.peerSkipped());
+            System.out.printf(Locale.ROOT, "  activation_peak_bytes: %d after 1 forward, %d after %d; weights %d bytes; rss %d bytes (peak %d)%n",
+                    r.activationPeakAfter1(), r.activationPeak(), r.forwards(), r.weightBytes(), r.rssBytes(), r.rssPeakBytes());
+            System.out.printf(Locale.ROOT, "  flops: %.4g per forward (2 x %d weights x %d tokens + causal attention)%n", r.flops(), r.flopParameters(),
+                    r.tokens());
+        }
     }
 }
