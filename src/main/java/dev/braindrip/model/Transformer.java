@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.braindrip.io.ShardedSafeTensors;
 import dev.braindrip.io.TensorInfo;
 import dev.braindrip.io.TensorSource;
+import dev.braindrip.nn.DenseKvCache;
 import dev.braindrip.nn.DifferentialAttention;
 import dev.braindrip.nn.FeedForward;
 import dev.braindrip.nn.KvCache;
@@ -294,7 +295,7 @@ public final class Transformer implements AutoCloseable {
                     for (int b = 0; b + 1 < offsets.length; b++) {
                         int len = offsets[b + 1] - offsets[b];
                         Tensor xb = x.narrow(offsets[b], len).reshape(1, len, e), pb = positions.narrow(offsets[b], len).reshape(1, len);
-                        try (Tensor ob = cache == null ? d.forward(xb, pb) : d.prefill(xb, pb, cache.dense(), b)) {
+                        try (Tensor ob = cache == null ? d.forward(xb, pb) : d.prefill(xb, pb, (DenseKvCache) cache, b)) {
                             out.copyRange(ob, 0, offsets[b] * rowBytes, len * rowBytes);
                         }
                     }
@@ -308,7 +309,7 @@ public final class Transformer implements AutoCloseable {
             @Override
             public Tensor step(Tensor x, Tensor positions, KvCache cache) {
                 long b = x.dim(0);
-                try (Tensor o = d.step(x.reshape(b, 1, e), positions.reshape(b, 1), cache.dense())) {
+                try (Tensor o = d.step(x.reshape(b, 1, e), positions.reshape(b, 1), (DenseKvCache) cache)) {
                     return arena.empty(x.dtype(), b, e).copyFrom(o.reshape(b, e));
                 }
             }

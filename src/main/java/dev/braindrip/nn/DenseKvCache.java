@@ -24,7 +24,7 @@ import dev.braindrip.tensor.Tensor;
  * }
  * }</pre>
  */
-public final class DenseKvCache implements AutoCloseable {
+public final class DenseKvCache implements KvCache {
     private static final String KIND = "dense kv cache";
 
     private final KvStorage s;
@@ -55,6 +55,7 @@ public final class DenseKvCache implements AutoCloseable {
         return s.batch;
     }
 
+    @Override
     public int capacity() {
         return s.slots;
     }
@@ -66,6 +67,7 @@ public final class DenseKvCache implements AutoCloseable {
     }
 
     /** Appends T rows to every sequence: k (B, T, Hkv, D), v (B, T, Hkv, Dv). */
+    @Override
     public void append(Tensor k, Tensor v) {
         int t = s.checkBatchRows(KIND, k, v);
         for (int b = 0; b < s.batch; b++) room(b, t);
@@ -77,6 +79,7 @@ public final class DenseKvCache implements AutoCloseable {
     }
 
     /** Appends T rows to sequence b: k (T, Hkv, D), v (T, Hkv, Dv) (a leading 1 is allowed). */
+    @Override
     public void append(int b, Tensor k, Tensor v) {
         s.checkSequence(KIND, b);
         int t = s.checkRows(KIND, k, v);
@@ -106,6 +109,7 @@ public final class DenseKvCache implements AutoCloseable {
     }
 
     /** As {@link #attend(Tensor, AttentionSpec)} with learned sink logits (Hq) F32, or null. */
+    @Override
     public AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec) {
         s.checkQuery(KIND, q, false);
         return Ops.on(s.arena).attentionKvCache(q, s.k, s.v, s.used, null, sinks, spec);
@@ -126,6 +130,7 @@ public final class DenseKvCache implements AutoCloseable {
     }
 
     /** Block-sparse attention of q (B, Sq, Hq, D) over the cached tokens; the layout covers at least ⌈capacity / block⌉ rows. */
+    @Override
     public AttentionResult attendSparse(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
         s.checkQuery(KIND, q, false);
         return Ops.on(s.arena).sparseAttentionKvCache(q, s.k, s.v, s.used, layout, spec);
@@ -142,6 +147,7 @@ public final class DenseKvCache implements AutoCloseable {
     }
 
     /** Device bytes held. */
+    @Override
     public long bytes() {
         return s.bytes();
     }

@@ -8,33 +8,32 @@ import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Tensor;
 
 /**
- * One layer's KV cache for a batch of sequences, by layer kind: a dense cache for full attention,
- * a ring of W slots for a sliding-window layer. Keys are stored after RoPE.
+ * One layer's KV cache for a batch of sequences, by layer kind: {@link DenseKvCache} for full
+ * attention (and differential layers), {@link SlidingWindowKvCache} (a ring of W slots) for a
+ * sliding-window layer, {@link SinkWindowKvCache} (sinks + ring) for StreamingLLM attention.
  */
 public interface KvCache extends AutoCloseable {
     /** Appends T rows to sequence b: k (T, Hkv, D), v (T, Hkv, Dv). */
     void append(int b, Tensor k, Tensor v);
 
-    /** Appends one row to every sequence: k (B, 1, Hkv, D), v (B, 1, Hkv, Dv). */
-    void appendStep(Tensor k, Tensor v);
+    /** Appends T rows to every sequence: k (B, T, Hkv, D), v (B, T, Hkv, Dv). */
+    void append(Tensor k, Tensor v);
 
-    /** q (B, 1, Hq, D) of the tokens appended last over each sequence's cached keys. */
-    AttentionResult attendStep(Tensor q, Tensor sinks, AttentionSpec spec);
+    /** q (B, Sq, Hq, D) of the tokens appended last over each sequence's cached keys; learned sinks (Hq) F32 or null. */
+    AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec);
 
-    /** Block-sparse attention of q (B, 1, Hq, D) over a dense cache. */
-    default AttentionResult attendSparseStep(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
-        throw new UnsupportedOperationException("this KV cache does not run block-sparse attention");
+    /** Block-sparse attention of q (B, Sq, Hq, D) over the cached keys (dense caches only). */
+    default AttentionResult attendSparse(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not run block-sparse attention");
     }
 
-    /** A ring holds exactly the window: the step's spec must carry no window. */
+    /** Whether the cache holds exactly the visible keys (a ring): the spec given to attend must then carry no window. */
     default boolean isRing() {
         return false;
     }
 
-    /** The dense cache of a differential layer (2Hkv key heads of d, Hkv value heads of 2d). */
-    default DenseKvCache dense() {
-        throw new UnsupportedOperationException("not a dense cache");
-    }
+    /** Slots per sequence. */
+    int capacity();
 
     long bytes();
 
@@ -42,126 +41,21 @@ public interface KvCache extends AutoCloseable {
     void close();
 
     static KvCache dense(Arena arena, int batch, int capacity, int kvHeads, int headDim, DType dtype) {
-        return wrap(new DenseKvCache(arena, batch, capacity, kvHeads, headDim, headDim, dtype));
+        return new DenseKvCache(arena, batch, capacity, kvHeads, headDim, headDim, dtype);
     }
 
-    /** The cache of a differential-attention layer. */
-    static KvCache differential(Arena arena, int batch, int capacity, int kvHeads, int headDim, DType dtype) {
-        return wrap(DenseKvCache.differential(arena, batch, capacity, kvHeads, headDim, dtype));
+    /** The cache of a differential-attention layer (2Hkv key heads of d, Hkv value heads of 2d). */
+    static DenseKvCache differential(Arena arena, int batch, int capacity, int kvHeads, int headDim, DType dtype) {
+        return DenseKvCache.differential(arena, batch, capacity, kvHeads, headDim, dtype);
     }
 
-    private static KvCache wrap(DenseKvCache c) {
-        return new KvCache() {
-            @Override
-            public AttentionResult attendSparseStep(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
-                return c.attendSparse(q, layout, spec);
-            }
-
-            @Override
-            public DenseKvCache dense() {
-                return c;
-            }
-
-            @Override
-            public void append(int b, Tensor k, Tensor v) {
-                c.append(b, k, v);
-            }
-
-            @Override
-            public void appendStep(Tensor k, Tensor v) {
-                c.append(k, v);
-            }
-
-            @Override
-            public AttentionResult attendStep(Tensor q, Tensor sinks, AttentionSpec spec) {
-                return c.attend(q, sinks, spec);
-            }
-
-            @Override
-            public long bytes() {
-                return c.bytes();
-            }
-
-            @Override
-            public void close() {
-                c.close();
-            }
-        };
-    }
-
-    /**
-     * A sliding layer that also keeps {@code sinkTokens} sink tokens (StreamingLLM attention as a
-     * model's mask): the sinks plus a ring of the last {@code window} tokens, keys after RoPE at their
-     * text positions; the spec given to attendStep must carry no window or sink tokens.
-     */
-    static KvCache sinkWindow(Arena arena, int batch, int sinkTokens, int window, int kvHeads, int headDim, DType dtype) {
-        SinkWindowKvCache c = SinkWindowKvCache.textPositions(arena, batch, sinkTokens, window, kvHeads, headDim, dtype);
-        return new KvCache() {
-            @Override
-            public void append(int b, Tensor k, Tensor v) {
-                c.append(b, k, v);
-            }
-
-            @Override
-            public void appendStep(Tensor k, Tensor v) {
-                c.append(k, v);
-            }
-
-            @Override
-            public AttentionResult attendStep(Tensor q, Tensor sinks, AttentionSpec spec) {
-                return c.attend(q, sinks, spec);
-            }
-
-            @Override
-            public boolean isRing() {
-                return true;
-            }
-
-            @Override
-            public long bytes() {
-                return c.bytes();
-            }
-
-            @Override
-            public void close() {
-                c.close();
-            }
-        };
-    }
-
-    /** A ring of {@code window} slots (HF sliding_window W): the spec given to attendStep must carry no window. */
+    /** A ring of {@code window} slots (HF sliding_window W). */
     static KvCache sliding(Arena arena, int batch, int window, int kvHeads, int headDim, DType dtype) {
-        SlidingWindowKvCache c = new SlidingWindowKvCache(arena, batch, window, kvHeads, headDim, headDim, dtype);
-        return new KvCache() {
-            @Override
-            public void append(int b, Tensor k, Tensor v) {
-                c.append(b, k, v);
-            }
+        return new SlidingWindowKvCache(arena, batch, window, kvHeads, headDim, headDim, dtype);
+    }
 
-            @Override
-            public void appendStep(Tensor k, Tensor v) {
-                c.append(k, v);
-            }
-
-            @Override
-            public AttentionResult attendStep(Tensor q, Tensor sinks, AttentionSpec spec) {
-                return c.attend(q, sinks, spec);
-            }
-
-            @Override
-            public boolean isRing() {
-                return true;
-            }
-
-            @Override
-            public long bytes() {
-                return c.bytes();
-            }
-
-            @Override
-            public void close() {
-                c.close();
-            }
-        };
+    /** StreamingLLM attention as a model's mask: the sinks plus a ring of the last {@code window} tokens, keys at text positions. */
+    static KvCache sinkWindow(Arena arena, int batch, int sinkTokens, int window, int kvHeads, int headDim, DType dtype) {
+        return SinkWindowKvCache.textPositions(arena, batch, sinkTokens, window, kvHeads, headDim, dtype);
     }
 }

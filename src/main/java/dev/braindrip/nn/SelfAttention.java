@@ -146,15 +146,15 @@ public final class SelfAttention {
         long b = x.dim(0);
         Tensor[] qkv = project(ops, x, positions);
         try {
-            cache.appendStep(qkv[1].reshape(b, 1, kvHeads, headDim), qkv[2].reshape(b, 1, kvHeads, headDim));
+            cache.append(qkv[1].reshape(b, 1, kvHeads, headDim), qkv[2].reshape(b, 1, kvHeads, headDim));
             Tensor q1 = qkv[0].reshape(b, 1, heads, headDim);
             if (sparse != null) {
-                try (AttentionResult r = cache.attendSparseStep(q1, sparse.forLength(cache.dense().capacity()), stepSpec)) {
+                try (AttentionResult r = cache.attendSparse(q1, sparse.forLength(cache.capacity()), stepSpec)) {
                     return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
                 }
             }
             AttentionSpec s = cache.isRing() ? stepSpec : spec;
-            try (AttentionResult r = cache.attendStep(q1, sinks, s)) {
+            try (AttentionResult r = cache.attend(q1, sinks, s)) {
                 return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
             }
         } finally {

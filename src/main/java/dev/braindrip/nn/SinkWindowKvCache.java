@@ -29,7 +29,7 @@ import dev.braindrip.tensor.Tensor;
  * position is right; the positions tensor is rewritten on every append (B·(sinks + window) ints).
  * Nothing is allocated after construction except the outputs of each call.
  */
-public final class SinkWindowKvCache implements AutoCloseable {
+public final class SinkWindowKvCache implements KvCache {
     private static final String KIND = "sink window kv cache";
 
     private final KvStorage s;
@@ -119,6 +119,7 @@ public final class SinkWindowKvCache implements AutoCloseable {
     }
 
     /** Appends T tokens to every sequence, keys NOT RoPE'd: k (B, T, Hkv, D), v (B, T, Hkv, Dv). */
+    @Override
     public void append(Tensor k, Tensor v) {
         int t = s.checkBatchRows(KIND, k, v);
         for (int b = 0; b < s.batch; b++) write(b, k, v, (long) b * t, t);
@@ -126,6 +127,7 @@ public final class SinkWindowKvCache implements AutoCloseable {
     }
 
     /** Appends T tokens to sequence b, keys NOT RoPE'd: k (T, Hkv, D), v (T, Hkv, Dv) (a leading 1 is allowed). */
+    @Override
     public void append(int b, Tensor k, Tensor v) {
         s.checkSequence(KIND, b);
         int t = s.checkRows(KIND, k, v);
@@ -198,6 +200,7 @@ public final class SinkWindowKvCache implements AutoCloseable {
      * One decode step with a query already rotated to its in-cache position ({@link #rotateQuery}).
      * The spec gives the score transform; it must not set a window or sink tokens (the cache is the window).
      */
+    @Override
     public AttentionResult attend(Tensor rotatedQ, Tensor sinks, AttentionSpec spec) {
         s.checkQuery(KIND, rotatedQ, true);
         if (spec.hasWindow()) {
@@ -225,6 +228,17 @@ public final class SinkWindowKvCache implements AutoCloseable {
     }
 
     /** Device bytes held: fixed at construction. */
+    @Override
+    public boolean isRing() {
+        return true;
+    }
+
+    @Override
+    public int capacity() {
+        return sinkTokens + window;
+    }
+
+    @Override
     public long bytes() {
         return s.bytes() + positionsTensor.bytes() + queryPositions.bytes();
     }

@@ -26,7 +26,7 @@ import dev.braindrip.tensor.Tensor;
  * prompt, then {@link #append} the prompt's keys and values (only the last W are kept). Decode:
  * append the new token's K/V, then {@link #attend} with its query.
  */
-public final class SlidingWindowKvCache implements AutoCloseable {
+public final class SlidingWindowKvCache implements KvCache {
     private static final String KIND = "sliding window kv cache";
 
     private final KvStorage s;
@@ -62,6 +62,7 @@ public final class SlidingWindowKvCache implements AutoCloseable {
     }
 
     /** Appends T tokens to every sequence: k (B, T, Hkv, D), v (B, T, Hkv, Dv); only the last W stay. */
+    @Override
     public void append(Tensor k, Tensor v) {
         int t = s.checkBatchRows(KIND, k, v);
         for (int b = 0; b < s.batch; b++) write(b, k, v, (long) b * t, t);
@@ -69,6 +70,7 @@ public final class SlidingWindowKvCache implements AutoCloseable {
     }
 
     /** Appends T tokens to sequence b: k (T, Hkv, D), v (T, Hkv, Dv) (a leading 1 is allowed). */
+    @Override
     public void append(int b, Tensor k, Tensor v) {
         s.checkSequence(KIND, b);
         int t = s.checkRows(KIND, k, v);
@@ -106,6 +108,7 @@ public final class SlidingWindowKvCache implements AutoCloseable {
     }
 
     /** As {@link #attend(Tensor, AttentionSpec)} with learned sink logits (Hq) F32 (gpt-oss's sliding layers), or null. */
+    @Override
     public AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec) {
         s.checkQuery(KIND, q, true);
         if (spec.hasWindow()) {
@@ -116,6 +119,17 @@ public final class SlidingWindowKvCache implements AutoCloseable {
     }
 
     /** Device bytes held: fixed at construction. */
+    @Override
+    public boolean isRing() {
+        return true;
+    }
+
+    @Override
+    public int capacity() {
+        return window();
+    }
+
+    @Override
     public long bytes() {
         return s.bytes();
     }
