@@ -134,7 +134,7 @@ public final class Checkpoints {
             boolean norm = r.name().contains("norm.");
             for (String s : r.sources()) {
                 if (!written.add(s)) continue;
-                long[] shape = r.kind() == WeightRule.Kind.CONCAT ? r.sourceShape() : r.sourceShape();
+                long[] shape = r.sourceShape();
                 int n = Math.toIntExact(numel(shape));
                 ByteBuffer b = ByteBuffer.allocate(n * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
                 float fill = c.norm() == ModelConfig.NormKind.RMS_PLUS_ONE ? 0f : 1f;

@@ -152,7 +152,7 @@ public final class Transformer implements AutoCloseable {
         for (WeightRule r : rules) {
             long n = 1;
             for (long d : r.shape()) n = Math.multiplyExact(n, d);
-            bytes += n * dt.bytes();
+            bytes += n * r.dtypeFor(dt).bytes(); // some tensors keep F32 whatever the model dtype (sinks, router bias)
         }
         return bytes + bytes / 8 + (64L << 20); // the model's extra tensors ((1 + w) norms) and allocation rounding
     }
