@@ -6,6 +6,8 @@
 // integer outputs (argmax, top-k indices), conversions, copies and exactly-rounded sums must match
 // bit for bit (top-k/argmax may differ only between equal values). Error paths (out-of-range
 // embedding ids and cross-entropy targets, bad arguments) must fail the same way on both backends.
+// The sampler (sample.h) must choose the same ids and write the same processed logits and top ids
+// bit for bit (its selection and draw are exact by construction); its logprobs agree by NMSE.
 //
 //   bd_test_backend_ops [--quick] [--op NAME[,NAME...]] [--list] [--self-test]
 //     --quick      small shapes only (for compute-sanitizer)
@@ -31,6 +33,7 @@
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/cuda_runtime_api.h"
 #include "braindrip/ops.h"
+#include "braindrip/sample.h"
 #include "cpu_common.hpp"
 
 using bd::cpu::load;
@@ -43,7 +46,7 @@ namespace {
 #define BD_OP_LIST(X)                                                                                  \
     X(convert) X(add) X(mul) X(scale) X(softcap) X(add_bias) X(activation) X(glu) X(glu_clamped)     \
     X(rmsnorm) X(layernorm) X(add_rmsnorm) X(add_layernorm) X(softmax) X(embedding) X(rope) X(argmax) X(topk)      \
-    X(cross_entropy)
+    X(cross_entropy) X(sample)
 
 struct Ops {
 #define BD_OP_FIELD(name) decltype(&bd_cpu_##name) name;
@@ -789,6 +792,132 @@ void add_cross_entropy(Registry& R) {
                 }
 }
 
+// -- sample: mixed batches (every row its own parameters and history), special logits, error paths
+
+struct SampleConfig {
+    float temperature, top_p, min_p, rep, presence, frequency;
+    int32_t top_k;
+};
+
+// Row r's parameters: greedy, plain, top-k, top-p, min-p, penalties and their combinations in turn.
+SampleConfig sample_config(int64_t r, int64_t vocab, Gen& g) {
+    const int32_t v = static_cast<int32_t>(vocab);
+    switch (r % 8) {
+        case 0: return {0.f, 1.f, 0.f, 1.2f, 0.5f, 0.25f, 0};
+        case 1: return {1.f, 1.f, 0.f, 1.f, 0.f, 0.f, 0};
+        case 2: return {0.7f, 1.f, 0.f, 1.f, 0.f, 0.f, static_cast<int32_t>(g.integer(1, std::max(1, std::min(v, 40))))};
+        case 3: return {1.f, 0.9f, 0.f, 1.f, 0.f, 0.f, 0};
+        case 4: return {0.8f, 0.95f, 0.05f, 1.f, 0.f, 0.f, 50};
+        case 5: return {1.f, 1.f, 0.f, 1.3f, 0.5f, 0.2f, std::max(1, v / 2)};
+        case 6: return {1.5f, 0.5f, 0.f, 1.f, 0.f, 0.f, v + 3};
+        default: return {0.3f, 1.f, 0.2f, 0.9f, -0.4f, 0.1f, 0};
+    }
+}
+
+// bad: 0 none, 1 a bad temperature in row 2, 2 a history id = vocab, 3 falling history offsets
+Case sample_case(Registry& R, const std::string& shape, int dt, int64_t rows, int64_t vocab, int variant, int bad) {
+    Gen g = R.gen("sample", shape, dt);
+    Case c{"sample", shape, dt};
+    const int64_t max_lp = 5;
+    std::vector<SampleConfig> cfg;
+    for (int64_t r = 0; r < rows; ++r) cfg.push_back(sample_config(r, vocab, g));
+    std::vector<int64_t> offsets(rows + 1, 0);
+    std::vector<int32_t> prompt(rows), hist;
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t np = g.integer(0, 40), no = g.integer(0, 40);
+        const int64_t pool = std::min<int64_t>(vocab, 12);  // few distinct ids: counts above 1
+        for (int64_t j = 0; j < np + no; ++j) hist.push_back(static_cast<int32_t>(g.integer(0, vocab - 1) % pool * (vocab / pool)));
+        prompt[r] = static_cast<int32_t>(np);
+        offsets[r + 1] = static_cast<int64_t>(hist.size());
+    }
+    if (bad == 2 && !hist.empty()) hist[hist.size() / 2] = static_cast<int32_t>(vocab);
+    if (bad == 3 && rows > 2) offsets[2] = offsets[1] + 1000000;
+    const int64_t hn = static_cast<int64_t>(hist.size());
+    auto row_floats = [&](const char* name, float SampleConfig::*f) {
+        return floats(name, BD_F32, rows, [&](int64_t r) {
+            if (bad == 1 && r == 2 && f == &SampleConfig::temperature) return -1.0;
+            return static_cast<double>(cfg[r].*f);
+        });
+    };
+    c.t = {
+        floats("logits", dt, rows * vocab, [&](int64_t) { return variant == 0 ? 3.0 * g.normal() : special_value(g, variant); }),
+        row_floats("temperature", &SampleConfig::temperature),
+        indices("top_k", BD_I32, rows, [&](int64_t r) { return cfg[r].top_k; }),
+        row_floats("top_p", &SampleConfig::top_p),
+        row_floats("min_p", &SampleConfig::min_p),
+        row_floats("repetition_penalty", &SampleConfig::rep),
+        row_floats("presence_penalty", &SampleConfig::presence),
+        row_floats("frequency_penalty", &SampleConfig::frequency),
+        indices("seed", BD_I64, rows, [&](int64_t) { return static_cast<int64_t>(g.rng()); }),
+        indices("step", BD_I64, rows, [&](int64_t) { return g.integer(0, 1 << 20); }),
+        indices("n_logprobs", BD_I32, rows, [&](int64_t) { return g.integer(0, max_lp); }),
+        indices("history", BD_I32, hn, [&](int64_t j) { return hist[j]; }),
+        indices("history_offsets", BD_I64, rows + 1, [&](int64_t r) { return offsets[r]; }),
+        indices("history_prompt", BD_I32, rows, [&](int64_t r) { return prompt[r]; }),
+        output("out_ids", BD_I32, rows, bad ? Cmp::None : Cmp::Exact),
+        output("out_logprobs", BD_F32, rows, bad ? Cmp::None : Cmp::Nmse, 1e-9),
+        output("top_ids", BD_I32, rows * max_lp, bad ? Cmp::None : Cmp::Exact),
+        output("top_logprobs", BD_F32, rows * max_lp, bad ? Cmp::None : Cmp::Nmse, 1e-9),
+        output("processed", BD_F32, rows * vocab, bad ? Cmp::None : Cmp::Exact),
+        output("workspace", BD_U8, bd_cpu_sample_workspace_bytes(rows, vocab, max_lp), Cmp::None),
+    };
+    // special values: no +inf (outside the contract); NaN counts as -inf
+    if (variant == 2)
+        for (int64_t i = 0; i < rows * vocab; ++i)
+            if (load(c.t[0].init.data(), dt, i) == INFINITY) store(c.t[0].init.data(), dt, i, 2.5f);
+    if (bad) {
+        c.expect = BD_ERR_INVALID_ARGUMENT;
+        c.same_error = true;
+    }
+    c.call = [=](const Ops& o, void* const* p) {
+        bd_sample_params sp;
+        bd_sample_params_init(&sp, dt, rows, vocab);
+        sp.logits = p[0];
+        sp.temperature = static_cast<const float*>(p[1]);
+        sp.top_k = static_cast<const int32_t*>(p[2]);
+        sp.top_p = static_cast<const float*>(p[3]);
+        sp.min_p = static_cast<const float*>(p[4]);
+        sp.repetition_penalty = static_cast<const float*>(p[5]);
+        sp.presence_penalty = static_cast<const float*>(p[6]);
+        sp.frequency_penalty = static_cast<const float*>(p[7]);
+        sp.seed = static_cast<const uint64_t*>(p[8]);
+        sp.step = static_cast<const int64_t*>(p[9]);
+        sp.n_logprobs = static_cast<const int32_t*>(p[10]);
+        sp.history = static_cast<const int32_t*>(p[11]);
+        sp.history_offsets = static_cast<const int64_t*>(p[12]);
+        sp.history_prompt = static_cast<const int32_t*>(p[13]);
+        sp.history_len = hn;
+        sp.out_ids = static_cast<int32_t*>(p[14]);
+        sp.out_logprobs = static_cast<float*>(p[15]);
+        sp.top_ids = static_cast<int32_t*>(p[16]);
+        sp.top_logprobs = static_cast<float*>(p[17]);
+        sp.max_logprobs = max_lp;
+        sp.processed = static_cast<float*>(p[18]);
+        sp.workspace = p[19];
+        sp.workspace_bytes = bd_cpu_sample_workspace_bytes(rows, vocab, max_lp);
+        return o.sample(&sp, nullptr);
+    };
+    return c;
+}
+
+void add_sample(Registry& R) {
+    std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 1}, {3, 3}, {8, 7}, {9, 13}, {16, 257}, {5, 4099}, {64, 4096},
+                                                       {5, 50000}, {3, 151936}, {2, 262147}};
+    if (R.quick) shapes = {{3, 1}, {8, 257}, {2, 5003}};
+    for (int dt : FLOAT_DTYPES)
+        for (auto [rows, vocab] : shapes)
+            for (int variant = 0; variant < 3; ++variant) {
+                if (variant > 0 && vocab > 50000) continue;
+                const std::string shape = shape_str({rows, vocab}) + variant_name(variant);
+                R.add("sample", [=, &R] { return sample_case(R, shape, dt, rows, vocab, variant, 0); });
+            }
+    const char* bad_names[] = {"", " bad temperature", " bad history id", " bad offsets"};
+    for (int bad = 1; bad <= 3; ++bad) {
+        const std::string shape = shape_str({8, 257}) + bad_names[bad];
+        R.add("sample", [=, &R] { return sample_case(R, shape, BD_F32, 8, 257, 0, bad); });
+    }
+}
+
 // -- argument checks: both backends reject the same bad calls and accept zero-sized ones
 
 void add_contract(Registry& R) {
@@ -816,6 +945,11 @@ void add_contract(Registry& R) {
         {"topk", "k = 0", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.topk(nullptr, nullptr, nullptr, 1, 4, 0, BD_F32, nullptr); }},
         {"argmax", "zero rows", BD_OK, [](const Ops& o) { return o.argmax(nullptr, nullptr, 0, 4, BD_F32, nullptr); }},
         {"cross_entropy", "U8 targets", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { return o.cross_entropy(nullptr, nullptr, BD_U8, nullptr, 1, 4, BD_F32, nullptr); }},
+        {"sample", "zero rows with null pointers", BD_OK, [](const Ops& o) { bd_sample_params p; bd_sample_params_init(&p, BD_F32, 0, 8); return o.sample(&p, nullptr); }},
+        {"sample", "vocab 0", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { bd_sample_params p; bd_sample_params_init(&p, BD_F32, 0, 0); return o.sample(&p, nullptr); }},
+        {"sample", "I32 logits", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { bd_sample_params p; bd_sample_params_init(&p, BD_I32, 0, 8); return o.sample(&p, nullptr); }},
+        {"sample", "null per-row arrays", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { bd_sample_params p; bd_sample_params_init(&p, BD_F32, 2, 8); return o.sample(&p, nullptr); }},
+        {"sample", "max_logprobs above the limit", BD_ERR_INVALID_ARGUMENT, [](const Ops& o) { bd_sample_params p; bd_sample_params_init(&p, BD_F32, 0, 8); p.max_logprobs = BD_SAMPLE_MAX_LOGPROBS + 1; return o.sample(&p, nullptr); }},
     };
     for (const Check& k : checks)
         R.add(k.op, [&k] {
@@ -874,6 +1008,7 @@ int main(int argc, char** argv) {
     add_argmax(R);
     add_topk(R);
     add_cross_entropy(R);
+    add_sample(R);
     add_contract(R);
 
     std::set<std::string> known;

@@ -8,6 +8,10 @@
 //      (rmsnorm, layernorm), rows of softmax summing to 1, RoPE at position 0 being the identity,
 //      uniform logits giving log(cols), NaN/tie rules of argmax and top-k, the error paths of
 //      embedding and cross-entropy, and fused add+norm equal to add followed by the norm.
+//   3. The sampler's exact arithmetic (braindrip/sample_draw.h): Philox4x32-10 against Random123's
+//      known-answer vectors (tests/kat_vectors), the portable ln / exp against long double, E = -ln u
+//      over the whole 2^24-value range of u (both ends included), and bd_cpu_sample's rules on hand
+//      examples (greedy ties, top-k ties, the top-p boundary, min-p, penalties, logprobs, errors).
 // Prints one line per failed check, then "N passed, M failed"; exits 1 if any failed.
 #include <algorithm>
 #include <cmath>
@@ -21,6 +25,8 @@
 #include <vector>
 
 #include "braindrip/ops.h"
+#include "braindrip/sample.h"
+#include "braindrip/sample_draw.h"
 #include "cpu_common.hpp"
 
 using namespace bd::cpu;
@@ -395,6 +401,200 @@ void check_argmax_topk() {
     check(ok, "topk k=100 of 777 with ties equals a stable descending sort");
 }
 
+// ---- the sampler
+
+void check_philox() {
+    // Random123 tests/kat_vectors: "philox4x32 10 <ctr0..3> <key0..1> <out0..3>"
+    struct Kat { uint32_t ctr[4], key[2], out[4]; };
+    const Kat kats[] = {
+        {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}},
+        {{0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, {0xffffffffu, 0xffffffffu},
+         {0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}},
+        {{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, {0xa4093822u, 0x299f31d0u},
+         {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}},
+    };
+    for (const Kat& k : kats) {
+        uint32_t out[4];
+        bd_philox4x32_10(k.ctr, k.key, out);
+        check(std::equal(out, out + 4, k.out), fmt("philox4x32-10 ctr %08x.. key %08x %08x: got %08x %08x %08x %08x", k.ctr[0],
+                                                   k.key[0], k.key[1], out[0], out[1], out[2], out[3]));
+    }
+    // the sampler's word: key = seed (low, high), counter = (id, step low, step high, 0)
+    const uint32_t ctr[4] = {0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0};
+    const uint32_t key[2] = {0xa4093822u, 0x299f31d0u};
+    uint32_t out[4];
+    bd_philox4x32_10(ctr, key, out);
+    check(bd_sample_random_bits(0x299f31d0a4093822ull, static_cast<int64_t>(0x13198a2e85a308d3ull), 0x243f6a88u) == out[0],
+          "bd_sample_random_bits packs seed and step low word first");
+}
+
+void check_sample_math() {
+    // ln: relative error against long double over [2^-149, 2^20] (subnormals included) and ln 1 == 0
+    std::mt19937_64 rng(11);
+    double worst_log = 0, worst_exp = 0;
+    for (int i = 0; i < 2000000; ++i) {
+        const float x = from_bits(static_cast<uint32_t>(rng() % 0x4b800000u) + 1u);  // (0, 2^24)
+        const long double want = std::log(static_cast<long double>(x));
+        const long double err = std::fabs(bd_sample_logf(x) - want) / std::max(1.0L, std::fabs(want));
+        worst_log = std::max(worst_log, static_cast<double>(err));
+    }
+    // the race adds ln E to s, so the error that matters is absolute (relative above |ln x| = 1)
+    check(worst_log < 2.5e-7, fmt("portable ln: worst error %.3g (absolute, relative above 1)", worst_log));
+    check(bd_sample_logf(1.f) == 0.f && bd_sample_logf(0.f) == -INFINITY && std::isnan(bd_sample_logf(-1.f)),
+          "portable ln: ln 1 = 0, ln 0 = -inf, ln -1 = NaN");
+    for (int i = 0; i < 2000000; ++i) {
+        const float d = -87.f * static_cast<float>(std::uniform_real_distribution<double>(0, 1)(rng));
+        const long double want = std::exp(static_cast<long double>(d));
+        worst_exp = std::max(worst_exp, static_cast<double>(std::fabs((bd_sample_exp_nonpos(d) - want) / want)));
+    }
+    check(worst_exp < 2.5e-7, fmt("portable exp on [-87, 0]: worst relative error %.3g", worst_exp));
+    check(bd_sample_exp_nonpos(0.f) == 1.f && bd_sample_exp_nonpos(-INFINITY) == 0.f && bd_sample_exp_nonpos(-100.f) == 0.f,
+          "portable exp: e^0 = 1, e^-inf = 0, 0 below -87");
+    // E = -ln u for u = (m + 0.5) 2^-24, every m (the ends are where F32 u would fail)
+    double worst_e = 0;
+    for (uint32_t m = 0; m < (1u << 24); ++m) {
+        const long double u = (static_cast<long double>(m) + 0.5L) / 16777216.0L;
+        const long double want = -std::log(u);
+        const float got = bd_sample_neg_log_uniform(m << 8 | (m & 255u));  // the low 8 bits are ignored
+        worst_e = std::max(worst_e, static_cast<double>(std::fabs((got - want) / want)));
+    }
+    check(worst_e < 2.5e-7, fmt("E = -ln u over all 2^24 u: worst relative error %.3g", worst_e));
+    check(bd_sample_neg_log_uniform(0xffffffffu) > 0.f && bd_sample_neg_log_uniform(0) < 17.4f,
+          "E is positive and finite at both ends of u");
+    // the race's pruning bound: an id is skipped only if even its largest possible key (the smallest
+    // E) is below the best, for any logit magnitude
+    const float ln_e_min = bd_sample_logf(bd_sample_neg_log_uniform(0xffffffffu));
+    bool sound = true;
+    for (float s : {-3e38f, -1e7f, -4097.5f, -100.f, -1.f, 0.f, 0.37f, 5.f, 1e4f, 1e7f, 3e38f}) {
+        const float race_max = s - ln_e_min;
+        sound &= !bd_sample_race_cannot_win(s, race_max) && bd_sample_race_cannot_win(s, race_max + 1.f + std::fabs(race_max) * 1e-6f);
+    }
+    check(sound && bd_sample_race_cannot_win(-INFINITY, -1e30f) && !bd_sample_race_cannot_win(-INFINITY, -INFINITY),
+          fmt("race pruning: never skips an id that could reach the best (ln E_min = %.6f)", ln_e_min));
+}
+
+struct SampleCall {
+    int64_t rows, vocab;
+    std::vector<float> logits, temperature, top_p, min_p, rep, presence, frequency;
+    std::vector<int32_t> top_k, n_logprobs, history, prompt;
+    std::vector<uint64_t> seed;
+    std::vector<int64_t> step, offsets;
+    std::vector<int32_t> ids, top_ids;
+    std::vector<float> logprobs, top_logprobs, processed;
+    std::vector<uint8_t> workspace;
+    int64_t max_logprobs = 0;
+
+    SampleCall(int64_t r, int64_t v, std::vector<float> x)
+        : rows(r), vocab(v), logits(std::move(x)), temperature(r, 1.f), top_p(r, 1.f), min_p(r, 0.f), rep(r, 1.f),
+          presence(r, 0.f), frequency(r, 0.f), top_k(r, 0), n_logprobs(r, 0), prompt(r, 0), seed(r, 7), step(r, 0),
+          offsets(r + 1, 0) {}
+
+    int run() {
+        ids.assign(rows, -2);
+        logprobs.assign(rows, 0.f);
+        top_ids.assign(rows * max_logprobs, -2);
+        top_logprobs.assign(rows * max_logprobs, 0.f);
+        processed.assign(rows * vocab, 0.f);
+        workspace.assign(bd_cpu_sample_workspace_bytes(rows, vocab, max_logprobs), 0);
+        bd_sample_params p;
+        bd_sample_params_init(&p, BD_F32, rows, vocab);
+        p.logits = logits.data();
+        p.temperature = temperature.data();
+        p.top_k = top_k.data();
+        p.top_p = top_p.data();
+        p.min_p = min_p.data();
+        p.repetition_penalty = rep.data();
+        p.presence_penalty = presence.data();
+        p.frequency_penalty = frequency.data();
+        p.seed = seed.data();
+        p.step = step.data();
+        p.n_logprobs = n_logprobs.data();
+        p.history = history.empty() ? nullptr : history.data();
+        p.history_len = static_cast<int64_t>(history.size());
+        p.history_offsets = offsets.data();
+        p.history_prompt = prompt.data();
+        p.out_ids = ids.data();
+        p.out_logprobs = logprobs.data();
+        p.top_ids = max_logprobs ? top_ids.data() : nullptr;
+        p.top_logprobs = max_logprobs ? top_logprobs.data() : nullptr;
+        p.max_logprobs = max_logprobs;
+        p.processed = processed.data();
+        p.workspace = workspace.data();
+        p.workspace_bytes = static_cast<int64_t>(workspace.size());
+        return bd_cpu_sample(&p, nullptr);
+    }
+
+    int kept(int64_t r) const {
+        int n = 0;
+        for (int64_t i = 0; i < vocab; ++i) n += processed[r * vocab + i] != -INFINITY;
+        return n;
+    }
+};
+
+void check_sample() {
+    // greedy: ties to the lower id; processed = the logits
+    SampleCall g(2, 5, {1, 3, 2, 3, 0, -1, -1, -1, -1, -1});
+    g.temperature = {0, 0};
+    check(g.run() == BD_OK && g.ids[0] == 1 && g.ids[1] == 0 && g.processed[3] == 3.f, "sample greedy: ties to the lower id");
+    // top-k with ties at the boundary: {5, 4, 4, 4, 1}, k = 2 keeps ids 0 and 1
+    SampleCall k(1, 5, {5, 4, 4, 4, 1});
+    k.top_k = {2};
+    check(k.run() == BD_OK && k.kept(0) == 2 && k.processed[1] == 4.f && k.processed[2] == -INFINITY,
+          "sample top-k: exactly k kept, ties toward the lower id");
+    // top-p: four equal logits, top_p 0.5 keeps exactly the two lowest ids (mass before id 2 reaches 0.5)
+    SampleCall tp(1, 4, {2, 2, 2, 2});
+    tp.top_p = {0.5f};
+    int st = tp.run();
+    check(st == BD_OK && tp.kept(0) == 2 && tp.processed[0] == 2.f && tp.processed[1] == 2.f,
+          fmt("sample top-p 0.5 of four equal: keeps 2 (got %d)", tp.kept(0)));
+    tp.top_p = {0.25f};
+    check(tp.run() == BD_OK && tp.kept(0) == 1 && tp.ids[0] == 0, "sample top-p 0.25 of four equal: keeps only id 0");
+    tp.top_p = {0.2500001f};
+    check(tp.run() == BD_OK && tp.kept(0) == 2, "sample top-p just above 0.25 of four equal: keeps 2");
+    // min-p: p_i / p_max = e^(s_i - s_max); min_p = e^-1 keeps s >= s_max - 1
+    SampleCall mp(1, 4, {0.f, -0.5f, -0.99f, -1.01f});
+    mp.min_p = {std::exp(-1.f)};
+    st = mp.run();
+    check(st == BD_OK && mp.kept(0) == 3, fmt("sample min-p e^-1: keeps 3 (got %d)", mp.kept(0)));
+    // penalties: prompt {0, 0}, output {1, 1, 3}: repetition 2 once per distinct id, frequency 0.5 per
+    // output occurrence, presence 0.25 once; temperature 0.5
+    SampleCall pen(1, 5, {4, -2, 1, 3, 8});
+    pen.rep = {2.f};
+    pen.frequency = {0.5f};
+    pen.presence = {0.25f};
+    pen.temperature = {0.5f};
+    pen.history = {0, 0, 1, 1, 3};
+    pen.offsets = {0, 5};
+    pen.prompt = {2};
+    const float want[5] = {4.f, (-4.f - 1.25f) / 0.5f, 2.f, (1.5f - 0.75f) / 0.5f, 16.f};
+    bool same = pen.run() == BD_OK;  // (the message below reads processed after this)
+    for (int i = 0; i < 5; ++i) same &= pen.processed[i] == want[i];
+    check(same, fmt("sample penalties: processed %g %g %g %g %g", pen.processed[0], pen.processed[1], pen.processed[2],
+                    pen.processed[3], pen.processed[4]));
+    // logprobs: log_softmax of the raw logits, top-3 most likely first, the rest -1 / -inf
+    SampleCall lp(1, 4, {1, 3, 3, 0});
+    lp.max_logprobs = 5;
+    lp.n_logprobs = {3};
+    lp.temperature = {0};
+    const double lse = std::log(std::exp(1.0) + 2 * std::exp(3.0) + 1.0);
+    check(lp.run() == BD_OK && lp.top_ids == std::vector<int32_t>({1, 2, 0, -1, -1}) &&
+              std::fabs(lp.top_logprobs[0] - (3 - lse)) < 1e-6 && std::fabs(lp.logprobs[0] - (3 - lse)) < 1e-6 &&
+              lp.top_logprobs[4] == -INFINITY,
+          "sample logprobs: raw log-softmax, top ids most likely first, ties lower id, padding -1 / -inf");
+    // errors: a bad value names the field and row; a history id out of range names its position
+    SampleCall bad(3, 4, std::vector<float>(12, 1.f));
+    bad.top_p = {1, 1, 0};
+    check(bad.run() == BD_ERR_INVALID_ARGUMENT && std::string(bd_cpu_last_error()) == "sample: top_p[2] (0) must be in (0, 1]",
+          std::string("sample bad top_p: ") + bd_cpu_last_error());
+    bad.top_p = {1, 1, 1};
+    bad.history = {0, 4};
+    bad.offsets = {0, 0, 2, 2};
+    check(bad.run() == BD_ERR_INVALID_ARGUMENT &&
+              std::string(bd_cpu_last_error()) == "sample: history[1] (4) is outside [0, vocab=4)",
+          std::string("sample bad history id: ") + bd_cpu_last_error());
+    check(bad.ids[0] == -2, "sample checks everything before writing any output");
+}
+
 void check_errors() {
     // embedding: id out of range -> INVALID_ARGUMENT naming the first position and value, row zeroed
     std::vector<float> table = {1, 2, 3, 4, 5, 6};  // vocab 3, dim 2
@@ -440,6 +640,9 @@ int main() {
     check_convert();
     check_argmax_topk();
     check_errors();
+    check_philox();
+    check_sample_math();
+    check_sample();
     std::printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed ? 1 : 0;
 }

@@ -6,5 +6,6 @@
 #include "braindrip/moe.h"
 #include "braindrip/attention.h"
 #include "braindrip/diff_attention.h"
+#include "braindrip/sample.h"
 #include "braindrip/cpu_runtime.h"
 #include "braindrip/cuda_runtime_api.h"

@@ -164,4 +164,20 @@ final class CpuKernels implements Kernels {
     public int diffAttentionSupports(int headDim, int dtype) {
         return NativeCpu.bd_cpu_diff_attention_supports(headDim, dtype);
     }
+
+    @Override
+    public int sample(long logits, int dtype, long rows, long vocab, long rowStride, long temperature, long topK, long topP, long minP,
+                      long repetitionPenalty, long presencePenalty, long frequencyPenalty, long seed, long step, long nLogprobs,
+                      long history, long historyOffsets, long historyPrompt, long historyLen, long outIds, long outLogprobs, long topIds,
+                      long topLogprobs, long maxLogprobs, long processed, long workspace, long workspaceBytes, int checkInputs,
+                      long stream) {
+        return NativeCpu.bd_cpu_sample_flat(logits, dtype, rows, vocab, rowStride, temperature, topK, topP, minP, repetitionPenalty,
+                presencePenalty, frequencyPenalty, seed, step, nLogprobs, history, historyOffsets, historyPrompt, historyLen, outIds,
+                outLogprobs, topIds, topLogprobs, maxLogprobs, processed, workspace, workspaceBytes, checkInputs, stream);
+    }
+
+    @Override
+    public long sampleWorkspaceBytes(long rows, long vocab, long maxLogprobs) {
+        return NativeCpu.bd_cpu_sample_workspace_bytes(rows, vocab, maxLogprobs);
+    }
 }

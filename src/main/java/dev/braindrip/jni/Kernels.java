@@ -95,4 +95,18 @@ public interface Kernels {
 
     /** 0 when the backend implements differential attention at head dim D in dtype, else BD_ERR_UNSUPPORTED. */
     int diffAttentionSupports(int headDim, int dtype);
+
+    // ---- token sampler (sample.h): flat form; 0 for absent pointers
+
+    /**
+     * bd_*_sample: the next id of every row of logits (rows, vocab) at rowStride elements, each row under
+     * its own parameters (per-row arrays of rows entries) and token history; see sample.h.
+     */
+    int sample(long logits, int dtype, long rows, long vocab, long rowStride, long temperature, long topK, long topP, long minP,
+               long repetitionPenalty, long presencePenalty, long frequencyPenalty, long seed, long step, long nLogprobs, long history,
+               long historyOffsets, long historyPrompt, long historyLen, long outIds, long outLogprobs, long topIds, long topLogprobs,
+               long maxLogprobs, long processed, long workspace, long workspaceBytes, int checkInputs, long stream);
+
+    /** Workspace bytes of a sample call (−1: invalid sizes, message set). */
+    long sampleWorkspaceBytes(long rows, long vocab, long maxLogprobs);
 }

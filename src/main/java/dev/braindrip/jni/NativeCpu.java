@@ -114,4 +114,14 @@ public final class NativeCpu {
             int headsKv, int headDim, @Cast("const int32_t*") long sequsedK, float scale, int causal, int windowLeft, int windowRight,
             float lambda, float lambdaInit, float eps, @Cast("void*") long stream);
     public static native int bd_cpu_diff_attention_supports(int headDim, int dtype);
+    // ---- token sampler (native/include/braindrip/sample.h, flat form)
+    public static native int bd_cpu_sample_flat(@Cast("const void*") long logits, int dtype, long rows, long vocab, long rowStride,
+            @Cast("const float*") long temperature, @Cast("const int32_t*") long topK, @Cast("const float*") long topP,
+            @Cast("const float*") long minP, @Cast("const float*") long repetitionPenalty, @Cast("const float*") long presencePenalty,
+            @Cast("const float*") long frequencyPenalty, @Cast("const uint64_t*") long seed, @Cast("const int64_t*") long step,
+            @Cast("const int32_t*") long nLogprobs, @Cast("const int32_t*") long history, @Cast("const int64_t*") long historyOffsets,
+            @Cast("const int32_t*") long historyPrompt, long historyLen, @Cast("int32_t*") long outIds, @Cast("float*") long outLogprobs,
+            @Cast("int32_t*") long topIds, @Cast("float*") long topLogprobs, long maxLogprobs, @Cast("float*") long processed,
+            @Cast("void*") long workspace, long workspaceBytes, int checkInputs, @Cast("void*") long stream);
+    public static native long bd_cpu_sample_workspace_bytes(long rows, long vocab, long maxLogprobs);
 }

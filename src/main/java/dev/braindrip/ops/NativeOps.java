@@ -20,6 +20,7 @@ final class NativeOps implements Ops {
     private final long stream = 0L; // default stream; ops on one arena are ordered
     private final AttentionOps attention;
     private final DiffAttentionOps diffAttention;
+    private final SampleOps sampler;
 
     NativeOps(Arena arena) {
         this.arena = arena;
@@ -28,6 +29,7 @@ final class NativeOps implements Ops {
         this.gemm = cuda ? new CudaGemm(arena.device().index()) : new CpuGemm();
         this.attention = new AttentionOps(arena, k, stream);
         this.diffAttention = new DiffAttentionOps(arena, k, stream);
+        this.sampler = new SampleOps(arena, k, stream);
     }
 
     @Override
@@ -419,6 +421,11 @@ final class NativeOps implements Ops {
         Tensor loss = arena.empty(DType.F32, targets.shape());
         return run(loss, op, () -> k.crossEntropy(logits.address(), targets.address(), targets.dtype().code(), loss.address(),
                 logits.rows(), logits.cols(), logits.dtype().code(), stream));
+    }
+
+    @Override
+    public SampleResult sample(Tensor logits, SampleBatch batch, boolean keepProcessed) {
+        return sampler.sample(logits, batch, keepProcessed);
     }
 
     @Override

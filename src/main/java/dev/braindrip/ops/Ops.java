@@ -96,6 +96,20 @@ public interface Ops {
     Tensor crossEntropy(Tensor logits, Tensor targets);
 
     /**
+     * The next token of every row of logits (rows, V), each row under its own parameters and history
+     * ({@link SampleBatch}; semantics in sample.h: penalties, temperature, top-k, top-p, min-p, then a
+     * Philox exponential-race draw that depends only on the row's own logits, seed and step). The
+     * logits stay on the device; only the ids and the requested logprobs come back ({@link SampleResult}).
+     * A history id outside [0, V) throws IllegalArgumentException naming the row and position.
+     */
+    default SampleResult sample(Tensor logits, SampleBatch batch) {
+        return sample(logits, batch, false);
+    }
+
+    /** As {@link #sample(Tensor, SampleBatch)}; with keepProcessed the result also holds the processed logits F32 (rows, V). */
+    SampleResult sample(Tensor logits, SampleBatch batch, boolean keepProcessed);
+
+    /**
      * Fused differential attention (Differential Transformer; semantics in {@link DiffAttentionSpec},
      * CLI.md and diff_attention.h): q (B, Sq, 2H, D), k (B, Skv, 2Hkv, D), v (B, Skv, Hkv, 2D) and
      * subln (2D) of one float dtype, Hkv dividing H. For output head h the maps of query heads 2h and
