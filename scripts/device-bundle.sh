@@ -21,7 +21,7 @@ mvn -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-sta
   -DoutputDirectory="$stage/tools" >/dev/null
 
 echo "device-bundle: jlink runtime"
-jlink --add-modules java.base,java.logging,java.management,java.xml,java.naming,jdk.unsupported,java.sql \
+jlink --add-modules java.base,java.logging,java.management,java.xml,java.naming,jdk.unsupported,java.sql,java.desktop \
   --strip-debug --no-header-files --no-man-pages --compress=0 --output "$stage/jre" 2>/dev/null
 
 mkdir -p "$stage/app"
@@ -40,6 +40,23 @@ else
   rm -rf "$stage/app/test-classes/hf"
 fi
 cp target/lib/*.jar "$stage/lib/" 2>/dev/null || true
+# the Hugging Face tokenizers jar carries its native library for five platforms (18 MB); the GPU
+# machine needs linux-x86_64 only
+for j in "$stage"/lib/tokenizers-*.jar; do
+  [ -e "$j" ] || continue
+  python3 - "$j" <<'PY'
+import os, sys, zipfile
+src = sys.argv[1]
+tmp = src + ".slim"
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    for item in zin.infolist():
+        n = item.filename
+        if n.startswith("native/lib/") and not n.startswith("native/lib/linux-x86_64/") and not n.endswith("/") and n != "native/lib/tokenizers.properties":
+            continue
+        zout.writestr(item, zin.read(n))
+os.replace(tmp, src)
+PY
+done
 # the project's own jar is not needed: classes/ holds the same files
 rm -f "$stage"/lib/braindrip-*.jar
 # the console launcher bundles the JUnit platform and engines; keep one copy of each
