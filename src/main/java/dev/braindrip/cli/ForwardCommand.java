@@ -1,6 +1,8 @@
 package dev.braindrip.cli;
 
+import dev.braindrip.generate.Generator;
 import dev.braindrip.io.SafeTensorsWriter;
+import dev.braindrip.io.tokenizer.Tokenizer;
 import dev.braindrip.model.ModelConfig;
 import dev.braindrip.model.TokenBatch;
 import dev.braindrip.model.Transformer;
@@ -30,6 +32,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Option(names = "--text", paramLabel = "TEXT", description = "One batch row of text through the model's tokenizer (repeatable).")
     List<String> text;
 
+    @Option(names = "--add-special-tokens", description = "With --text: add the tokenizer's special tokens (BOS...) as Hugging Face does.")
+    boolean addSpecialTokens;
+
     @Option(names = "--out", required = true, paramLabel = "OUT.safetensors", description = "Output file.")
     Path out;
 
@@ -38,14 +43,30 @@ public final class ForwardCommand implements Callable<Integer> {
         if ((tokens == null || tokens.isEmpty()) == (text == null || text.isEmpty())) {
             throw new IllegalArgumentException("usage: give --tokens (one per row) or --text, not both and not neither");
         }
-        if (text != null) {
-            throw new UnsupportedOperationException("forward --text needs the model's tokenizer, which this version does not load yet; use --tokens");
-        }
-        int[][] rows = new int[tokens.size()][];
-        for (int r = 0; r < rows.length; r++) rows[r] = parseIds(tokens.get(r), r);
-        TokenBatch batch = TokenBatch.of(rows);
         Device device = common.device();
-        try (Transformer m = Transformer.load(model, device, common.dtype(device)); Tensor y = m.forward(batch)) {
+        try (Transformer m = Transformer.load(model, device, common.dtype(device))) {
+            int[][] rows = text != null ? encode(m) : new int[tokens.size()][];
+            if (text == null) for (int r = 0; r < rows.length; r++) rows[r] = parseIds(tokens.get(r), r);
+            write(m, TokenBatch.of(rows));
+        }
+        return 0;
+    }
+
+    /** The --text rows through the model's tokenizer (or its bytes), special tokens only with --add-special-tokens. */
+    private int[][] encode(Transformer m) {
+        try (Tokenizer tok = Generator.tokenizerOf(m)) {
+            if (tok == null) throw new IllegalArgumentException("usage: this model has no tokenizer.json and is not byte-level; give --tokens");
+            int[][] rows = new int[text.size()][];
+            for (int r = 0; r < rows.length; r++) {
+                rows[r] = tok.encode(text.get(r), addSpecialTokens);
+                if (rows[r].length == 0) throw new IllegalArgumentException("usage: --text row " + r + " encodes to no tokens");
+            }
+            return rows;
+        }
+    }
+
+    private void write(Transformer m, TokenBatch batch) throws java.io.IOException {
+        try (Tensor y = m.forward(batch)) {
             ModelConfig c = m.config();
             boolean hidden = c.stack() == ModelConfig.Stack.ENCODER;
             int width = (int) y.dim(1), s = batch.maxLength();
@@ -56,7 +77,6 @@ public final class ForwardCommand implements Callable<Integer> {
             }
             new SafeTensorsWriter().addF32(hidden ? "hidden" : "logits", new long[] {batch.rows(), s, width}, padded).write(out);
         }
-        return 0;
     }
 
     static int[] parseIds(String s, int row) {

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "braindrip", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Transformer kernels and models on NVIDIA GPUs (and the CPU) from Java.",
-        subcommands = {KernelCommand.class, BenchCommand.class, ForwardCommand.class, InitCommand.class, InspectCommand.class})
+        subcommands = {GenerateCommand.class, ScoreCommand.class, ForwardCommand.class, KernelCommand.class, BenchCommand.class, InitCommand.class, InspectCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -30,11 +30,23 @@ public final class Main implements Runnable {
             return t instanceof IllegalArgumentException && t.getMessage() != null && t.getMessage().startsWith("usage:") ? 2 : 1;
         });
         cl.setParameterExceptionHandler((ex, argv) -> {
-            System.err.println("braindrip: " + ex.getMessage());
-            System.err.println("Try 'braindrip " + commandPath(ex.getCommandLine()) + " --help' for more information.");
+            System.err.println("braindrip: " + unknownName(ex).orElse(ex.getMessage()));
+            String path = commandPath(ex.getCommandLine());
+            System.err.println("Try 'braindrip " + (path.isEmpty() ? "" : path + " ") + "--help' for more information.");
             return 2;
         });
         return cl.execute(args);
+    }
+
+    /** An unknown subcommand (or kernel op) named with the valid names, rather than picocli's "Unmatched argument". */
+    private static java.util.Optional<String> unknownName(CommandLine.ParameterException ex) {
+        if (!(ex instanceof CommandLine.UnmatchedArgumentException u) || u.getUnmatched().isEmpty()) return java.util.Optional.empty();
+        java.util.Map<String, CommandLine> subs = ex.getCommandLine().getSubcommands();
+        String first = u.getUnmatched().get(0);
+        if (subs.isEmpty() || first.startsWith("-")) return java.util.Optional.empty();
+        String path = commandPath(ex.getCommandLine());
+        String what = path.isEmpty() ? "command" : path.equals("kernel") ? "kernel op" : path + " subcommand";
+        return java.util.Optional.of("unknown " + what + " '" + first + "' (one of: " + String.join(", ", subs.keySet()) + ")");
     }
 
     private static String commandPath(CommandLine cl) {
@@ -50,7 +62,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (forward, init, inspect, kernel, bench)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required (generate, score, forward, init, inspect, kernel, bench)");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -66,6 +66,7 @@ public final class Transformer implements AutoCloseable {
     private final List<Float> modThresholds = new ArrayList<>();
     private final Norm finalNorm, embedNorm;
     private final Tensor head;
+    private Path directory; // where it was loaded from (its tokenizer files), or null
     private final Tensor tokenMask; // (V): 0, or the dtype's lowest finite value for config.maskedTokens(); null when none
     private boolean closed;
 
@@ -120,7 +121,9 @@ public final class Transformer implements AutoCloseable {
             Arena wa = Arena.on(device, weightLimit(rules, dt));
             try {
                 Weights w = Weights.load(src, rules, arch, wa, dt, dir.toString());
-                return new Transformer(config, arch, wa, w);
+                Transformer t = new Transformer(config, arch, wa, w);
+                t.directory = dir;
+                return t;
             } catch (RuntimeException e) {
                 wa.releaseAll();
                 wa.close();
@@ -226,7 +229,8 @@ public final class Transformer implements AutoCloseable {
 
     /** A layer's attention over a packed batch (optionally filling its cache) and over one new token per sequence. */
     interface Attn {
-        Tensor forward(Tensor x, Tensor positions, Tensor cuSeqlens, int[] offsets, KvCache cache);
+        /** Row r fills sequence firstSlot + r of the cache (when given). */
+        Tensor forward(Tensor x, Tensor positions, Tensor cuSeqlens, int[] offsets, KvCache cache, int firstSlot);
 
         Tensor step(Tensor x, Tensor positions, KvCache cache);
     }
@@ -262,8 +266,8 @@ public final class Transformer implements AutoCloseable {
                 (float) config.attnSoftcap(), (float) config.effectiveAttentionScale(), l.learnedSinks() ? weights.get(p + "sinks") : null);
         return new Attn() {
             @Override
-            public Tensor forward(Tensor x, Tensor positions, Tensor cu, int[] offsets, KvCache cache) {
-                return a.forward(ops, x, positions, cu, offsets, cache);
+            public Tensor forward(Tensor x, Tensor positions, Tensor cu, int[] offsets, KvCache cache, int firstSlot) {
+                return a.forward(ops, x, positions, cu, offsets, cache, firstSlot);
             }
 
             @Override
@@ -288,14 +292,14 @@ public final class Transformer implements AutoCloseable {
         }
         return new Attn() {
             @Override
-            public Tensor forward(Tensor x, Tensor positions, Tensor cu, int[] offsets, KvCache cache) {
+            public Tensor forward(Tensor x, Tensor positions, Tensor cu, int[] offsets, KvCache cache, int firstSlot) {
                 Tensor out = arena.empty(x.dtype(), x.shape());
                 try {
                     long rowBytes = e * x.dtype().bytes();
                     for (int b = 0; b + 1 < offsets.length; b++) {
                         int len = offsets[b + 1] - offsets[b];
                         Tensor xb = x.narrow(offsets[b], len).reshape(1, len, e), pb = positions.narrow(offsets[b], len).reshape(1, len);
-                        try (Tensor ob = cache == null ? d.forward(xb, pb) : d.prefill(xb, pb, (DenseKvCache) cache, b)) {
+                        try (Tensor ob = cache == null ? d.forward(xb, pb) : d.prefill(xb, pb, (DenseKvCache) cache, firstSlot + b)) {
                             out.copyRange(ob, 0, offsets[b] * rowBytes, len * rowBytes);
                         }
                     }
@@ -376,6 +380,11 @@ public final class Transformer implements AutoCloseable {
 
     // ---- running
 
+    /** The checkpoint directory this model was loaded from (where its tokenizer files are), if any. */
+    public java.util.Optional<Path> directory() {
+        return java.util.Optional.ofNullable(directory);
+    }
+
     public ModelConfig config() {
         return config;
     }
@@ -412,12 +421,30 @@ public final class Transformer implements AutoCloseable {
 
     /** An incremental session over {@code batch} sequences of at most {@code capacity} tokens each. */
     public Session session(int batch, int capacity) {
+        return session(batch, capacity, null);
+    }
+
+    /**
+     * An incremental session whose full-attention layers keep StreamingLLM caches (the first
+     * {@code streaming.sinks()} and the last {@code streaming.window()} tokens, positions re-assigned
+     * in the cache), or plain caches when {@code streaming} is null.
+     */
+    public Session session(int batch, int capacity, Session.Streaming streaming) {
         checkOpen();
         if (config.stack() != ModelConfig.Stack.DECODER) throw new UnsupportedOperationException("an encoder has no incremental session");
-        return new Session(this, batch, capacity);
+        return new Session(this, batch, capacity, streaming);
     }
 
     Tensor run(TokenBatch batch, Session session) {
+        return run(batch, session, 0, false);
+    }
+
+    /**
+     * The packed batch's rows fill sequences firstSlot + r of the session (when given); with
+     * {@code lastOnly} only each row's last token goes through the final norm and the head, and the
+     * result is (rows, V).
+     */
+    Tensor run(TokenBatch batch, Session session, int firstSlot, boolean lastOnly) {
         checkOpen();
         checkIds(batch.packed());
         if (config.positions() == ModelConfig.Positions.LEARNED && batch.maxLength() > config.maxPositions()) {
@@ -431,12 +458,19 @@ public final class Transformer implements AutoCloseable {
             for (int i = 0; i < blocks.size(); i++) {
                 try (Tensor in = h) {
                     if (mods.get(i) != null) {
-                        h = routedPrefill(i, in, offsets, session);
+                        h = routedPrefill(i, in, offsets, session, firstSlot);
                     } else {
                         Attn a = attns.get(i);
                         KvCache cache = session == null ? null : session.cache(i);
-                        h = blocks.get(i).apply(ops, in, x -> a.forward(x, pos, cu, offsets, cache));
+                        h = blocks.get(i).apply(ops, in, x -> a.forward(x, pos, cu, offsets, cache, firstSlot));
                     }
+                }
+            }
+            if (lastOnly) {
+                int[] last = new int[batch.rows()];
+                for (int r = 0; r < last.length; r++) last[r] = offsets[r + 1] - 1;
+                try (Tensor in = h; Tensor idx = arena.fromInts(last, last.length)) {
+                    h = ops.embedding(in, idx);
                 }
             }
             return finish(h);
@@ -469,19 +503,19 @@ public final class Transformer implements AutoCloseable {
      * (r ≥ threshold), the block runs on their sub-sequence at their own positions (filling sequence
      * b's own cache in a session), and r · (block(x) − x) is added to their rows.
      */
-    private Tensor routedPrefill(int i, Tensor h, int[] offsets, Session session) {
+    private Tensor routedPrefill(int i, Tensor h, int[] offsets, Session session, int firstSlot) {
         Tensor out = arena.empty(h.dtype(), h.shape());
         try {
             long rowBytes = h.dim(1) * h.dtype().bytes();
             for (int b = 0; b + 1 < offsets.length; b++) {
                 int len = offsets[b + 1] - offsets[b];
                 Tensor xb = h.narrow(offsets[b], len);
-                KvCache cache = session == null ? null : session.cache(i, b);
+                KvCache cache = session == null ? null : session.cache(i, firstSlot + b);
                 try (var route = mods.get(i).routeCausal(xb, modThresholds.get(i));
                      Tensor yb = mods.get(i).apply(xb, route, g -> {
                          int k = (int) g.dim(0);
                          try (Tensor cu = arena.fromInts(new int[] {0, k}, 2)) {
-                             return update(i, g, x -> attns.get(i).forward(x, route.selected(), cu, new int[] {0, k}, cache));
+                             return update(i, g, x -> attns.get(i).forward(x, route.selected(), cu, new int[] {0, k}, cache, 0));
                          }
                      })) {
                     out.copyRange(yb, 0, offsets[b] * rowBytes, len * rowBytes);

@@ -51,6 +51,7 @@ public final class DenseKvCache implements KvCache {
         return new DenseKvCache(new KvStorage(KIND, arena, batch, capacity, 2 * kvHeads, headDim, kvHeads, 2 * headDim, dtype));
     }
 
+    @Override
     public int batch() {
         return s.batch;
     }
@@ -61,17 +62,18 @@ public final class DenseKvCache implements KvCache {
     }
 
     /** Tokens cached for sequence b. */
+    @Override
     public int length(int b) {
         s.checkSequence(KIND, b);
         return lengths[b];
     }
 
-    /** Appends T rows to every sequence: k (B, T, Hkv, D), v (B, T, Hkv, Dv). */
+    /** Appends T rows to each of the first n sequences: k (n, T, Hkv, D), v (n, T, Hkv, Dv). */
     @Override
     public void append(Tensor k, Tensor v) {
-        int t = s.checkBatchRows(KIND, k, v);
-        for (int b = 0; b < s.batch; b++) room(b, t);
-        for (int b = 0; b < s.batch; b++) {
+        int t = s.checkBatchRows(KIND, k, v), n = (int) k.dim(0);
+        for (int b = 0; b < n; b++) room(b, t);
+        for (int b = 0; b < n; b++) {
             s.writeRows(b, lengths[b], k, v, (long) b * t, t);
             lengths[b] += t;
         }
@@ -97,13 +99,23 @@ public final class DenseKvCache implements KvCache {
     }
 
     /** Forgets sequence b's tokens (its memory is reused). */
+    @Override
     public void reset(int b) {
         s.checkSequence(KIND, b);
         lengths[b] = 0;
         s.setUsed(lengths);
     }
 
-    /** q (B, Sq, Hq, D) over the cached tokens; the last Sq cached tokens are the queries' own under causal. */
+    @Override
+    public void move(int from, int to) {
+        s.checkSequence(KIND, from);
+        s.checkSequence(KIND, to);
+        s.copySequence(from, to, lengths[from]);
+        lengths[to] = lengths[from];
+        s.setUsed(lengths);
+    }
+
+    /** q (n ≤ B, Sq, Hq, D) over the cached tokens of the first n sequences; the last Sq cached tokens are the queries' own under causal. */
     public AttentionResult attend(Tensor q, AttentionSpec spec) {
         return attend(q, null, spec);
     }
@@ -111,8 +123,8 @@ public final class DenseKvCache implements KvCache {
     /** As {@link #attend(Tensor, AttentionSpec)} with learned sink logits (Hq) F32, or null. */
     @Override
     public AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec) {
-        s.checkQuery(KIND, q, false);
-        return Ops.on(s.arena).attentionKvCache(q, s.k, s.v, s.used, null, sinks, spec);
+        int n = s.checkQuery(KIND, q, false);
+        return Ops.on(s.arena).attentionKvCache(q, s.keys(n), s.values(n), s.used(n), null, sinks, spec);
     }
 
     /**
@@ -125,15 +137,15 @@ public final class DenseKvCache implements KvCache {
                     + "of d, Hkv value heads of 2d), this one holds " + s.kvHeads + " key heads of " + s.headDim + " and " + s.valueHeads
                     + " value heads of " + s.headDimV);
         }
-        s.checkQuery(KIND, q, false);
-        return Ops.on(s.arena).diffAttentionKvCache(q, s.k, s.v, s.used, subln, spec);
+        int n = s.checkQuery(KIND, q, false);
+        return Ops.on(s.arena).diffAttentionKvCache(q, s.keys(n), s.values(n), s.used(n), subln, spec);
     }
 
     /** Block-sparse attention of q (B, Sq, Hq, D) over the cached tokens; the layout covers at least ⌈capacity / block⌉ rows. */
     @Override
     public AttentionResult attendSparse(Tensor q, BlockSparseLayout layout, AttentionSpec spec) {
-        s.checkQuery(KIND, q, false);
-        return Ops.on(s.arena).sparseAttentionKvCache(q, s.k, s.v, s.used, layout, spec);
+        int n = s.checkQuery(KIND, q, false);
+        return Ops.on(s.arena).sparseAttentionKvCache(q, s.keys(n), s.values(n), s.used(n), layout, spec);
     }
 
     /** A view of the key buffer (B, capacity, Hkv, D); only the first length(b) rows of sequence b are meaningful. */

@@ -16,10 +16,14 @@ public interface KvCache extends AutoCloseable {
     /** Appends T rows to sequence b: k (T, Hkv, D), v (T, Hkv, Dv). */
     void append(int b, Tensor k, Tensor v);
 
-    /** Appends T rows to every sequence: k (B, T, Hkv, D), v (B, T, Hkv, Dv). */
+    /** Appends T rows to each of the first n ≤ B sequences: k (n, T, Hkv, D), v (n, T, Hkv, Dv). */
     void append(Tensor k, Tensor v);
 
-    /** q (B, Sq, Hq, D) of the tokens appended last over each sequence's cached keys; learned sinks (Hq) F32 or null. */
+    /**
+     * q (n ≤ B, Sq, Hq, D) of the tokens appended last over the cached keys of the first n
+     * sequences; learned sinks (Hq) F32 or null. A generation batch keeps its live sequences in
+     * slots [0, n) ({@link #move}), so one kernel call serves them all.
+     */
     AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec);
 
     /** Block-sparse attention of q (B, Sq, Hq, D) over the cached keys (dense caches only). */
@@ -31,6 +35,18 @@ public interface KvCache extends AutoCloseable {
     default boolean isRing() {
         return false;
     }
+
+    /** Forgets sequence b (its slots are reused by the next sequence placed there). */
+    void reset(int b);
+
+    /** Places sequence {@code from}'s state in slot {@code to} (overwriting it); {@code from} is then to be reset or reused. */
+    void move(int from, int to);
+
+    /** Sequences (slots) this cache holds. */
+    int batch();
+
+    /** Keys held for sequence b. */
+    int length(int b);
 
     /** Slots per sequence. */
     int capacity();

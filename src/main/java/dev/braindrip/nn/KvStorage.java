@@ -106,29 +106,57 @@ final class KvStorage implements AutoCloseable {
         return k.bytes() + v.bytes() + used.bytes();
     }
 
-    /** Checks a query (B, Sq, Hq, D) against the cache; {@code decodeOnly} demands Sq = 1. */
-    void checkQuery(String kind, Tensor q, boolean decodeOnly) {
+    /**
+     * Checks a query (n, Sq, Hq, D) against the cache: n ≤ B queries attend over the first n
+     * sequences (the live ones of a generation batch); {@code decodeOnly} demands Sq = 1. Returns n.
+     */
+    int checkQuery(String kind, Tensor q, boolean decodeOnly) {
         q.checkOpen();
-        if (q.rank() != 4 || q.dim(0) != batch || q.dim(3) != headDim) {
-            throw new IllegalArgumentException(kind + ": q must be (" + batch + ", Sq, Hq, " + headDim + "), got " + Arrays.toString(q.shape()));
+        if (q.rank() != 4 || q.dim(0) < 1 || q.dim(0) > batch || q.dim(3) != headDim) {
+            throw new IllegalArgumentException(kind + ": q must be (n <= " + batch + ", Sq, Hq, " + headDim + "), got " + Arrays.toString(q.shape()));
         }
         if (decodeOnly && q.dim(1) != 1) {
             throw new IllegalArgumentException(kind + ": takes one query per sequence (decode), got Sq = " + q.dim(1));
         }
+        return (int) q.dim(0);
+    }
+
+    /** Keys of the first n sequences (n, slots, Hkv, D): a view. */
+    Tensor keys(int n) {
+        return n == batch ? k : k.narrow(0, n);
+    }
+
+    /** Values of the first n sequences (n, slots, HkvV, Dv): a view. */
+    Tensor values(int n) {
+        return n == batch ? v : v.narrow(0, n);
+    }
+
+    /** Used-slot counts of the first n sequences: a view. */
+    Tensor used(int n) {
+        return n == batch ? used : used.narrow(0, n);
+    }
+
+    /** Copies the first {@code count} slots of sequence {@code from} over those of sequence {@code to}. */
+    void copySequence(int from, int to, int count) {
+        if (from == to || count == 0) return;
+        long src = (long) from * slots, dst = (long) to * slots;
+        k.copyRange(k, src * kRowBytes, dst * kRowBytes, count * kRowBytes);
+        v.copyRange(v, src * vRowBytes, dst * vRowBytes, count * vRowBytes);
     }
 
     /**
-     * Checks batched new rows: k (B, T, Hkv, D) and v (B, T, Hkv, Dv). Returns T.
+     * Checks batched new rows for the first n ≤ B sequences: k (n, T, Hkv, D) and v (n, T, Hkv, Dv).
+     * Returns T; n is {@code newK.dim(0)}.
      */
     int checkBatchRows(String kind, Tensor newK, Tensor newV) {
         newK.checkOpen();
         newV.checkOpen();
-        if (newK.rank() != 4 || newK.dim(0) != batch || newK.dim(2) != kvHeads || newK.dim(3) != headDim) {
-            throw new IllegalArgumentException(kind + ": new keys must be (" + batch + ", T, " + kvHeads + ", " + headDim + "), got "
+        if (newK.rank() != 4 || newK.dim(0) < 1 || newK.dim(0) > batch || newK.dim(2) != kvHeads || newK.dim(3) != headDim) {
+            throw new IllegalArgumentException(kind + ": new keys must be (n <= " + batch + ", T, " + kvHeads + ", " + headDim + "), got "
                     + Arrays.toString(newK.shape()));
         }
-        if (newV.rank() != 4 || newV.dim(0) != batch || newV.dim(1) != newK.dim(1) || newV.dim(2) != valueHeads || newV.dim(3) != headDimV) {
-            throw new IllegalArgumentException(kind + ": new values must be (" + batch + ", " + newK.dim(1) + ", " + valueHeads + ", " + headDimV
+        if (newV.rank() != 4 || newV.dim(0) != newK.dim(0) || newV.dim(1) != newK.dim(1) || newV.dim(2) != valueHeads || newV.dim(3) != headDimV) {
+            throw new IllegalArgumentException(kind + ": new values must be (" + newK.dim(0) + ", " + newK.dim(1) + ", " + valueHeads + ", " + headDimV
                     + "), got " + Arrays.toString(newV.shape()));
         }
         if (newK.dtype() != dtype || newV.dtype() != dtype) {

@@ -76,17 +76,33 @@ public final class SelfAttention {
 
     /** The owners of q, k, v after norms and RoPE (any shape of T·heads·D elements; see {@link #heads}). */
     private Tensor[] project(Ops ops, Tensor x, Tensor positions) {
+        return project(ops, x, positions, positions);
+    }
+
+    /** As {@link #project(Ops, Tensor, Tensor)} with RoPE on q at qPositions and on k at kPositions (null: none). */
+    private Tensor[] project(Ops ops, Tensor x, Tensor qPositions, Tensor kPositions) {
         long t = x.dim(0);
         Tensor qh = null, kh = null, vh = null;
         try {
-            qh = headsOf(ops, q.apply(ops, x), t, heads, qNorm, positions);
-            kh = headsOf(ops, k.apply(ops, x), t, kvHeads, kNorm, positions);
+            qh = headsOf(ops, q.apply(ops, x), t, heads, qNorm, qPositions);
+            kh = headsOf(ops, k.apply(ops, x), t, kvHeads, kNorm, kPositions);
             vh = v.apply(ops, x);
             return new Tensor[] {qh, kh, vh};
         } catch (RuntimeException e) {
             closeAll(qh, kh, vh);
             throw e;
         }
+    }
+
+    private boolean rawKeys(KvCache cache) {
+        if (!(cache instanceof SinkWindowKvCache sw) || !sw.rotatesKeys()) return false;
+        if (rotary == null) throw new IllegalArgumentException("attention: a StreamingLLM cache with in-cache positions needs a RoPE model");
+        return true;
+    }
+
+    /** The rotary embedding of this layer, or null. */
+    public Rotary rotary() {
+        return rotary;
     }
 
     /** A (T, h, D) view of an owner. */
@@ -102,7 +118,7 @@ public final class SelfAttention {
                 proj.close();
                 proj = normed;
             }
-            if (rotary == null) return proj;
+            if (rotary == null || positions == null) return proj;
             try (Tensor in = proj) {
                 return rotary.apply(ops, in.reshape(t, h, headDim), positions);
             }
@@ -117,15 +133,31 @@ public final class SelfAttention {
      * cache, each row's keys and values are appended to its sequence. Returns (T, H).
      */
     public Tensor forward(Ops ops, Tensor x, Tensor positions, Tensor cuSeqlens, int[] offsets, KvCache cache) {
-        Tensor[] qkv = project(ops, x, positions);
+        return forward(ops, x, positions, cuSeqlens, offsets, cache, 0);
+    }
+
+    /**
+     * As {@link #forward(Ops, Tensor, Tensor, Tensor, int[], KvCache)}, row r filling sequence
+     * {@code firstSlot + r} of the cache. A StreamingLLM cache with in-cache positions
+     * ({@link SinkWindowKvCache#rotatesKeys}) receives the keys before RoPE; the rows must then be
+     * fresh sequences of at most sinks + window tokens, whose text and in-cache positions agree.
+     */
+    public Tensor forward(Ops ops, Tensor x, Tensor positions, Tensor cuSeqlens, int[] offsets, KvCache cache, int firstSlot) {
+        boolean raw = rawKeys(cache);
+        Tensor[] qkv = project(ops, x, positions, raw ? null : positions);
         try {
             if (cache != null) {
                 for (int b = 0; b + 1 < offsets.length; b++) {
                     int len = offsets[b + 1] - offsets[b];
                     Tensor kb = heads(qkv[1], x.dim(0), kvHeads).narrow(offsets[b], len);
                     Tensor vb = heads(qkv[2], x.dim(0), kvHeads).narrow(offsets[b], len);
-                    cache.append(b, kb, vb);
+                    cache.append(firstSlot + b, kb, vb);
                 }
+            }
+            if (raw) {
+                Tensor rotated = rotary.apply(ops, heads(qkv[1], x.dim(0), kvHeads), positions);
+                qkv[1].close();
+                qkv[1] = rotated;
             }
             if (sparse != null) {
                 try (Tensor rows = sparseRows(ops, qkv, x.dim(0), offsets)) {
@@ -144,10 +176,17 @@ public final class SelfAttention {
     /** One new token per sequence: x (B, H), positions (B) I32; appends to the cache and attends over it. */
     public Tensor step(Ops ops, Tensor x, Tensor positions, KvCache cache) {
         long b = x.dim(0);
-        Tensor[] qkv = project(ops, x, positions);
+        boolean raw = rawKeys(cache);
+        Tensor[] qkv = raw ? project(ops, x, null, null) : project(ops, x, positions);
         try {
             cache.append(qkv[1].reshape(b, 1, kvHeads, headDim), qkv[2].reshape(b, 1, kvHeads, headDim));
             Tensor q1 = qkv[0].reshape(b, 1, heads, headDim);
+            if (raw) {
+                // StreamingLLM: the cache rotates q to its in-cache position and each key to its slot's
+                try (AttentionResult r = ((SinkWindowKvCache) cache).attendUnrotated(q1, sinks, stepSpec)) {
+                    return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
+                }
+            }
             if (sparse != null) {
                 try (AttentionResult r = cache.attendSparse(q1, sparse.forLength(cache.capacity()), stepSpec)) {
                     return o.apply(ops, r.o().reshape(b, (long) heads * headDim));

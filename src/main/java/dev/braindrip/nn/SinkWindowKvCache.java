@@ -94,6 +94,11 @@ public final class SinkWindowKvCache implements KvCache {
         this.positionsTensor = pt;
     }
 
+    /** Whether keys are stored before RoPE and rotated to their in-cache positions by the kernel (StreamingLLM proper). */
+    public boolean rotatesKeys() {
+        return !keysRotated;
+    }
+
     public int sinkTokens() {
         return sinkTokens;
     }
@@ -102,6 +107,7 @@ public final class SinkWindowKvCache implements KvCache {
         return window;
     }
 
+    @Override
     public int batch() {
         return s.batch;
     }
@@ -113,16 +119,17 @@ public final class SinkWindowKvCache implements KvCache {
     }
 
     /** Tokens held for sequence b: min(tokensSeen, sinks + window); the newest sits at in-cache position length − 1. */
+    @Override
     public int length(int b) {
         s.checkSequence(KIND, b);
         return held[b];
     }
 
-    /** Appends T tokens to every sequence, keys NOT RoPE'd: k (B, T, Hkv, D), v (B, T, Hkv, Dv). */
+    /** Appends T tokens to each of the first n sequences, keys NOT RoPE'd: k (n, T, Hkv, D), v (n, T, Hkv, Dv). */
     @Override
     public void append(Tensor k, Tensor v) {
-        int t = s.checkBatchRows(KIND, k, v);
-        for (int b = 0; b < s.batch; b++) write(b, k, v, (long) b * t, t);
+        int t = s.checkBatchRows(KIND, k, v), n = (int) k.dim(0);
+        for (int b = 0; b < n; b++) write(b, k, v, (long) b * t, t);
         publish();
     }
 
@@ -179,6 +186,7 @@ public final class SinkWindowKvCache implements KvCache {
     }
 
     /** Forgets sequence b. */
+    @Override
     public void reset(int b) {
         s.checkSequence(KIND, b);
         seen[b] = 0;
@@ -187,13 +195,27 @@ public final class SinkWindowKvCache implements KvCache {
         publish();
     }
 
+    @Override
+    public void move(int from, int to) {
+        s.checkSequence(KIND, from);
+        s.checkSequence(KIND, to);
+        if (from == to) return;
+        int slots = sinkTokens + window;
+        s.copySequence(from, to, slots);
+        seen[to] = seen[from];
+        held[to] = held[from];
+        System.arraycopy(positions, from * slots, positions, to * slots, slots);
+        queryPos[to] = queryPos[from];
+        publish();
+    }
+
     /**
-     * The query of the newest token, q (B, 1, Hq, D) before RoPE, rotated to its in-cache position
+     * The query of the newest token, q (n ≤ B, 1, Hq, D) before RoPE, rotated to its in-cache position
      * length(b) − 1 (split-half, this cache's theta) with the rope op; a new tensor.
      */
     public Tensor rotateQuery(Tensor q) {
-        s.checkQuery(KIND, q, true);
-        return Ops.on(s.arena).rope(q, queryPositions, new RopeSpec(theta, RopeSpec.Style.HALF, 0));
+        int n = s.checkQuery(KIND, q, true);
+        return Ops.on(s.arena).rope(q, n == s.batch ? queryPositions : queryPositions.narrow(0, n), new RopeSpec(theta, RopeSpec.Style.HALF, 0));
     }
 
     /**
@@ -202,13 +224,13 @@ public final class SinkWindowKvCache implements KvCache {
      */
     @Override
     public AttentionResult attend(Tensor rotatedQ, Tensor sinks, AttentionSpec spec) {
-        s.checkQuery(KIND, rotatedQ, true);
+        int n = s.checkQuery(KIND, rotatedQ, true);
         if (spec.hasWindow()) {
             throw new IllegalArgumentException(KIND + ": the spec must not set a window or sink tokens (" + spec
                     + "): the cache holds exactly the visible keys");
         }
-        KeyRope keyRope = keysRotated ? null : new KeyRope(positionsTensor, theta);
-        return Ops.on(s.arena).attentionKvCache(rotatedQ, s.k, s.v, s.used, keyRope, sinks, spec);
+        KeyRope keyRope = keysRotated ? null : new KeyRope(n == s.batch ? positionsTensor : positionsTensor.narrow(0, n), theta);
+        return Ops.on(s.arena).attentionKvCache(rotatedQ, s.keys(n), s.values(n), s.used(n), keyRope, sinks, spec);
     }
 
     public AttentionResult attend(Tensor rotatedQ, AttentionSpec spec) {

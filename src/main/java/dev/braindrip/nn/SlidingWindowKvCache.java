@@ -45,6 +45,7 @@ public final class SlidingWindowKvCache implements KvCache {
         return s.slots;
     }
 
+    @Override
     public int batch() {
         return s.batch;
     }
@@ -56,16 +57,17 @@ public final class SlidingWindowKvCache implements KvCache {
     }
 
     /** Keys held for sequence b: min(tokensSeen, window). */
+    @Override
     public int length(int b) {
         s.checkSequence(KIND, b);
         return held[b];
     }
 
-    /** Appends T tokens to every sequence: k (B, T, Hkv, D), v (B, T, Hkv, Dv); only the last W stay. */
+    /** Appends T tokens to each of the first n sequences: k (n, T, Hkv, D), v (n, T, Hkv, Dv); only the last W stay. */
     @Override
     public void append(Tensor k, Tensor v) {
-        int t = s.checkBatchRows(KIND, k, v);
-        for (int b = 0; b < s.batch; b++) write(b, k, v, (long) b * t, t);
+        int t = s.checkBatchRows(KIND, k, v), n = (int) k.dim(0);
+        for (int b = 0; b < n; b++) write(b, k, v, (long) b * t, t);
         s.setUsed(held);
     }
 
@@ -91,6 +93,7 @@ public final class SlidingWindowKvCache implements KvCache {
     }
 
     /** Forgets sequence b. */
+    @Override
     public void reset(int b) {
         s.checkSequence(KIND, b);
         seen[b] = 0;
@@ -98,8 +101,18 @@ public final class SlidingWindowKvCache implements KvCache {
         s.setUsed(held);
     }
 
+    @Override
+    public void move(int from, int to) {
+        s.checkSequence(KIND, from);
+        s.checkSequence(KIND, to);
+        s.copySequence(from, to, held[from]);
+        seen[to] = seen[from];
+        held[to] = held[from];
+        s.setUsed(held);
+    }
+
     /**
-     * One decode step: q (B, 1, Hq, D), the query of the token appended last. The spec gives the
+     * One decode step: q (n ≤ B, 1, Hq, D), the query of the token appended last. The spec gives the
      * score transform (scale, softcap, splits); it must not set a window or sink tokens — the ring
      * is the window. Causal or full give the same result for one query.
      */
@@ -110,12 +123,12 @@ public final class SlidingWindowKvCache implements KvCache {
     /** As {@link #attend(Tensor, AttentionSpec)} with learned sink logits (Hq) F32 (gpt-oss's sliding layers), or null. */
     @Override
     public AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec) {
-        s.checkQuery(KIND, q, true);
+        int n = s.checkQuery(KIND, q, true);
         if (spec.hasWindow()) {
             throw new IllegalArgumentException(KIND + ": the spec must not set a window or sink tokens (" + spec
                     + "): the ring holds exactly the visible keys");
         }
-        return Ops.on(s.arena).attentionKvCache(q, s.k, s.v, s.used, null, sinks, spec);
+        return Ops.on(s.arena).attentionKvCache(q, s.keys(n), s.values(n), s.used(n), null, sinks, spec);
     }
 
     /** Device bytes held: fixed at construction. */

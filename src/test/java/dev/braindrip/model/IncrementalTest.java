@@ -118,7 +118,8 @@ class IncrementalTest {
             }
             try (Session s = model.session(2, 3)) {
                 s.prefill(TokenBatch.of(new int[] {1, 2}, new int[] {3})).close();
-                assertThrows(IllegalArgumentException.class, () -> s.step(new int[] {1}), "step with 1 token for a batch of 2");
+                assertThrows(IllegalArgumentException.class, () -> s.step(new int[] {1, 2, 3}), "step with 3 tokens for 2 slots");
+                assertThrows(IllegalArgumentException.class, () -> s.step(new int[0]), "step with no token");
                 IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> s.step(new int[] {1, vocab + 5}),
                         "token id out of range in step");
                 assertTrue(bad.getMessage().contains(String.valueOf(vocab + 5)), bad.getMessage());

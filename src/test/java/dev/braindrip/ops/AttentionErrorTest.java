@@ -192,7 +192,9 @@ class AttentionErrorTest {
             assertTrue(full.getMessage().contains("holds 3 of 4 tokens; appending 3 would exceed the capacity"), full.getMessage());
             assertEquals(3, dense.length(0), "a refused append changes nothing");
             Tensor kBad = t(DType.F32, 1, 3, 2, 8), kBf = t(DType.BF16, 1, 3, 2, 16);
-            assertMessage(() -> ring.append(kBad, v3), "new keys must be (1, T, 2, 16)");
+            assertMessage(() -> ring.append(kBad, v3), "new keys must be (n <= 1, T, 2, 16)");
+            Tensor k2seq = t(DType.F32, 2, 3, 2, 16), v2seq = t(DType.F32, 2, 3, 2, 16);
+            assertMessage(() -> dense.append(k2seq, v2seq), "new keys must be (n <= 1, T, 2, 16)");
             assertMessage(() -> ring.append(kBf, v3), "the cache stores F32");
             assertMessage(() -> dense.append(5, k3, v3), "sequence 5 out of range");
             Tensor q2 = t(DType.F32, 1, 2, 4, 16), q1 = t(DType.F32, 1, 1, 4, 16);
