@@ -353,7 +353,11 @@ public final class Generator implements AutoCloseable {
                 s.pending = s.prompt[s.fed++]; // a long prompt under StreamingLLM: the rest goes in as decode steps
                 continue;
             }
-            accept(s, r.ids()[i], r.logprob(i));
+            try {
+                accept(s, r.ids()[i], r.logprob(i));
+            } catch (RuntimeException e) {
+                s.fail(e); // one request's failure (its detokenizer, its callback) ends that request only
+            }
         }
     }
 
@@ -372,7 +376,8 @@ public final class Generator implements AutoCloseable {
         if (lp != null) s.logprobs.add(lp);
         stats.generatedTokens++;
         s.pending = token;
-        String piece = s.decoder == null ? null : s.decoder.next(token);
+        // ids past the tokenizer's vocabulary (a model's padded embedding rows) have no text
+        String piece = s.decoder == null ? null : token < tokenizer.vocabSize() ? s.decoder.next(token) : "";
         if (piece != null) s.text.append(piece);
         boolean stopped = false;
         if (piece != null && !p.stop().isEmpty() && !piece.isEmpty()) {
