@@ -5,7 +5,8 @@
 #   1. device info           (nvidia-smi, driver, toolkit)
 #   2. native build, sm_90   (libraries + CTest harness)
 #   3. native harness        (every CUDA op vs its CPU twin; attention; MoE when present)
-#   5. Java tests            (all of them, -Dbraindrip.requireGpu=true), with cuBLAS found on the system; run from
+#   5. Java tests            (all of them, -Dbraindrip.requireGpu=true: the CUDA sampler and generation engine too,
+#                            CudaSampleTest / CudaGenerateTest), with cuBLAS found on the system; run from
 #                            the repo root: the model tests read src/test/resources/hf/... relative to it
 #   5b. hf-models            (this machine's transformers builds fresh tiny random models of every architecture
 #                            scripts/hf_fixtures.py knows into OUT/hf-fixtures; CudaModelTest (+ HfFixtureModelTest
@@ -15,7 +16,8 @@
 #                            BD_HF_FALLBACK=0); at most BD_HF_MODELS_BUDGET seconds, default 120;
 #                            BD_HF_FORWARD_DEVICE=cpu for a dry run of the forward part without a GPU)
 #   6. braindrip bench       (basic ops with the naive peer; attention, differential attention and MoE
-#                            through the harness, block-sparse attention in the attention harness's --bench)
+#                            through the harness, block-sparse attention in the attention harness's --bench;
+#                            bench generate on the Llama-3.2-1B shape in BF16 with transformers' generate as peer)
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
 #   8. compute-sanitizer     (memcheck and racecheck on --quick subsets)
 # and writes report.md + report.json (+ logs) into the folder given as the first argument.
@@ -195,6 +197,10 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   # differential attention: fused vs one causal pass (Dv = 2D) vs the two-pass unfused version
   run_step bench-diff-attention 60 "$out/bench.log" scripts/braindrip bench diff-attention \
     --device cuda --no-ceilings --repeats 10 --json "$out/bench-diff-attention.json"
+  # generation end to end (continuous batching, on-device sampling): the Llama-3.2-1B shape in BF16,
+  # pp512 / tg128 / batch 8 and 64, with transformers' generate as the peer when this machine has it
+  run_step bench-generate 120 "$out/bench.log" scripts/braindrip bench generate --arch llama --preset llama-3.2-1b \
+    --device cuda --dtype bf16 --batch 1,8,64 --repeats 2 --warmup 1 --peer --json "$out/bench-generate.json"
 else
   echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi

@@ -8,6 +8,8 @@ import dev.braindrip.bench.BenchOptions;
 import dev.braindrip.bench.BenchResult;
 import dev.braindrip.bench.Ceilings;
 import dev.braindrip.bench.ForwardBench;
+import dev.braindrip.bench.GenerateBench;
+import dev.braindrip.bench.GenerateResult;
 import dev.braindrip.bench.OpBench;
 import dev.braindrip.tensor.CudaRuntime;
 import dev.braindrip.tensor.DType;
@@ -30,9 +32,9 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and %% of the measured ceilings.",
-        subcommands = {BenchCommand.Forward.class})
+        subcommands = {BenchCommand.Forward.class, BenchCommand.Generate.class, BenchSoakCommand.class})
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "OP", description = "forward (a whole model: bench forward --help), or gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "OP", description = "forward or generate (a whole model: bench forward --help, bench generate --help), or gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
     String op;
 
     @Mixin
@@ -310,6 +312,106 @@ public final class BenchCommand implements Callable<Integer> {
                     r.activationPeakAfter1(), r.activationPeak(), r.forwards(), r.weightBytes(), r.rssBytes(), r.rssPeakBytes());
             System.out.printf(Locale.ROOT, "  flops: %.4g per forward (2 x %d weights x %d tokens + causal attention)%n", r.flops(), r.flopParameters(),
                     r.tokens());
+        }
+    }
+
+    /**
+     * `braindrip bench generate (--model DIR | --arch NAME [--preset P]) [--prompt-tokens 512] [--gen-tokens 128] [--batch 1,8,64]
+     * [--peer] [--json FILE]`: end-to-end generation throughput (GenerateBench), llama-bench's pp and tg and llama-batched-bench's
+     * batches, with Hugging Face transformers' generate on the same checkpoint as the peer.
+     */
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = "End-to-end generation throughput, greedy with EOS ignored: pp (prefill tokens/s of one prompt), tg (decode tokens/s "
+                    + "at batch 1) and, per --batch, prefill and decode tokens/s of B prompts generating together; --peer runs Hugging Face "
+                    + "transformers' generate on the same checkpoint.")
+    public static final class Generate implements Callable<Integer> {
+        @Mixin
+        CommonOptions common;
+
+        @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory.")
+        Path model;
+
+        @Option(names = "--arch", paramLabel = "NAME", description = "Write a random model of this architecture into a temporary directory first.")
+        String arch;
+
+        @Option(names = "--preset", defaultValue = "tiny", paramLabel = "tiny|small|NAME", description = "With --arch: its shape (default: ${DEFAULT-VALUE}).")
+        String preset;
+
+        @Option(names = "--prompt-tokens", defaultValue = "512", paramLabel = "P", description = "Prompt ids per sequence for pp and the batch tests (default: ${DEFAULT-VALUE}).")
+        int promptTokens;
+
+        @Option(names = "--gen-tokens", defaultValue = "128", paramLabel = "G", description = "Tokens generated per sequence for tg and the batch tests (default: ${DEFAULT-VALUE}).")
+        int genTokens;
+
+        @Option(names = "--batch", split = ",", defaultValue = "1,8,64", paramLabel = "B", description = "Batch sizes of the batch tests (default: ${DEFAULT-VALUE}).")
+        List<Integer> batches;
+
+        @Option(names = "--tests", split = ",", defaultValue = "pp,tg,batch", paramLabel = "pp|tg|batch",
+                description = "Which tests to run: pp, tg and the batch tests (default: ${DEFAULT-VALUE}).")
+        List<String> tests;
+
+        @Option(names = "--repeats", defaultValue = "5", description = "Timed runs per test (default ${DEFAULT-VALUE}).")
+        int repeats;
+
+        @Option(names = "--warmup", defaultValue = "1", description = "Untimed runs per test first (default ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--peer", description = "Also time Hugging Face transformers' generate on the same checkpoint (scripts/hf_generate_peer.py).")
+        boolean peer;
+
+        @Option(names = "--split", description = "Also time the model's decode steps alone (no sampling, no scheduling) at each decode test.")
+        boolean split;
+
+        @Option(names = "--json", paramLabel = "FILE", description = "Write the measured tests as a JSON array, one object per test.")
+        Path json;
+
+        @Override
+        public Integer call() throws Exception {
+            if ((model == null) == (arch == null)) throw new IllegalArgumentException("usage: give --model DIR or --arch NAME (not both)");
+            Device device = common.device();
+            BenchOptions options;
+            GenerateBench.Spec spec;
+            try {
+                options = new BenchOptions(warmup, repeats, peer);
+                spec = new GenerateBench.Spec(model, null, device, null, promptTokens, genTokens, batches, tests, split, common.seed);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("usage: " + e.getMessage());
+            }
+            Path dir = model;
+            String name = model == null ? null : String.valueOf(model.toAbsolutePath().normalize().getFileName());
+            DType load = common.dtype == null ? null : common.dtype(device); // --model: the checkpoint's dtype unless --dtype
+            if (arch != null) {
+                DType dt = common.dtype(device);
+                try {
+                    dir = ForwardBench.writeRandom(arch, preset, dt, common.seed);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("usage: " + e.getMessage());
+                }
+                name = arch + "/" + preset;
+                load = null;
+                System.err.println("braindrip: wrote a random " + name + " (" + dt.name().toLowerCase(Locale.ROOT) + ") to " + dir);
+            }
+            try {
+                String where = device.isCuda() ? CudaRuntime.describe(device.index()) : "cpu (" + Runtime.getRuntime().availableProcessors() + " threads)";
+                System.out.println("braindrip bench generate on " + where + ", " + name + ", greedy, median of " + repeats + " after " + warmup
+                        + " warm-up");
+                spec = new GenerateBench.Spec(dir, name, device, load, promptTokens, genTokens, batches, tests, split, common.seed);
+                List<GenerateResult> rs = GenerateBench.run(spec, options);
+                GenerateTable.print(rs);
+                if (json != null) writeJson(rs);
+            } finally {
+                if (arch != null) ForwardBench.deleteTree(dir);
+            }
+            return 0;
+        }
+
+        private void writeJson(List<GenerateResult> rs) throws java.io.IOException {
+            ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            ArrayNode arr = mapper.createArrayNode();
+            for (GenerateResult r : rs) if (r.skipped() == null) arr.add(mapper.valueToTree(r.row()));
+            Path parent = json.toAbsolutePath().getParent();
+            if (parent != null) java.nio.file.Files.createDirectories(parent);
+            mapper.writeValue(json.toFile(), arr);
         }
     }
 }

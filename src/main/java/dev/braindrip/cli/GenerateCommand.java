@@ -147,10 +147,16 @@ public final class GenerateCommand implements Callable<Integer> {
                 }
                 GeneratorOptions opts = base.maxSequenceLength(Math.min(longest, m.config().maxPositions()));
                 try (Generator g = new Generator(m, tok, opts); Writer w = output()) {
-                    List<CompletableFuture<Completion>> fs = new ArrayList<>();
+                    List<Prompt> ps = new ArrayList<>();
+                    List<SamplingParams> pp = new ArrayList<>();
                     for (int i = 0; i < lines.size(); i++) {
-                        fs.add(errors.get(i) != null ? null : g.submit(Prompt.tokens(ids.get(i)), lines.get(i).params()));
+                        if (errors.get(i) != null) continue;
+                        ps.add(Prompt.tokens(ids.get(i)));
+                        pp.add(lines.get(i).params());
                     }
+                    Iterator<CompletableFuture<Completion>> submitted = g.submitAll(ps, pp, null).iterator(); // one batch: admitted together
+                    List<CompletableFuture<Completion>> fs = new ArrayList<>();
+                    for (int i = 0; i < lines.size(); i++) fs.add(errors.get(i) != null ? null : submitted.next());
                     boolean text = g.tokenizer() != null;
                     try (ProgressBar bar = progress(lines.size())) {
                         for (int i = 0; i < lines.size(); i++) {

@@ -179,25 +179,50 @@ public final class Generator implements AutoCloseable {
      * callback, when given, sees each generated token on the engine thread as it is made.
      */
     public CompletableFuture<Completion> submit(Prompt prompt, SamplingParams params, Consumer<GeneratedToken> onToken) {
-        long index = submitted.getAndIncrement();
-        CompletableFuture<Completion> f = new CompletableFuture<>();
-        if (closed) {
-            f.completeExceptionally(new IllegalStateException("generate: the generator is closed"));
-            return f;
+        return submitAll(List.of(prompt), List.of(params), onToken == null ? null : List.of(onToken)).get(0);
+    }
+
+    /**
+     * Queues several requests at once: the engine sees all of them together, so they are admitted
+     * (and prefilled) in one batch as far as the free slots allow. {@code params} holds one entry
+     * per prompt or a single one for all; {@code onToken} likewise, or null.
+     */
+    public List<CompletableFuture<Completion>> submitAll(List<Prompt> prompts, List<SamplingParams> params,
+                                                         List<Consumer<GeneratedToken>> onToken) {
+        if (params.size() != 1 && params.size() != prompts.size()) {
+            throw new IllegalArgumentException("submitAll: " + params.size() + " sampling params for " + prompts.size() + " prompts");
         }
-        try {
-            int[] ids = encode(prompt);
-            checkFits(ids.length);
-            for (int id : params.stopTokenIds()) {
-                if (id >= model.config().vocabSize()) throw new IllegalArgumentException("stop_token_ids: " + id + " is out of range for vocab size " + model.config().vocabSize());
+        if (onToken != null && onToken.size() != 1 && onToken.size() != prompts.size()) {
+            throw new IllegalArgumentException("submitAll: " + onToken.size() + " callbacks for " + prompts.size() + " prompts");
+        }
+        List<CompletableFuture<Completion>> out = new ArrayList<>(prompts.size());
+        List<Sequence> ready = new ArrayList<>(prompts.size());
+        long first = submitted.getAndAdd(prompts.size());
+        for (int i = 0; i < prompts.size(); i++) {
+            SamplingParams p = params.get(params.size() == 1 ? 0 : i);
+            Consumer<GeneratedToken> cb = onToken == null ? null : onToken.get(onToken.size() == 1 ? 0 : i);
+            CompletableFuture<Completion> f = new CompletableFuture<>();
+            out.add(f);
+            if (closed) {
+                f.completeExceptionally(new IllegalStateException("generate: the generator is closed"));
+                continue;
             }
-            long seed = params.seed() != null ? params.seed() : options.seed() + index;
-            incoming.add(new Sequence(ids, params, seed, f, onToken,
-                    tokenizer == null ? null : tokenizer.incremental(true)));
-        } catch (RuntimeException e) {
-            f.completeExceptionally(e);
+            try {
+                int[] ids = encode(prompts.get(i));
+                checkFits(ids.length);
+                for (int id : p.stopTokenIds()) {
+                    if (id >= model.config().vocabSize()) throw new IllegalArgumentException("stop_token_ids: " + id + " is out of range for vocab size " + model.config().vocabSize());
+                }
+                long seed = p.seed() != null ? p.seed() : options.seed() + first + i;
+                ready.add(new Sequence(ids, p, seed, f, cb, tokenizer == null ? null : tokenizer.incremental(true)));
+            } catch (RuntimeException e) {
+                f.completeExceptionally(e);
+            }
         }
-        return f;
+        synchronized (incoming) { // admit() takes the queue under the same lock: a batch arrives whole
+            incoming.addAll(ready);
+        }
+        return out;
     }
 
     public CompletableFuture<Completion> submit(Prompt prompt, SamplingParams params) {
@@ -206,8 +231,9 @@ public final class Generator implements AutoCloseable {
 
     /** Generates for each prompt (as one continuous batch) and waits; completions in prompt order. */
     public List<Completion> generate(List<String> prompts, SamplingParams params) {
-        List<CompletableFuture<Completion>> fs = new ArrayList<>();
-        for (String p : prompts) fs.add(submit(Prompt.text(p), params));
+        List<Prompt> ps = new ArrayList<>();
+        for (String p : prompts) ps.add(Prompt.text(p));
+        List<CompletableFuture<Completion>> fs = submitAll(ps, List.of(params), null);
         List<Completion> out = new ArrayList<>();
         for (CompletableFuture<Completion> f : fs) out.add(await(f));
         return out;
@@ -284,6 +310,16 @@ public final class Generator implements AutoCloseable {
     /** Prefills as many waiting requests as the free slots and the prefill token bound allow. */
     private void admit() {
         List<Sequence> batch = new ArrayList<>();
+        long tokens;
+        synchronized (incoming) { // a batch submitted with submitAll is seen whole
+            tokens = take(batch);
+        }
+        if (batch.isEmpty()) return;
+        prefill(batch, tokens);
+    }
+
+    /** Moves waiting requests into {@code batch} while slots and the prefill bound allow; returns their prompt tokens. */
+    private long take(List<Sequence> batch) {
         long tokens = 0;
         while (live.size() + batch.size() < slots) {
             Sequence s = held != null ? held : incoming.poll();
@@ -298,7 +334,10 @@ public final class Generator implements AutoCloseable {
             batch.add(s);
             tokens += n;
         }
-        if (batch.isEmpty()) return;
+        return tokens;
+    }
+
+    private void prefill(List<Sequence> batch, long tokens) {
         int first = live.size();
         int[][] rows = new int[batch.size()][];
         for (int i = 0; i < rows.length; i++) {
@@ -409,7 +448,9 @@ public final class Generator implements AutoCloseable {
     /** Removes finished sequences, keeping the live ones packed in slots [0, n). */
     private void retire() {
         for (int i = live.size() - 1; i >= 0; i--) {
-            if (!live.get(i).future.isDone()) continue;
+            Sequence s = live.get(i);
+            if (!s.over()) continue;
+            s.complete();
             int last = live.size() - 1;
             if (i != last) {
                 session.move(last, i);
@@ -423,12 +464,15 @@ public final class Generator implements AutoCloseable {
 
     private void dropCancelled() {
         boolean any = false;
-        for (Sequence s : live) any |= s.future.isDone();
+        for (Sequence s : live) any |= s.over();
         if (any) retire();
     }
 
     private void failAll(Throwable t) {
-        for (Sequence s : live) s.fail(t);
+        for (Sequence s : live) {
+            if (s.result != null) s.complete();
+            else s.fail(t);
+        }
         live.clear();
         if (held != null) held.fail(t);
         held = null;
@@ -468,6 +512,7 @@ public final class Generator implements AutoCloseable {
         int fed;          // prompt tokens in the cache
         int pending;      // the token the next decode step feeds
         int released;     // chars of text given to the callback
+        Completion result; // set when the sequence finishes; the future completes when it leaves the batch
 
         Sequence(int[] prompt, SamplingParams params, long seed, CompletableFuture<Completion> future, Consumer<GeneratedToken> onToken,
                  Tokenizer.IncrementalDecoder decoder) {
@@ -515,7 +560,17 @@ public final class Generator implements AutoCloseable {
                 }
                 released = text.length();
             }
-            future.complete(new Completion(decoder == null ? null : text.toString(), tokens.toArray(), reason, prompt.length, logprobs));
+            result = new Completion(decoder == null ? null : text.toString(), tokens.toArray(), reason, prompt.length, logprobs);
+        }
+
+        /** Finished (its completion is ready, or it failed or was cancelled): it leaves the batch. */
+        boolean over() {
+            return result != null || future.isDone();
+        }
+
+        /** Hands the completion to the caller (after the step's statistics are counted). */
+        void complete() {
+            if (result != null) future.complete(result);
         }
 
         void fail(Throwable t) {

@@ -195,6 +195,27 @@ class EngineTest {
         }
     }
 
+    /** submitAll hands the engine the whole batch: one prefill for all, then lockstep decode steps. */
+    @Test
+    void submitAllIsAdmittedTogether() throws Exception {
+        try (Transformer m = GreedyChainTest.tiny("llama", tmp.resolve("m"), 9);
+             Generator g = new Generator(m, null, GeneratorOptions.defaults().maxBatch(8))) {
+            Random r = new Random(8);
+            List<Prompt> ps = new ArrayList<>();
+            List<int[]> raw = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                raw.add(GreedyChainTest.randomPrompt(r, 1 + r.nextInt(30), m.config().vocabSize()));
+                ps.add(Prompt.tokens(raw.get(i)));
+            }
+            List<CompletableFuture<Completion>> fs = g.submitAll(ps, List.of(SamplingParams.builder().temperature(0).maxTokens(5).ignoreEos(true).build()), null);
+            for (int i = 0; i < 6; i++) assertArrayEquals(GreedyChainTest.argmaxChain(m, raw.get(i), 5), Generator.await(fs.get(i)).tokens());
+            assertEquals(4, g.stats().decodeSteps(), "the first token comes from the one prefill, then 4 steps for all six");
+            long prompt = raw.stream().mapToLong(p -> p.length).sum();
+            assertEquals(prompt, g.stats().promptTokens());
+            assertEquals(30, g.stats().generatedTokens(), "counted before the futures complete");
+        }
+    }
+
     /** After close, submissions fail with a clear error, and waiting ones are cancelled. */
     @Test
     void closedGenerator() throws Exception {
