@@ -17,12 +17,21 @@ echo "device-bundle: building (mvn -q -DskipTests package)"
 mvn -q -DskipTests package test-compile
 mvn -q dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$stage/lib" >/dev/null
 # the GPU run needs only linux-x86_64 natives; OpenBLAS for the CPU tests, cudart/cuBLAS glue for CUDA
-mvn -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_console_version" \
-  -DoutputDirectory="$stage/tools" >/dev/null
+# the JUnit console launcher without the engines the standalone jar repeats (the test jars in lib/ have them)
+for a in junit-platform-console junit-platform-launcher junit-platform-reporting; do
+  mvn -q dependency:copy -Dartifact="org.junit.platform:$a:$junit_console_version" -DoutputDirectory="$stage/tools" >/dev/null
+done
 
 echo "device-bundle: jlink runtime"
-jlink --add-modules java.base,java.logging,java.management,java.xml,java.naming,jdk.unsupported,java.sql,java.desktop \
-  --strip-debug --no-header-files --no-man-pages --compress=0 --output "$stage/jre" 2>/dev/null
+# java.desktop for java.beans (Jinjava's chat templates; its AWT, font and image natives are never loaded),
+# jdk.management for the per-thread allocation counter of bench generate, jdk.zipfs for JUnit's jar scan
+jlink --add-modules java.base,java.logging,java.management,jdk.management,jdk.zipfs,java.xml,java.naming,jdk.unsupported,java.sql,java.desktop \
+  --strip-debug --no-header-files --no-man-pages --compress=0 \
+  --exclude-files='**/libawt_xawt.so,**/libawt_headless.so,**/libfontmanager.so,**/libjavajpeg.so,**/liblcms.so,**/libmlib_image.so,**/libsplashscreen.so,**/libjsound.so,**/libawt.so' \
+  --output "$stage/jre" 2>/dev/null
+
+# the runtime's own libraries carry symbol tables too (libjvm.so: 24 MB, 20 MB stripped)
+find "$stage/jre" -name '*.so' -exec strip --strip-unneeded {} +
 
 mkdir -p "$stage/app"
 cp -r target/classes "$stage/app/classes"
@@ -39,7 +48,7 @@ if grep -rqE 'getResource|getSystemResource' src/test/java 2>/dev/null; then
 else
   rm -rf "$stage/app/test-classes/hf"
 fi
-cp target/lib/*.jar "$stage/lib/" 2>/dev/null || true
+# (stage/lib holds the test-scope dependency set, runtime included; target/lib may keep jars of earlier builds)
 # the Hugging Face tokenizers jar carries its native library for five platforms (18 MB); the GPU
 # machine needs linux-x86_64 only
 for j in "$stage"/lib/tokenizers-*.jar; do
@@ -57,14 +66,59 @@ with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED
 os.replace(tmp, src)
 PY
 done
+# native libraries the code never loads, out of the platform jars: OpenBLAS is bound through
+# org.bytedeco.openblas.global.openblas_nolapack (libjniopenblas_nolapack.so; the LAPACK and _full JNI
+# libraries and the C headers stay out), CUDA through cudart and cublas only (not NPP, cuFFT, cuDNN, ...)
+slim_jar() { # slim_jar JAR PYTHON-EXPR-ON-n (true: drop the entry)
+  python3 - "$1" "$2" <<'PY'
+import os, sys, zipfile
+src, drop = sys.argv[1], eval("lambda n: " + sys.argv[2])
+tmp = src + ".slim"
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    for item in zin.infolist():
+        if not item.filename.endswith("/") and drop(item.filename):
+            continue
+        zout.writestr(item, zin.read(item.filename))
+os.replace(tmp, src)
+PY
+}
+for j in "$stage"/lib/openblas-*-linux-x86_64.jar; do
+  [ -e "$j" ] && slim_jar "$j" 'n.endswith(("/libjniopenblas.so", "/libjniopenblas_full.so")) or "/include/" in n'
+done
+# the tokenizers library ships with its symbol table (15 MB; 11.8 MB stripped)
+for j in "$stage"/lib/tokenizers-*.jar; do
+  [ -e "$j" ] || continue
+  python3 - "$j" <<'PY'
+import os, subprocess, sys, tempfile, zipfile
+src = sys.argv[1]
+tmp = src + ".slim"
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    for item in zin.infolist():
+        data = zin.read(item.filename)
+        if item.filename.endswith(".so"):
+            with tempfile.NamedTemporaryFile(suffix=".so", delete=False) as f:
+                f.write(data)
+            subprocess.run(["strip", "--strip-unneeded", f.name], check=True)
+            with open(f.name, "rb") as g:
+                data = g.read()
+            os.unlink(f.name)
+        zout.writestr(item, data)
+os.replace(tmp, src)
+PY
+done
+for j in "$stage"/lib/cuda-*-linux-x86_64.jar; do
+  [ -e "$j" ] && slim_jar "$j" 'n.endswith(".so") and not n.endswith(("/libjnicudart.so", "/libjnicublas.so"))'
+done
+# the layer rules (ArchUnit) are a static check of the classes that every CI run makes; the GPU run
+# leaves them out (gpu-check.sh excludes dev.braindrip.arch)
+rm -f "$stage"/lib/archunit-*.jar
+rm -rf "$stage/app/test-classes/dev/braindrip/arch"
 # the project's own jar is not needed: classes/ holds the same files
 rm -f "$stage"/lib/braindrip-*.jar
-# the console launcher bundles the JUnit platform and engines; keep one copy of each
-rm -f "$stage"/lib/junit-*.jar "$stage"/lib/opentest4j-*.jar "$stage"/lib/apiguardian-*.jar
 git rev-parse --short HEAD > "$stage/COMMIT" 2>/dev/null || echo unknown > "$stage/COMMIT"
 
 mkdir -p "$out"
-tar -C "$stage" -czf "$out/braindrip-bundle.tar.gz" .
+tar -C "$stage" -cf - . | gzip -9 > "$out/braindrip-bundle.tar.gz"
 size_mb=$(( $(stat -c %s "$out/braindrip-bundle.tar.gz") / 1000000 ))
 echo "device-bundle: $out/braindrip-bundle.tar.gz ($size_mb MB)"
 if [ "$size_mb" -gt "$limit_mb" ]; then

@@ -31,7 +31,8 @@ export LD_LIBRARY_PATH="${cublas_dir:+$cublas_dir:}${LD_LIBRARY_PATH:-}"
 cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$bundle_dir/lib/*"
 echo "== java tests (GPU required)"
 timeout --kill-after=10 240 "$java" -Xmx8g -Dbraindrip.requireGpu=true "-Djava.library.path=${cublas_dir}" \
-  -jar "$bundle_dir"/tools/junit-platform-console-standalone-*.jar execute --class-path "$cp_all" \
+  -cp "$(ls "$bundle_dir"/tools/*.jar "$bundle_dir"/lib/junit-*.jar "$bundle_dir"/lib/opentest4j-*.jar "$bundle_dir"/lib/apiguardian-*.jar | tr '\n' ':')" \
+  org.junit.platform.console.ConsoleLauncher execute --class-path "$cp_all" \
   --select-package dev.braindrip.ops.moe --select-class dev.braindrip.cli.MoeKernelCommandTest --select-class dev.braindrip.bench.MoeBenchTest \
   --details=tree --disable-banner --reports-dir "$out/junit" > "$out/java-tests.log" 2>&1
 echo "java tests rc=$?"

@@ -112,14 +112,16 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   export LD_LIBRARY_PATH="${cublas_dir:+$cublas_dir:}${LD_LIBRARY_PATH:-}"
   # the console launcher does not expand "dir/*": list every jar
   cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$(ls "$bundle_dir"/lib/*.jar | tr '\n' ':')"
-  junit_jar="$(ls "$bundle_dir"/tools/junit-platform-console-standalone-*.jar | head -n 1)"
+  # the console launcher (tools/) runs the engines of the test jars in lib/
+  junit_cp="$(ls "$bundle_dir"/tools/*.jar "$bundle_dir"/lib/junit-*.jar "$bundle_dir"/lib/opentest4j-*.jar "$bundle_dir"/lib/apiguardian-*.jar 2>/dev/null | tr '\n' ':')"
   # the tests read fixtures by path relative to the working directory (src/test/resources/hf/..., also on the
   # test class path as hf/... in test-classes, which no test uses): run_step runs in $root, the repo root
   echo "working directory: $PWD; $(ls -d src/test/resources/hf/*/ 2>/dev/null | wc -l) fixture directories under src/test/resources/hf" \
     | tee -a "$java_log" >> "$log_all"
   run_step java-tests 200 "$java_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true "-Djava.library.path=${cublas_dir}" \
-    -jar "$junit_jar" execute \
-    --class-path "$cp_all" --scan-class-path --details=summary --disable-banner --reports-dir "$out/junit"
+    -cp "$junit_cp" org.junit.platform.console.ConsoleLauncher execute \
+    --class-path "$cp_all" --scan-class-path --exclude-classname '^dev\.braindrip\.arch\..*' \
+    --details=summary --disable-banner --reports-dir "$out/junit"
   export BRAINDRIP_JAVA="$java" BRAINDRIP_CLASSPATH="$bundle_dir/app/classes:$bundle_dir/lib/*" BRAINDRIP_JAVA_OPTS="-Xmx32g -Djava.library.path=${cublas_dir}"
 
   # ---- 5b. hf-models: fresh tiny HF models from this machine's transformers, our forward against them
@@ -174,7 +176,7 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
       # the same tests as in the Java step, on the fresh fixtures: CUDA vs HF (F32, BF16 vs CPU, steps) and the
       # CPU's ragged batch vs HF and the fp64 reference (its per-row NMSE lines feed hf-models.json)
       hf_step hf-models-junit 75 "$hf_junit_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true "-Dbraindrip.hfFixtures=$hf_dir" \
-        "-Djava.library.path=${cublas_dir}" -jar "$junit_jar" execute --class-path "$cp_all" \
+        "-Djava.library.path=${cublas_dir}" -cp "$junit_cp" org.junit.platform.console.ConsoleLauncher execute --class-path "$cp_all" \
         --select-class dev.braindrip.model.CudaModelTest --select-class dev.braindrip.model.HfFixtureModelTest \
         --details=tree --disable-ansi-colors --disable-banner --reports-dir "$out/junit-hf"
       # our forward per fixture (F32, 4 at a time), for hf-models.json's NMSE vs HF

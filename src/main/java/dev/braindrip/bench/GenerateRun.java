@@ -144,9 +144,13 @@ final class GenerateRun {
 
     /** Heap bytes this thread has allocated so far (HotSpot's counter), or -1 where the JVM does not count them. */
     static long threadHeapBytes() {
-        if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t && t.isThreadAllocatedMemorySupported()
-                && t.isThreadAllocatedMemoryEnabled()) {
-            return t.getCurrentThreadAllocatedBytes();
+        try {
+            if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t && t.isThreadAllocatedMemorySupported()
+                    && t.isThreadAllocatedMemoryEnabled()) {
+                return t.getCurrentThreadAllocatedBytes();
+            }
+        } catch (NoClassDefFoundError e) {
+            // a runtime without the jdk.management module
         }
         return -1;
     }

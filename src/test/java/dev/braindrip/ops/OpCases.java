@@ -110,7 +110,7 @@ final class OpCases {
 
     static Stream<OpCase> gemm() {
         List<OpCase> cases = new ArrayList<>();
-        int[][] mkn = {{1, 1, 1}, {3, 5, 7}, {7, 13, 5}, {13, 127, 3}, {5, 257, 13}, {3, 4096, 7}, {127, 13, 257}, {1, 4096, 33}};
+        int[][] mkn = {{1, 1, 1}, {3, 5, 7}, {7, 13, 5}, {13, 127, 3}, {5, 257, 13}, {3, 4096, 7}, {127, 13, 257}, {1, 4096, 33}, {1, 511, 1000}, {1, 64, 7}};
         for (DType dt : FLOATS) {
             for (int i = 0; i < mkn.length; i++) {
                 for (boolean transB : new boolean[] {false, true}) {
