@@ -46,19 +46,7 @@ class GenerateCliTest {
     }
 
     static int[] argmaxChain(Transformer m, int[] prompt, int n) {
-        int[] seq = prompt.clone();
-        int v = m.config().vocabSize();
-        for (int i = 0; i < n; i++) {
-            float[] l;
-            try (Tensor t = m.forward(TokenBatch.of(seq))) {
-                l = t.toFloatArray();
-            }
-            int base = (seq.length - 1) * v, best = 0;
-            for (int j = 1; j < v; j++) if (l[base + j] > l[base + best]) best = j;
-            seq = Arrays.copyOf(seq, seq.length + 1);
-            seq[seq.length - 1] = best;
-        }
-        return Arrays.copyOfRange(seq, prompt.length, seq.length);
+        return dev.braindrip.testing.Greedy.argmaxChain(m, prompt, n);
     }
 
     @Test

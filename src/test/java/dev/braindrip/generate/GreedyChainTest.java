@@ -31,21 +31,7 @@ class GreedyChainTest {
 
     /** The argmax (ties to the lower id) of full forwards over prompt + tokens so far. */
     static int[] argmaxChain(Transformer m, int[] prompt, int n) {
-        int[] seq = prompt.clone();
-        int[] out = new int[n];
-        int v = m.config().vocabSize();
-        for (int i = 0; i < n; i++) {
-            float[] logits;
-            try (Tensor t = m.forward(TokenBatch.of(seq))) {
-                logits = t.toFloatArray();
-            }
-            int base = (seq.length - 1) * v, best = 0;
-            for (int j = 1; j < v; j++) if (logits[base + j] > logits[base + best]) best = j;
-            out[i] = best;
-            seq = Arrays.copyOf(seq, seq.length + 1);
-            seq[seq.length - 1] = best;
-        }
-        return out;
+        return dev.braindrip.testing.Greedy.argmaxChain(m, prompt, n);
     }
 
     static Transformer tiny(String arch, Path dir, long seed) throws Exception {
