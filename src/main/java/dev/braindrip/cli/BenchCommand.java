@@ -11,6 +11,7 @@ import dev.braindrip.bench.ForwardBench;
 import dev.braindrip.bench.GenerateBench;
 import dev.braindrip.bench.GenerateResult;
 import dev.braindrip.bench.OpBench;
+import dev.braindrip.model.DemoModel;
 import dev.braindrip.tensor.CudaRuntime;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;
@@ -232,8 +233,8 @@ public final class BenchCommand implements Callable<Integer> {
         @Mixin
         CommonOptions common;
 
-        @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory.")
-        Path model;
+        @Option(names = "--model", paramLabel = "DIR|demo", description = "Hugging Face model directory, or 'demo'.")
+        String model;
 
         @Option(names = "--arch", paramLabel = "NAME", description = "Write a random model of this architecture into a temporary directory first.")
         String arch;
@@ -264,8 +265,8 @@ public final class BenchCommand implements Callable<Integer> {
             if ((model == null) == (arch == null)) throw new IllegalArgumentException("usage: give --model DIR or --arch NAME (not both)");
             Device device = common.device();
             BenchOptions options = new BenchOptions(warmup, repeats, peer);
-            Path dir = model;
-            String name = model == null ? null : String.valueOf(model.toAbsolutePath().normalize().getFileName());
+            Path dir = model == null ? null : ModelArg.dir(model);
+            String name = model == null ? null : model.equals(DemoModel.NAME) ? DemoModel.NAME : String.valueOf(dir.toAbsolutePath().normalize().getFileName());
             DType load = common.dtype == null ? null : common.dtype(device); // --model: the checkpoint's dtype unless --dtype
             if (arch != null) {
                 DType dt = common.dtype(device);
@@ -328,8 +329,8 @@ public final class BenchCommand implements Callable<Integer> {
         @Mixin
         CommonOptions common;
 
-        @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory.")
-        Path model;
+        @Option(names = "--model", paramLabel = "DIR|demo", description = "Hugging Face model directory, or 'demo'.")
+        String model;
 
         @Option(names = "--arch", paramLabel = "NAME", description = "Write a random model of this architecture into a temporary directory first.")
         String arch;
@@ -373,12 +374,12 @@ public final class BenchCommand implements Callable<Integer> {
             GenerateBench.Spec spec;
             try {
                 options = new BenchOptions(warmup, repeats, peer);
-                spec = new GenerateBench.Spec(model, null, device, null, promptTokens, genTokens, batches, tests, split, common.seed);
+                spec = new GenerateBench.Spec(null, null, device, null, promptTokens, genTokens, batches, tests, split, common.seed);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("usage: " + e.getMessage());
             }
-            Path dir = model;
-            String name = model == null ? null : String.valueOf(model.toAbsolutePath().normalize().getFileName());
+            Path dir = model == null ? null : ModelArg.dir(model);
+            String name = model == null ? null : model.equals(DemoModel.NAME) ? DemoModel.NAME : String.valueOf(dir.toAbsolutePath().normalize().getFileName());
             DType load = common.dtype == null ? null : common.dtype(device); // --model: the checkpoint's dtype unless --dtype
             if (arch != null) {
                 DType dt = common.dtype(device);

@@ -22,7 +22,7 @@ public final class BenchSoakCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Model directory (default: a random --arch model).")
+    @Option(names = "--model", paramLabel = "DIR|demo", description = "Model directory, or 'demo' (default: a random --arch model).")
     String model;
 
     @Option(names = "--arch", defaultValue = "llama", description = "Architecture of the random model (default: ${DEFAULT-VALUE}).")
@@ -44,7 +44,7 @@ public final class BenchSoakCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         var s = GenerateCommand.parseStreaming(streaming);
         Device device = common.device();
-        Path dir = model == null ? null : Path.of(model);
+        Path dir = model == null ? null : ModelArg.dir(model);
         Path tmp = null;
         if (dir == null) {
             ModelConfig c = Architectures.of(arch).preset(preset);

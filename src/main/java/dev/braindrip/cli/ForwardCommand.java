@@ -23,8 +23,8 @@ public final class ForwardCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model directory (config.json + *.safetensors).")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "DIR|demo", description = "Hugging Face model directory (config.json + *.safetensors), or 'demo'.")
+    String model;
 
     @Option(names = "--tokens", paramLabel = "1,2,3", description = "One batch row of token ids (repeatable).")
     List<String> tokens;
@@ -44,7 +44,7 @@ public final class ForwardCommand implements Callable<Integer> {
             throw new IllegalArgumentException("usage: give --tokens (one per row) or --text, not both and not neither");
         }
         Device device = common.device();
-        try (Transformer m = Transformer.load(model, device, common.dtype(device))) {
+        try (Transformer m = ModelArg.load(model, device, common.dtype(device))) {
             int[][] rows = text != null ? encode(m) : new int[tokens.size()][];
             if (text == null) for (int r = 0; r < rows.length; r++) rows[r] = parseIds(tokens.get(r), r);
             write(m, TokenBatch.of(rows));

@@ -14,8 +14,8 @@ import picocli.CommandLine.Option;
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "Architecture, parameters (total and active per token), dtypes, layer pattern, features and KV-cache bytes per token.")
 public final class InspectCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model directory.")
-    Path model;
+    @Option(names = "--model", required = true, paramLabel = "DIR|demo", description = "Hugging Face model directory, or 'demo' (path: where it was unpacked).")
+    String model;
 
     @Option(names = "--json", description = "Write one JSON object instead of text.")
     boolean json;
@@ -25,7 +25,7 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Map<String, Object> info = Checkpoints.inspect(model);
+        Map<String, Object> info = Checkpoints.inspect(ModelArg.dir(model));
         if (json) {
             System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(info));
             return 0;

@@ -93,6 +93,20 @@ public final class Transformer implements AutoCloseable {
     // ---- loading
 
     /**
+     * Loads {@code model}: the name {@value DemoModel#NAME} (the embedded demo model, see {@link DemoModel}) or a Hugging Face
+     * checkpoint directory, as {@link #load(Path, Device, DType)}.
+     */
+    public static Transformer load(String model, Device device, DType dtype) throws IOException {
+        return load(resolve(model), device, dtype);
+    }
+
+    /** The directory {@code model} names: {@link DemoModel#path()} for {@value DemoModel#NAME}, else the path itself. */
+    public static Path resolve(String model) throws IOException {
+        if (model == null || model.isBlank()) throw new IllegalArgumentException("model: give a model directory or '" + DemoModel.NAME + "'");
+        return model.equals(DemoModel.NAME) ? DemoModel.path() : Path.of(model);
+    }
+
+    /**
      * Loads a Hugging Face checkpoint directory (config.json and model.safetensors, or the shards of
      * model.safetensors.index.json) onto {@code device} in {@code dtype} (null: the checkpoint's own).
      */
