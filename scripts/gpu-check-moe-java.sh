@@ -2,7 +2,7 @@
 # The Java side of the MoE / Mixture-of-Depths family on a GPU machine, in a few minutes: every MoE
 # test class with the GPU required (MoeCudaTest runs each CPU case on CUDA against the same
 # oracle), then `braindrip bench moe` at the standard GPU shapes with the per-expert-loop peer.
-# Needs bundle/braindrip-bundle.tar.gz from scripts/device-bundle.sh. Writes into OUT_DIR:
+# Needs bundle/braindrip-bundle.tar.xz from scripts/device-bundle.sh. Writes into OUT_DIR:
 # junit/ (XML reports), java-tests.log, bench-moe.log, bench-moe.json, device.txt.
 #   usage: scripts/gpu-check-moe-java.sh OUT_DIR [BENCH_REPEATS]
 set -uo pipefail
@@ -18,7 +18,12 @@ cd "$root"
 } > "$out/device.txt"
 cat "$out/device.txt"
 bundle_dir=/tmp/braindrip-bundle-moe
-rm -rf "$bundle_dir" && mkdir -p "$bundle_dir" && tar -C "$bundle_dir" -xzf bundle/braindrip-bundle.tar.gz || exit 3
+rm -rf "$bundle_dir" && mkdir -p "$bundle_dir" || exit 3
+if command -v xz >/dev/null 2>&1; then
+  tar -C "$bundle_dir" -xJf bundle/braindrip-bundle.tar.xz || exit 3
+else
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' bundle/braindrip-bundle.tar.xz "$bundle_dir" || exit 3
+fi
 java="$bundle_dir/jre/bin/java"
 cublas_dir=""
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \

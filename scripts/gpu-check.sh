@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-call GPU check, for a machine with CUDA, CMake and Python with PyTorch but no Maven and no
-# network. Needs bundle/braindrip-bundle.tar.gz from scripts/device-bundle.sh (made on the build
+# network. Needs bundle/braindrip-bundle.tar.xz from scripts/device-bundle.sh (made on the build
 # machine). Steps, each timed and allowed to fail without stopping the others:
 #   1. device info           (nvidia-smi, driver, toolkit)
 #   2. native build, sm_90   (libraries + CTest harness)
@@ -89,8 +89,13 @@ fi
 java_log="$out/java-tests.log"
 : > "$java_log"
 bundle_dir="/tmp/braindrip-bundle"
-if [ -f bundle/braindrip-bundle.tar.gz ]; then
-  rm -rf "$bundle_dir" && mkdir -p "$bundle_dir" && tar -C "$bundle_dir" -xzf bundle/braindrip-bundle.tar.gz
+if [ -f bundle/braindrip-bundle.tar.xz ]; then
+  rm -rf "$bundle_dir" && mkdir -p "$bundle_dir"
+  if command -v xz >/dev/null 2>&1; then
+    tar -C "$bundle_dir" -xJf bundle/braindrip-bundle.tar.xz
+  else # Python's lzma module reads it where no xz binary is installed
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' bundle/braindrip-bundle.tar.xz "$bundle_dir"
+  fi
   java="$bundle_dir/jre/bin/java"
   # the CUDA library built here for this GPU replaces the one left out of the bundle
   if [ -f "$build/libbraindrip_cuda.so" ]; then
@@ -111,7 +116,8 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   echo "cuBLAS directory: ${cublas_dir:-not found}" | tee -a "$java_log" >> "$log_all"
   export LD_LIBRARY_PATH="${cublas_dir:+$cublas_dir:}${LD_LIBRARY_PATH:-}"
   # the console launcher does not expand "dir/*": list every jar
-  cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$(ls "$bundle_dir"/lib/*.jar | tr '\n' ':')"
+  # the demo model's files are not in the bundle: they come with the working tree (src/main/resources)
+  cp_all="$bundle_dir/app/test-classes:$bundle_dir/app/classes:$PWD/src/main/resources:$(ls "$bundle_dir"/lib/*.jar | tr '\n' ':')"
   # the console launcher (tools/) runs the engines of the test jars in lib/
   junit_cp="$(ls "$bundle_dir"/tools/*.jar "$bundle_dir"/lib/junit-*.jar "$bundle_dir"/lib/opentest4j-*.jar "$bundle_dir"/lib/apiguardian-*.jar 2>/dev/null | tr '\n' ':')"
   # the tests read fixtures by path relative to the working directory (src/test/resources/hf/..., also on the
@@ -122,7 +128,7 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
     -cp "$junit_cp" org.junit.platform.console.ConsoleLauncher execute \
     --class-path "$cp_all" --scan-class-path --exclude-classname '^dev\.braindrip\.arch\..*' \
     --details=summary --disable-banner --reports-dir "$out/junit"
-  export BRAINDRIP_JAVA="$java" BRAINDRIP_CLASSPATH="$bundle_dir/app/classes:$bundle_dir/lib/*" BRAINDRIP_JAVA_OPTS="-Xmx32g -Djava.library.path=${cublas_dir}"
+  export BRAINDRIP_JAVA="$java" BRAINDRIP_CLASSPATH="$bundle_dir/app/classes:$PWD/src/main/resources:$bundle_dir/lib/*" BRAINDRIP_JAVA_OPTS="-Xmx32g -Djava.library.path=${cublas_dir}"
 
   # ---- 5b. hf-models: fresh tiny HF models from this machine's transformers, our forward against them
   hf_log="$out/hf-models.log" hf_junit_log="$out/hf-models-junit.log"
@@ -204,7 +210,7 @@ if [ -f bundle/braindrip-bundle.tar.gz ]; then
   run_step bench-generate 120 "$out/bench.log" scripts/braindrip bench generate --arch llama --preset llama-3.2-1b \
     --device cuda --dtype bf16 --batch 1,8,64 --repeats 2 --warmup 1 --peer --json "$out/bench-generate.json"
 else
-  echo "bundle/braindrip-bundle.tar.gz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
+  echo "bundle/braindrip-bundle.tar.xz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi
 
 # attention benchmark through the native harness, when built

@@ -71,6 +71,11 @@ public final class DemoModel {
         throw new IOException("could not unpack the demo model into any cache directory (set BRAINDRIP_CACHE to a writable one)", first);
     }
 
+    /** Unpacks the demo model into {@code dir} (kept when it already holds a complete copy) and returns it. */
+    static Path unpackInto(Path dir) throws IOException {
+        return unpack(dir, manifest());
+    }
+
     private record Entry(String name, long size, String sha256) {}
 
     private static List<Entry> manifest() throws IOException {
