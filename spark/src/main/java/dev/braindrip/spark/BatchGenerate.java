@@ -146,18 +146,20 @@ public final class BatchGenerate implements Callable<Integer> {
         long t0 = System.nanoTime();
         boolean ours = SparkSession.getDefaultSession().isEmpty(); // a session that was running before (a test, a notebook) stays up
         SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+        long t1 = System.nanoTime();
         try {
             if (shipModel) spark.sparkContext().addFile(Path.of(model).toAbsolutePath().toString(), true);
             Dataset<Row> out = BatchGeneration.generateRequests(BatchGeneration.read(spark, input, inFormat), spec);
             BatchGeneration.write(out, output, outFormat, overwrite);
+            long t2 = System.nanoTime();
             // counted from what was committed, so a retried task cannot count twice
             Dataset<Row> written = outFormat.equals("parquet") ? spark.read().parquet(output)
                     : spark.read().schema("error STRING").json(output);
             long rows = written.count();
             long errors = written.filter(col("error").isNotNull()).count();
-            double s = (System.nanoTime() - t0) / 1e9;
-            System.err.printf(Locale.ROOT, "braindrip-spark: %d rows (%d errors) to %s, %.2f s, %.1f rows/s, master %s%n", rows, errors, output, s,
-                    rows / s, spark.sparkContext().master());
+            double job = (t2 - t1) / 1e9;
+            System.err.printf(Locale.ROOT, "braindrip-spark: %d rows (%d errors) to %s, %.2f s (session start %.2f s, job %.2f s: %.1f rows/s), master %s%n",
+                    rows, errors, output, (System.nanoTime() - t0) / 1e9, (t1 - t0) / 1e9, job, rows / job, spark.sparkContext().master());
             return errors > 0 ? 1 : 0;
         } finally {
             if (ours) {
