@@ -154,7 +154,8 @@ class BatchGenerateTest {
                 "{\"id\": \"two\", \"prompt\": \"x\", \"tokens\": [1]}",
                 "{\"id\": \"ok2\", \"tokens\": [1, 2], \"max_tokens\": 2}"), StandardCharsets.UTF_8);
         Path out = tmp.resolve("malformed-out");
-        Captured r = capture(() -> BatchGenerate.run("--model", model.toString(), "--input", in.toString(), "--output", out.toString(), "--partitions", "2",
+        // the model shipped through SparkFiles this time (--ship-model: SparkContext.addFile(dir, true))
+        Captured r = capture(() -> BatchGenerate.run("--model", model.toString(), "--ship-model", "--input", in.toString(), "--output", out.toString(), "--partitions", "2",
                 "--batch-size", "16", "--max-tokens", "10", "--temperature", "0.8", "--seed", "11"));
         assertEquals(1, r.code(), r.err());
         List<String> rows = readParts(out);
