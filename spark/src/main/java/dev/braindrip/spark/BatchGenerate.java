@@ -1,7 +1,5 @@
 package dev.braindrip.spark;
 
-import static org.apache.spark.sql.functions.col;
-
 import dev.braindrip.generate.GeneratorOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +10,7 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.LongAccumulator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -101,7 +100,7 @@ public final class BatchGenerate implements Callable<Integer> {
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new BatchGenerate());
         cl.setExecutionExceptionHandler((ex, c, p) -> {
-            System.err.println("braindrip-spark: " + dev.braindrip.generate.JsonlBatch.oneLine(ex));
+            System.err.println("braindrip-spark: " + message(ex));
             if (System.getenv("BRAINDRIP_DEBUG") != null) ex.printStackTrace();
             return ex instanceof IllegalArgumentException && ex.getMessage() != null && ex.getMessage().startsWith("usage:") ? 2 : 1;
         });
@@ -111,6 +110,20 @@ public final class BatchGenerate implements Callable<Integer> {
             return 2;
         });
         return cl.execute(args);
+    }
+
+    /**
+     * One line for a failure: the innermost cause's message that is not Spark's own (a task's
+     * exception arrives wrapped in SparkExceptions whose messages hold whole stack traces), its first line.
+     */
+    static String message(Throwable t) {
+        Throwable m = t;
+        for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
+            if (!(c instanceof org.apache.spark.SparkException) && c.getMessage() != null && !c.getMessage().isBlank()) m = c;
+        }
+        String s = m.getMessage() == null || m.getMessage().isBlank() ? m.getClass().getSimpleName() : m.getMessage();
+        int nl = s.indexOf('\n');
+        return (nl < 0 ? s : s.substring(0, nl)).strip();
     }
 
     GenerateSpec spec() {
@@ -146,17 +159,20 @@ public final class BatchGenerate implements Callable<Integer> {
         long t0 = System.nanoTime();
         boolean ours = SparkSession.getDefaultSession().isEmpty(); // a session that was running before (a test, a notebook) stays up
         SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
+        if (spark.sparkContext().isLocal() && !shipModel && !shipped && !model.equals("demo") && !Files.isDirectory(Path.of(model))) {
+            // local mode: the executors are this JVM, so a missing model is a usage error, before any task tries it
+            if (ours) spark.stop();
+            throw new IllegalArgumentException("usage: --model " + model + ": model directory not found");
+        }
         long t1 = System.nanoTime();
         try {
             if (shipModel) spark.sparkContext().addFile(Path.of(model).toAbsolutePath().toString(), true);
-            Dataset<Row> out = BatchGeneration.generateRequests(BatchGeneration.read(spark, input, inFormat), spec);
+            LongAccumulator rowCount = spark.sparkContext().longAccumulator("braindrip rows");
+            LongAccumulator errorCount = spark.sparkContext().longAccumulator("braindrip error rows");
+            Dataset<Row> out = BatchGeneration.generateRequests(BatchGeneration.read(spark, input, inFormat), spec, rowCount, errorCount);
             BatchGeneration.write(out, output, outFormat, overwrite);
             long t2 = System.nanoTime();
-            // counted from what was committed, so a retried task cannot count twice
-            Dataset<Row> written = outFormat.equals("parquet") ? spark.read().parquet(output)
-                    : spark.read().schema("error STRING").json(output);
-            long rows = written.count();
-            long errors = written.filter(col("error").isNotNull()).count();
+            long rows = rowCount.value(), errors = errorCount.value();
             double job = (t2 - t1) / 1e9;
             System.err.printf(Locale.ROOT, "braindrip-spark: %d rows (%d errors) to %s, %.2f s (session start %.2f s, job %.2f s: %.1f rows/s), master %s%n",
                     rows, errors, output, (System.nanoTime() - t0) / 1e9, (t1 - t0) / 1e9, job, rows / job, spark.sparkContext().master());

@@ -16,6 +16,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.LongAccumulator;
 
 /**
  * Batch generation over Spark datasets (docs/spark.md), the API under
@@ -74,9 +75,18 @@ public final class BatchGeneration {
      * Lazy, like any transformation; every action on it generates again (cache it, or write it once).
      */
     public static Dataset<Row> generateRequests(Dataset<Row> requests, GenerateSpec spec) {
+        return generateRequests(requests, spec, null, null);
+    }
+
+    /**
+     * {@link #generateRequests(Dataset, GenerateSpec)} counting the rows made and the error rows
+     * among them. Written by one action (a write), each row counts once: Spark applies a task's
+     * accumulator updates in a result stage once, whatever failed or retried before.
+     */
+    public static Dataset<Row> generateRequests(Dataset<Row> requests, GenerateSpec spec, LongAccumulator rows, LongAccumulator errors) {
         int n = spec.partitions() > 0 ? spec.partitions() : requests.sparkSession().sparkContext().defaultParallelism();
         Dataset<Row> parts = requests.repartitionByRange(n, col("index")).sortWithinPartitions(col("index"));
-        return parts.mapPartitions(new PartitionGeneration(spec), Encoders.row(OutputRows.SCHEMA));
+        return parts.mapPartitions(new PartitionGeneration(spec, rows, errors), Encoders.row(OutputRows.SCHEMA));
     }
 
     /** The output format a path or a format name means: parquet for "parquet" or a path ending in .parquet, else jsonl. */

@@ -94,7 +94,7 @@ public final class ExecutorEngines {
         try {
             m = spec.shippedModel() ? Transformer.load(shipped(spec.model()), device, dtype) : Transformer.load(spec.model(), device, dtype);
         } catch (IOException e) {
-            throw new UncheckedIOException("model " + spec.model() + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(e.getMessage(), e);
         }
         Tokenizer tok = null;
         try {

@@ -17,6 +17,7 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.resource.ResourceInformation;
 import org.apache.spark.sql.Row;
+import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.TaskCompletionListener;
 
 /**
@@ -30,9 +31,12 @@ final class PartitionGeneration implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
 
     private final GenerateSpec spec;
+    private final LongAccumulator rows, errors; // null: not counted
 
-    PartitionGeneration(GenerateSpec spec) {
+    PartitionGeneration(GenerateSpec spec, LongAccumulator rows, LongAccumulator errors) {
         this.spec = spec;
+        this.rows = rows;
+        this.errors = errors;
     }
 
     @Override
@@ -44,16 +48,16 @@ final class PartitionGeneration implements MapPartitionsFunction<Row, Row> {
             if (r.containsKey("gpu")) gpus = r.get("gpu").addresses();
         }
         ExecutorEngines.Engine engine = ExecutorEngines.get(spec, spec.device(gpus));
-        Rows rows = new Rows(requests, engine, spec, task);
+        Rows out = new Rows(requests, engine, spec, task, rows, errors);
         if (task != null) {
             task.addTaskCompletionListener(new TaskCompletionListener() {
                 @Override
                 public void onTaskCompletion(TaskContext context) {
-                    rows.cancel();
+                    out.cancel();
                 }
             });
         }
-        return rows;
+        return out;
     }
 
     /** A request read from the partition: its parsed line and, when it runs, its completion to come. */
@@ -65,12 +69,15 @@ final class PartitionGeneration implements MapPartitionsFunction<Row, Row> {
         private final GenerateSpec spec;
         private final SamplingParams defaults;
         private final TaskContext task;
+        private final LongAccumulator rows, errors;
         private final int window;
         private final ArrayDeque<Pending> pending = new ArrayDeque<>();
         private long emitted;
 
-        Rows(Iterator<Row> in, ExecutorEngines.Engine engine, GenerateSpec spec, TaskContext task) {
+        Rows(Iterator<Row> in, ExecutorEngines.Engine engine, GenerateSpec spec, TaskContext task, LongAccumulator rows, LongAccumulator errors) {
             this.in = in;
+            this.rows = rows;
+            this.errors = errors;
             this.engine = engine;
             this.spec = spec;
             this.defaults = spec.samplingDefaults();
@@ -91,12 +98,19 @@ final class PartitionGeneration implements MapPartitionsFunction<Row, Row> {
             injectedFailure();
             emitted++;
             Line l = p.line();
-            if (p.completion() == null) return OutputRows.error(l.index(), l.id(), l.number(), l.error());
-            try {
-                return OutputRows.of(l.index(), l.id(), Generator.await(p.completion()), engine.text());
-            } catch (RuntimeException e) {
-                return OutputRows.error(l.index(), l.id(), l.number(), JsonlBatch.oneLine(e));
+            String error = l.error();
+            Row row = null;
+            if (error == null) {
+                try {
+                    row = OutputRows.of(l.index(), l.id(), Generator.await(p.completion()), engine.text());
+                } catch (RuntimeException e) {
+                    error = JsonlBatch.oneLine(e);
+                }
             }
+            if (rows != null) rows.add(1);
+            if (error == null) return row;
+            if (errors != null) errors.add(1);
+            return OutputRows.error(l.index(), l.id(), l.number(), error);
         }
 
         /** Reads requests up to the window and submits those that can run, together (admitted as one batch). */

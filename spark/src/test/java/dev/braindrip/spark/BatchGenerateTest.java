@@ -131,12 +131,16 @@ class BatchGenerateTest {
             GenerateSpec spec = GenerateSpec.builder().model(model.toString()).batchSize(16).maxTokens(10).temperature(0.8f).seed(11).partitions(4)
                     .failOnce(2, 20).build();
             Path out = tmp.resolve("spark-retried");
-            BatchGeneration.write(BatchGeneration.generateRequests(BatchGeneration.readJsonl(spark, prompts.toString()), spec), out.toString(), "jsonl",
-                    false);
+            var rows = spark.sparkContext().longAccumulator();
+            var errors = spark.sparkContext().longAccumulator();
+            BatchGeneration.write(BatchGeneration.generateRequests(BatchGeneration.readJsonl(spark, prompts.toString()), spec, rows, errors),
+                    out.toString(), "jsonl", false);
             spark.sparkContext().listenerBus().waitUntilEmpty();
             assertEquals(1, failures.size(), "one attempt failed: " + failures);
             assertTrue(failures.get(0).contains("injected failure: partition 2, attempt 0, after 20 rows"), failures.get(0));
             assertSameLines(cli, readParts(out), "every row once, in order, as the CLI gives it");
+            assertEquals(LINES - 1, rows.value(), "the failed attempt's 20 rows are not counted");
+            assertEquals(3, errors.value());
         } finally {
             spark.sparkContext().removeSparkListener(listener);
         }
