@@ -3,8 +3,9 @@
 # model in the same run (docs/perf/spark-local.md). Rerunnable:
 #   scripts/spark_bench.sh [LINES=10000] [MODEL=<a tiny init-made model>] [MAX_TOKENS=8]
 # Prints one row per run: wall seconds of the whole process (JVM start, model load and, for Spark,
-# the session start included), rows/s, and the overhead against the CLI; then checks that every
-# Spark output equals the CLI's file line for line (no logprobs in this file, so bit-exact).
+# the session start included), rows/s and the overhead against the CLI, then the same for the
+# engine time each reports (without JVM and Spark session start); then checks that every Spark
+# output equals the CLI's file line for line (no logprobs in this file, so bit-exact).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 lines="${1:-10000}"
@@ -36,11 +37,22 @@ for m in 1 2; do
   wall[spark$m]=$(echo "$(now) - $t0" | bc)
   grep 'braindrip-spark:' "$work/spark-$m.err" >&2 || tail -n 5 "$work/spark-$m.err" >&2
 done
-printf '%-22s %8s %10s %14s\n' run wall_s rows_per_s vs_cli
+# engine seconds: the CLI's own summary time (model load, generation, writing: after the JVM start and
+# reading the file) and the Spark job's (reading, model load in the first task, generation, writing:
+# after the JVM and Spark session start)
+engine() { grep -o '[0-9.]* s$' "$1" | tail -n 1 | cut -d' ' -f1; }
+jobs() { grep -o 'job [0-9.]* s' "$1" | tail -n 1 | cut -d' ' -f2; }
+e_cli=$(engine "$work/cli.err")
+printf '%-20s %8s %10s %9s %10s %11s %11s\n' run wall_s rows/s vs_cli engine_s eng_rows/s eng_vs_cli
 for r in cli spark1 spark2; do
   w=${wall[$r]}
-  case $r in cli) name="braindrip generate";; spark1) name="spark local[1]";; spark2) name="spark local[2]";; esac
-  printf '%-22s %8.2f %10.1f %13.1f%%\n' "$name" "$w" "$(echo "$lines / $w" | bc -l)" "$(echo "($w / ${wall[cli]} - 1) * 100" | bc -l)"
+  case $r in
+    cli) name="braindrip generate"; e=$e_cli;;
+    spark1) name="spark local[1]"; e=$(jobs "$work/spark-1.err");;
+    spark2) name="spark local[2]"; e=$(jobs "$work/spark-2.err");;
+  esac
+  printf '%-20s %8.2f %10.1f %8.1f%% %10.2f %11.1f %10.1f%%\n' "$name" "$w" "$(echo "$lines / $w" | bc -l)" \
+    "$(echo "($w / ${wall[cli]} - 1) * 100" | bc -l)" "$e" "$(echo "$lines / $e" | bc -l)" "$(echo "($e / $e_cli - 1) * 100" | bc -l)"
 done
 for m in 1 2; do
   if cat "$work"/spark-$m/part-* | cmp -s - "$work/cli.jsonl"; then echo "local[$m]: output identical to the CLI's ($lines lines)";

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -169,8 +170,18 @@ public final class BatchGenerate implements Callable<Integer> {
             if (shipModel) spark.sparkContext().addFile(Path.of(model).toAbsolutePath().toString(), true);
             LongAccumulator rowCount = spark.sparkContext().longAccumulator("braindrip rows");
             LongAccumulator errorCount = spark.sparkContext().longAccumulator("braindrip error rows");
-            Dataset<Row> out = BatchGeneration.generateRequests(BatchGeneration.read(spark, input, inFormat), spec, rowCount, errorCount);
-            BatchGeneration.write(out, output, outFormat, overwrite);
+            if (inFormat.equals("jsonl") && outFormat.equals("jsonl")) {
+                // JSONL to JSONL: the RDD path, the same rows without the SQL planner's start-up
+                if (overwrite) {
+                    org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(output);
+                    p.getFileSystem(spark.sparkContext().hadoopConfiguration()).delete(p, true);
+                }
+                BatchGeneration.generateJsonl(JavaSparkContext.fromSparkContext(spark.sparkContext()), input, spec, rowCount, errorCount)
+                        .saveAsTextFile(output);
+            } else {
+                Dataset<Row> out = BatchGeneration.generateRequests(BatchGeneration.read(spark, input, inFormat), spec, rowCount, errorCount);
+                BatchGeneration.write(out, output, outFormat, overwrite);
+            }
             long t2 = System.nanoTime();
             long rows = rowCount.value(), errors = errorCount.value();
             double job = (t2 - t1) / 1e9;

@@ -5,8 +5,11 @@ import static org.apache.spark.sql.functions.struct;
 import static org.apache.spark.sql.functions.to_json;
 
 import dev.braindrip.generate.JsonlBatch;
+import java.util.Iterator;
 import java.util.Locale;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -17,6 +20,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
+import scala.Tuple2;
 
 /**
  * Batch generation over Spark datasets (docs/spark.md), the API under
@@ -87,6 +91,48 @@ public final class BatchGeneration {
         int n = spec.partitions() > 0 ? spec.partitions() : requests.sparkSession().sparkContext().defaultParallelism();
         Dataset<Row> parts = requests.repartitionByRange(n, col("index")).sortWithinPartitions(col("index"));
         return parts.mapPartitions(new PartitionGeneration(spec, rows, errors), Encoders.row(OutputRows.SCHEMA));
+    }
+
+    /**
+     * JSONL in, the CLI's output lines out, on Spark's RDD API: the same requests, partitioning and
+     * rows as {@link #readJsonl} + {@link #generateRequests} + {@link #write} to JSONL, without the
+     * SQL planner (whose start-up costs seconds on a small machine). Lazy; save it once
+     * ({@code saveAsTextFile} commits through the same Hadoop committer).
+     */
+    public static JavaRDD<String> generateJsonl(JavaSparkContext sc, String path, GenerateSpec spec, LongAccumulator rows, LongAccumulator errors) {
+        int n = spec.partitions() > 0 ? spec.partitions() : sc.defaultParallelism();
+        JavaPairRDD<Long, Tuple2<Long, String>> requests = sc.textFile(path).zipWithIndex()
+                .filter(t -> !JsonlBatch.isBlank(t._1()))
+                .zipWithIndex()
+                .mapToPair(t -> new Tuple2<>(t._2(), new Tuple2<>(t._1()._2() + 1, t._1()._1())));
+        PartitionGeneration generation = new PartitionGeneration(spec, rows, errors);
+        return requests.sortByKey(true, n).mapPartitions(it -> {
+            Iterator<Row> in = new Iterator<>() {
+                @Override
+                public boolean hasNext() {
+                    return it.hasNext();
+                }
+
+                @Override
+                public Row next() {
+                    Tuple2<Long, Tuple2<Long, String>> t = it.next();
+                    return RowFactory.create(t._1(), t._2()._1(), t._2()._2());
+                }
+            };
+            Iterator<Row> out = generation.call(in);
+            int json = OutputRows.SCHEMA.fieldIndex("json");
+            return new Iterator<String>() {
+                @Override
+                public boolean hasNext() {
+                    return out.hasNext();
+                }
+
+                @Override
+                public String next() {
+                    return out.next().getString(json);
+                }
+            };
+        });
     }
 
     /** The output format a path or a format name means: parquet for "parquet" or a path ending in .parquet, else jsonl. */

@@ -141,6 +141,17 @@ class BatchGenerateTest {
             assertSameLines(cli, readParts(out), "every row once, in order, as the CLI gives it");
             assertEquals(LINES - 1, rows.value(), "the failed attempt's 20 rows are not counted");
             assertEquals(3, errors.value());
+            // the same through the RDD path of BatchGenerate's JSONL-to-JSONL runs
+            failures.clear();
+            Path rdd = tmp.resolve("spark-retried-rdd");
+            var rows2 = spark.sparkContext().longAccumulator();
+            BatchGeneration.generateJsonl(org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext()), prompts.toString(),
+                    spec.toBuilder().failOnce(1, 7).build(), rows2, null).saveAsTextFile(rdd.toString());
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+            assertEquals(1, failures.size(), "one attempt failed: " + failures);
+            assertTrue(failures.get(0).contains("injected failure: partition 1, attempt 0, after 7 rows"), failures.get(0));
+            assertSameLines(cli, readParts(rdd), "every row once through the RDD path");
+            assertEquals(LINES - 1, rows2.value());
         } finally {
             spark.sparkContext().removeSparkListener(listener);
         }
