@@ -157,14 +157,13 @@ public final class BatchGenerate implements Callable<Integer> {
         if (shipModel && !Files.isDirectory(Path.of(model))) throw new IllegalArgumentException("usage: --ship-model needs a local model directory, got " + model);
         SparkConf conf = new SparkConf().setAppName("braindrip BatchGenerate");
         if (!conf.contains("spark.master")) conf.setMaster(master != null ? master : "local[*]");
+        if (conf.get("spark.master").startsWith("local") && !shipModel && !shipped && !model.equals("demo") && !Files.isDirectory(Path.of(model))) {
+            // local mode: the executors are this JVM, so a missing model is a usage error, before Spark starts
+            throw new IllegalArgumentException("usage: --model " + model + ": model directory not found");
+        }
         long t0 = System.nanoTime();
         boolean ours = SparkSession.getDefaultSession().isEmpty(); // a session that was running before (a test, a notebook) stays up
         SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-        if (spark.sparkContext().isLocal() && !shipModel && !shipped && !model.equals("demo") && !Files.isDirectory(Path.of(model))) {
-            // local mode: the executors are this JVM, so a missing model is a usage error, before any task tries it
-            if (ours) spark.stop();
-            throw new IllegalArgumentException("usage: --model " + model + ": model directory not found");
-        }
         long t1 = System.nanoTime();
         try {
             if (shipModel) spark.sparkContext().addFile(Path.of(model).toAbsolutePath().toString(), true);

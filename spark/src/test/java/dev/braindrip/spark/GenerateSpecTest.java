@@ -61,6 +61,9 @@ class GenerateSpecTest {
         r = BatchGenerateTest.capture(() -> BatchGenerate.run("--model", "demo", "--input", "x.jsonl", "--output", "o", "--output-format", "csv"));
         assertEquals(2, r.code());
         assertTrue(r.err().contains("format must be jsonl or parquet, got 'csv'"), r.err());
+        r = BatchGenerateTest.capture(() -> BatchGenerate.run("--model", "/nonexistent/model", "--input", "x.jsonl", "--output", "o", "--master", "local[1]"));
+        assertEquals(2, r.code());
+        assertEquals("braindrip-spark: usage: --model /nonexistent/model: model directory not found", r.err().strip());
         r = BatchGenerateTest.capture(() -> BatchGenerate.run("--input", "x.jsonl"));
         assertEquals(2, r.code());
         assertTrue(r.err().startsWith("braindrip-spark: Missing required options"), r.err());
