@@ -1,16 +1,13 @@
 package dev.braindrip.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.braindrip.generate.Completion;
 import dev.braindrip.generate.Generator;
 import dev.braindrip.generate.GeneratorOptions;
+import dev.braindrip.generate.JsonlBatch;
+import dev.braindrip.generate.JsonlBatch.Line;
 import dev.braindrip.generate.Prompt;
 import dev.braindrip.generate.SamplingParams;
-import dev.braindrip.generate.TokenLogprob;
 import dev.braindrip.model.Session;
 import dev.braindrip.model.Transformer;
 import dev.braindrip.tensor.Device;
@@ -26,7 +23,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import me.tongfei.progressbar.ProgressBar;
@@ -45,8 +41,6 @@ import picocli.CommandLine.Option;
         description = "Batch generation: one JSON object per line with 'id' and one of 'prompt', 'tokens' or 'messages', plus optional "
                 + "vLLM SamplingParams fields; one output line per input line, in input order.")
 public final class GenerateCommand implements Callable<Integer> {
-    static final ObjectMapper JSON = new ObjectMapper();
-
     @Mixin
     CommonOptions common;
 
@@ -102,9 +96,6 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--kv-budget", paramLabel = "BYTES", description = "KV-cache memory for all sequences, e.g. 2G or 512M (default: 4G).")
     String kvBudget;
 
-    /** One input line: its parsed request, or the reason it cannot run. */
-    private record Line(int number, JsonNode id, Prompt prompt, SamplingParams params, String error) {}
-
     @Override
     public Integer call() throws Exception {
         Session.Streaming stream = parseStreaming(streaming);
@@ -136,7 +127,7 @@ public final class GenerateCommand implements Callable<Integer> {
                         continue;
                     }
                     try {
-                        int[] p = encode(m, tok, l.prompt());
+                        int[] p = JsonlBatch.encode(m, tok, l.prompt());
                         ids.add(p);
                         errors.add(null);
                         longest = (int) Math.min(Integer.MAX_VALUE, Math.max(longest, (long) p.length + l.params().maxTokens()));
@@ -161,8 +152,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     try (ProgressBar bar = progress(lines.size())) {
                         for (int i = 0; i < lines.size(); i++) {
                             Line l = lines.get(i);
-                            ObjectNode o = JSON.createObjectNode();
-                            o.set("id", l.id());
+                            ObjectNode o;
                             String err = errors.get(i);
                             Completion c = null;
                             if (err == null) {
@@ -173,12 +163,12 @@ public final class GenerateCommand implements Callable<Integer> {
                                 }
                             }
                             if (c == null) {
-                                o.put("error", "line " + l.number() + ": " + err);
+                                o = JsonlBatch.errorRow(l.id(), l.number(), err);
                                 failed++;
                             } else {
-                                write(o, c, text);
+                                o = JsonlBatch.row(l.id(), c, text);
                             }
-                            w.write(JSON.writeValueAsString(o));
+                            w.write(JsonlBatch.toJson(o));
                             w.write('\n');
                             w.flush();
                             if (bar != null) bar.step();
@@ -197,34 +187,6 @@ public final class GenerateCommand implements Callable<Integer> {
 
     private static double rate(long n, double seconds) {
         return seconds > 0 ? n / seconds : 0;
-    }
-
-    private static int[] encode(Transformer m, dev.braindrip.io.tokenizer.Tokenizer tok, Prompt p) {
-        int[] ids = Generator.encode(p, tok, m.config().vocabSize());
-        if (ids.length > m.config().maxPositions()) {
-            throw new IllegalArgumentException("prompt: " + ids.length + " tokens, more than the model's context (max_position_embeddings "
-                    + m.config().maxPositions() + ")");
-        }
-        return ids;
-    }
-
-    private void write(ObjectNode o, Completion c, boolean text) {
-        if (text) o.put("text", c.text());
-        ArrayNode t = o.putArray("tokens");
-        for (int id : c.tokens()) t.add(id);
-        o.put("finish_reason", c.finishReason().label());
-        o.put("prompt_tokens", c.promptTokens());
-        o.put("generated_tokens", c.generatedTokens());
-        if (!c.logprobs().isEmpty()) {
-            ArrayNode lps = o.putArray("logprobs");
-            for (TokenLogprob lp : c.logprobs()) {
-                ObjectNode e = lps.addObject();
-                e.put("token", lp.token());
-                e.put("logprob", lp.logprob());
-                ArrayNode top = e.putArray("top");
-                for (int k = 0; k < lp.topIds().length; k++) top.addArray().add(lp.topIds()[k]).add(lp.topLogprobs()[k]);
-            }
-        }
     }
 
     private Writer output() throws IOException {
@@ -252,119 +214,15 @@ public final class GenerateCommand implements Callable<Integer> {
         int number = 0;
         for (String raw : Files.readAllLines(file, StandardCharsets.UTF_8)) {
             number++;
-            if (raw.isBlank()) continue;
-            JsonNode n;
+            if (JsonlBatch.isBlank(raw)) continue;
             try {
-                n = JSON.readTree(raw);
-            } catch (JsonProcessingException e) {
-                throw new IllegalArgumentException(file + ": line " + number + " is not valid JSON (" + e.getOriginalMessage() + ")");
-            }
-            if (n == null || !n.isObject()) throw new IllegalArgumentException(file + ": line " + number + " is not a JSON object");
-            if (!n.has("prompt") && !n.has("tokens") && !n.has("messages")) {
-                throw new IllegalArgumentException(file + ": line " + number + " has none of 'prompt', 'tokens' and 'messages'");
-            }
-            JsonNode id = n.has("id") ? n.get("id") : com.fasterxml.jackson.databind.node.NullNode.getInstance();
-            try {
-                out.add(new Line(number, id, prompt(n), params(n, defaults, seed + out.size()), null));
-            } catch (IllegalArgumentException e) {
-                out.add(new Line(number, id, null, null, Main.oneLine(e)));
+                out.add(JsonlBatch.parse(raw, number, out.size(), defaults, seed));
+            } catch (JsonlBatch.MalformedLineException e) {
+                throw new IllegalArgumentException(file + ": line " + number + " " + e.getMessage());
             }
         }
         if (out.isEmpty()) throw new IllegalArgumentException(file + ": no prompts (the file has no JSON lines)");
         return out;
-    }
-
-    private static Prompt prompt(JsonNode n) {
-        int kinds = (n.has("prompt") ? 1 : 0) + (n.has("tokens") ? 1 : 0) + (n.has("messages") ? 1 : 0);
-        if (kinds > 1) throw new IllegalArgumentException("give one of 'prompt', 'tokens' and 'messages', not several");
-        if (n.has("prompt")) {
-            if (!n.get("prompt").isTextual()) throw new IllegalArgumentException("prompt must be a string");
-            return Prompt.text(n.get("prompt").asText());
-        }
-        if (n.has("tokens")) {
-            JsonNode t = n.get("tokens");
-            if (!t.isArray() || t.isEmpty()) throw new IllegalArgumentException("tokens must be a non-empty array of token ids");
-            int[] ids = new int[t.size()];
-            for (int i = 0; i < ids.length; i++) {
-                if (!t.get(i).canConvertToInt() || !t.get(i).isIntegralNumber()) throw new IllegalArgumentException("tokens[" + i + "] is not a token id");
-                ids[i] = t.get(i).asInt();
-            }
-            return Prompt.tokens(ids);
-        }
-        JsonNode msgs = n.get("messages");
-        if (!msgs.isArray() || msgs.isEmpty()) throw new IllegalArgumentException("messages must be a non-empty array of {\"role\", \"content\"}");
-        List<Map<String, Object>> list = new ArrayList<>();
-        for (int i = 0; i < msgs.size(); i++) {
-            JsonNode m = msgs.get(i);
-            if (!m.isObject() || !m.path("role").isTextual() || !m.has("content")) {
-                throw new IllegalArgumentException("messages[" + i + "] must be an object with a string 'role' and a 'content'");
-            }
-            @SuppressWarnings("unchecked")
-            Map<String, Object> map = JSON.convertValue(m, Map.class);
-            list.add(map);
-        }
-        return Prompt.chat(list);
-    }
-
-    private static SamplingParams params(JsonNode n, SamplingParams d, long lineSeed) {
-        SamplingParams.Builder b = d.toBuilder();
-        for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            JsonNode v = n.get(f);
-            switch (f) {
-                case "id", "prompt", "tokens", "messages" -> { }
-                case "max_tokens" -> b.maxTokens(integer(f, v));
-                case "temperature" -> b.temperature(number(f, v));
-                case "top_k" -> b.topK(integer(f, v));
-                case "top_p" -> b.topP(number(f, v));
-                case "min_p" -> b.minP(number(f, v));
-                case "repetition_penalty" -> b.repetitionPenalty(number(f, v));
-                case "presence_penalty" -> b.presencePenalty(number(f, v));
-                case "frequency_penalty" -> b.frequencyPenalty(number(f, v));
-                case "ignore_eos" -> {
-                    if (!v.isBoolean()) throw new IllegalArgumentException("ignore_eos must be true or false");
-                    b.ignoreEos(v.asBoolean());
-                }
-                case "seed" -> {
-                    if (!v.isIntegralNumber() || !v.canConvertToLong()) throw new IllegalArgumentException("seed must be an integer");
-                    b.seed(v.asLong());
-                }
-                case "logprobs" -> b.logprobs(integer(f, v));
-                case "stop" -> {
-                    List<String> s = new ArrayList<>();
-                    if (v.isTextual()) {
-                        s.add(v.asText());
-                    } else if (v.isArray()) {
-                        for (JsonNode e : v) {
-                            if (!e.isTextual()) throw new IllegalArgumentException("stop must be a string or a list of strings");
-                            s.add(e.asText());
-                        }
-                    } else {
-                        throw new IllegalArgumentException("stop must be a string or a list of strings");
-                    }
-                    b.stop(s);
-                }
-                case "stop_token_ids" -> {
-                    if (!v.isArray()) throw new IllegalArgumentException("stop_token_ids must be a list of token ids");
-                    List<Integer> s = new ArrayList<>();
-                    for (JsonNode e : v) s.add(integer("stop_token_ids", e));
-                    b.stopTokenIds(s);
-                }
-                default -> throw new IllegalArgumentException("unknown field '" + f + "'");
-            }
-        }
-        if (!n.has("seed")) b.seed(lineSeed);
-        return b.build();
-    }
-
-    private static int integer(String field, JsonNode v) {
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) throw new IllegalArgumentException(field + " must be an integer, got " + v);
-        return v.asInt();
-    }
-
-    private static float number(String field, JsonNode v) {
-        if (!v.isNumber()) throw new IllegalArgumentException(field + " must be a number, got " + v);
-        return (float) v.asDouble();
     }
 
     static Session.Streaming parseStreaming(String s) {
