@@ -19,10 +19,85 @@
 #include <cstring>
 #include <vector>
 
+#include "attention_simd.hpp"
 #include "attention_tile.hpp"
 #include "braindrip/attention.h"
 #include "braindrip/detail/attention_plan.hpp"
 #include "cpu_common.hpp"
+
+#include <cstdlib>
+
+#include "braindrip/common.h"
+
+// ---- the vector tile kernels, once per width (attention_simd.inc; attention_simd.hpp says why)
+
+namespace bd::cpu::simd8 {
+#define BD_SIMD_W 8
+#include "attention_simd.inc"
+#undef BD_SIMD_W
+}  // namespace bd::cpu::simd8
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")
+namespace bd::cpu::simd16 {
+#define BD_SIMD_W 16
+#include "attention_simd.inc"
+#undef BD_SIMD_W
+}  // namespace bd::cpu::simd16
+#pragma GCC pop_options
+
+namespace bd::cpu {
+
+namespace {
+template <class K>
+TileSimd make_tile_simd(const char* isa) {
+    return TileSimd{K::W, isa, K::scores_wide, K::softmax_wide, K::scores_narrow, K::softmax_narrow,
+                    K::pv, K::exp2_n, K::round_n};
+}
+struct Simd8 {
+    static constexpr int W = simd8::W;
+    static constexpr auto scores_wide = simd8::scores_wide;
+    static constexpr auto softmax_wide = simd8::softmax_wide;
+    static constexpr auto scores_narrow = simd8::scores_narrow;
+    static constexpr auto softmax_narrow = simd8::softmax_narrow;
+    static constexpr auto pv = simd8::pv;
+    static constexpr auto exp2_n = simd8::exp2_n;
+    static constexpr auto round_n = simd8::round_n;
+};
+struct Simd16 {
+    static constexpr int W = simd16::W;
+    static constexpr auto scores_wide = simd16::scores_wide;
+    static constexpr auto softmax_wide = simd16::softmax_wide;
+    static constexpr auto scores_narrow = simd16::scores_narrow;
+    static constexpr auto softmax_narrow = simd16::softmax_narrow;
+    static constexpr auto pv = simd16::pv;
+    static constexpr auto exp2_n = simd16::exp2_n;
+    static constexpr auto round_n = simd16::round_n;
+};
+
+TileSimd choose_tile_simd() {
+    const char* want = std::getenv("BRAINDRIP_CPU_ISA");
+    const bool avx2_only = want && std::strcmp(want, "avx2") == 0;
+    __builtin_cpu_init();
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    if (avx512 && !avx2_only) return make_tile_simd<Simd16>("avx512");
+    return make_tile_simd<Simd8>("avx2");
+}
+}  // namespace
+
+const TileSimd& tile_simd() {
+    static const TileSimd k = choose_tile_simd();
+    return k;
+}
+
+}  // namespace bd::cpu
+
+extern "C" const char* bd_cpu_attention_isa(void) { return bd::cpu::tile_simd().isa; }
+extern "C" void bd_cpu_attention_exp2(const float* x, float* y, int n) { bd::cpu::tile_simd().exp2_n(x, y, n); }
+extern "C" void bd_cpu_attention_round(const float* x, float* y, int n, int dtype) {
+    bd::cpu::tile_simd().round_n(x, y, n, dtype);
+}
 
 namespace bd::cpu {
 
@@ -34,28 +109,31 @@ using attn::TileRange;
 namespace {
 
 struct Scratch {
-    std::vector<float> q;    // (M, D) query rows of the block
-    std::vector<float> kt;   // (D, N) key tile, transposed
-    std::vector<float> vt;   // (N, Dv) value tile
-    std::vector<float> row;  // (D) one key row before transposing
-    std::vector<float> acc;  // (M, Dv) unnormalised output
-    std::vector<float> m, l; // (M) running max (raw units) and running sum
-    std::vector<float> s;    // (N) scores, then probabilities, of one row
+    std::vector<float> q;      // (M, D) query rows of the block
+    std::vector<float> qt;     // (D, Mp) the same, transposed and zero-padded to Mp rows (wide mode)
+    std::vector<float> kr;     // (N, D) key tile, when it cannot be read in place
+    std::vector<float> vr;     // (N, Dv) value tile, likewise
+    std::vector<float> s;      // (N, Mp) or (M, N) scores, then probabilities
+    std::vector<float> acc;    // (Mp, Dv) unnormalised output
+    std::vector<float> m, l;   // (Mp) running max (raw units) and running sum
+    std::vector<float> alpha;  // (Mp) each row's rescale factor of the current tile
 
     void resize(const Plan& pl) {
         const size_t M = pl.tile_m, N = pl.tile_n, D = pl.p.head_dim, Dv = pl.p.head_dim_v;
+        const size_t Mp = (M + 15) / 16 * 16;
         q.resize(M * D);
-        kt.resize(D * N);
-        vt.resize(N * Dv);
-        row.resize(D);
-        acc.resize(M * Dv);
-        m.resize(M);
-        l.resize(M);
-        s.resize(N);
+        qt.resize(D * Mp);
+        kr.resize(N * D);
+        vr.resize(N * Dv);
+        s.resize(N * Mp);
+        acc.resize(Mp * Dv);
+        m.resize(Mp);
+        l.resize(Mp);
+        alpha.resize(Mp);
     }
 };
 
-// ---- kernels (load_row, scores_row_any, pv_row: attention_tile.hpp)
+// ---- kernels (load_row: attention_tile.hpp; the tile products and softmax: attention_simd.hpp)
 
 // Split-half RoPE of one key row at position pos, rounded to the storage type (the CUDA kernel
 // rotates the tile in shared memory and stores it back in the storage type).
@@ -100,13 +178,25 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
     const attn::RowLimits first = attn::row_limits(mk, i0), last = attn::row_limits(mk, i1);
     const int hk = pl.kv_head(hb);
 
+    // Q rows; in wide mode also transposed to (D, Mp), rows nr..Mp zero (their scores are 0 and
+    // their softmax state is never read)
+    const TileSimd& ks = tile_simd();
+    const bool wide = tile_wide(nr, ks);
+    const int Mp = wide ? tile_rows_padded(nr, ks) : nr;
+    const int64_t sj = wide ? Mp : 1, sr = wide ? 1 : N;  // score (r, j) at s[j * sj + r * sr]
     float* q = w.q.data();
     for (int r = 0; r < nr; ++r)
         load_row(p.q, dt, pl.q_offset(b, si, pl.row_query(r0 + r), pl.row_head(r0 + r, hb)), D, q + r * D);
+    if (wide)
+        for (int d = 0; d < D; ++d)
+            for (int r = 0; r < Mp; ++r) w.qt[static_cast<size_t>(d) * Mp + r] = r < nr ? q[r * D + d] : 0.f;
     std::fill(w.m.begin(), w.m.end(), -INFINITY);
     std::fill(w.l.begin(), w.l.end(), 0.f);
     std::fill(w.acc.begin(), w.acc.end(), 0.f);
     const bool softcap = p.softcap > 0.f;
+    // F32 keys and values are read in place (row j at base + j * row stride); other storage types,
+    // and keys rotated here, go through the tile scratch in F32
+    const bool k_direct = dt == BD_F32 && !p.k_rope_positions, v_direct = dt == BD_F32;
 
     for (int t = tb; t < te; ++t) {
         int tile = 0, which = 3;  // dense: every row sees every visited tile
@@ -116,56 +206,60 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
             tile = tr.tile(t);
         const int k0 = tile * N;
         const int nk = std::min(N, sk - k0);
-        // K tile, transposed, zero beyond the sequence (0 x garbage can be NaN)
-        float* kt = w.kt.data();
-        for (int j = 0; j < nk; ++j) {
-            load_row(p.k, dt, pl.k_offset(b, si, k0 + j, hk), D, w.row.data());
-            if (p.k_rope_positions)
-                rope_row(w.row.data(), D, static_cast<float>(p.k_rope_positions[pl.rope_offset(b, si, k0 + j)]),
-                         pl.rope_inv_freq, dt);
-            for (int d = 0; d < D; ++d) kt[d * N + j] = w.row[d];
+        const float* kp = w.kr.data();
+        int64_t ldk = D;
+        if (k_direct) {
+            kp = static_cast<const float*>(p.k) + pl.k_offset(b, si, k0, hk);
+            ldk = p.k_row_stride;
+        } else {
+            for (int j = 0; j < nk; ++j) {
+                float* row = w.kr.data() + static_cast<size_t>(j) * D;
+                load_row(p.k, dt, pl.k_offset(b, si, k0 + j, hk), D, row);
+                if (p.k_rope_positions)
+                    rope_row(row, D, static_cast<float>(p.k_rope_positions[pl.rope_offset(b, si, k0 + j)]),
+                             pl.rope_inv_freq, dt);
+            }
         }
-        for (int d = 0; d < D; ++d)
-            for (int j = nk; j < N; ++j) kt[d * N + j] = 0.f;
-        float* vt = w.vt.data();
-        for (int j = 0; j < nk; ++j) load_row(p.v, dt, pl.v_offset(b, si, k0 + j, hk), Dv, vt + j * Dv);
-        std::fill(vt + static_cast<size_t>(nk) * Dv, vt + static_cast<size_t>(N) * Dv, 0.f);
+        const float* vp = w.vr.data();
+        int64_t ldv = Dv;
+        if (v_direct) {
+            vp = static_cast<const float*>(p.v) + pl.v_offset(b, si, k0, hk);
+            ldv = p.v_row_stride;
+        } else {
+            for (int j = 0; j < nk; ++j)
+                load_row(p.v, dt, pl.v_offset(b, si, k0 + j, hk), Dv, w.vr.data() + static_cast<size_t>(j) * Dv);
+        }
         const bool masked = attn::tile_needs_mask32(first, last, sk, sink, k0, N) ||
                             (sparse && !attn::sparse_tile_full(which, qb_lo, qb_hi));
 
-        for (int r = 0; r < nr; ++r) {
-            float* s = w.s.data();
-            scores_row_any(q + r * D, kt, D, N, s);  // S = Q.K^T as N-wide FMA streams
-            if (softcap)
-                for (int j = 0; j < N; ++j) s[j] = attn::softcap_tanh(s[j], pl.softcap_pre2);
-            if (masked) {
+        // S = Q.K^T (0 for keys past the sequence, as a zero-filled key row gives)
+        float* s = w.s.data();
+        if (wide)
+            ks.scores_wide(w.qt.data(), Mp, kp, ldk, nk, N, D, s);
+        else
+            ks.scores_narrow(q, nr, kp, ldk, nk, N, D, s);
+        if (softcap || masked) {
+            for (int r = 0; r < nr; ++r) {
+                float* sr0 = s + r * sr;
+                if (softcap)
+                    for (int j = 0; j < N; ++j) sr0[j * sj] = attn::softcap_tanh(sr0[j * sj], pl.softcap_pre2);
+                if (!masked) continue;
                 const int64_t i = pl.row_query(r0 + r);
                 const attn::RowLimits lim = attn::row_limits(mk, i);
                 if (sparse && !attn::sparse_row_sees(which, attn::query_block(mk, i, p.block_size), qb_lo)) {
-                    for (int j = 0; j < N; ++j) s[j] = -INFINITY;  // this row's layout lacks the block
+                    for (int j = 0; j < N; ++j) sr0[j * sj] = -INFINITY;  // this row's layout lacks the block
                 } else {
                     for (int j = 0; j < N; ++j)
-                        if (!attn::visible32(lim, sk, sink, k0 + j)) s[j] = -INFINITY;
+                        if (!attn::visible32(lim, sk, sink, k0 + j)) sr0[j * sj] = -INFINITY;
                 }
             }
-            // online softmax (raw units; exp2 with the folded scale)
-            float mx = w.m[r];
-            for (int j = 0; j < N; ++j) mx = std::max(mx, s[j]);
-            const float m_use = mx == -INFINITY ? 0.f : mx;
-            const float alpha = std::exp2((w.m[r] - m_use) * pl.sl2);
-            w.m[r] = mx;
-            const float ms = m_use * pl.sl2;
-            float lsum = 0.f;
-            for (int j = 0; j < N; ++j) {
-                const float e = std::exp2(std::fma(s[j], pl.sl2, -ms));
-                lsum += e;
-                s[j] = round_to(dt, e);  // P in the storage precision before P.V
-            }
-            w.l[r] = w.l[r] * alpha + lsum;
-            float* a = w.acc.data() + static_cast<size_t>(r) * Dv;
-            for (int c = 0; c < Dv; ++c) a[c] *= alpha;
-            pv_row(s, vt, nk, Dv, a);
         }
+        // online softmax (raw units; exp2 with the folded scale), then acc = acc * alpha + P.V
+        if (wide)
+            ks.softmax_wide(s, N, Mp, pl.sl2, dt, w.m.data(), w.l.data(), w.alpha.data());
+        else
+            ks.softmax_narrow(s, nr, N, pl.sl2, dt, w.m.data(), w.l.data(), w.alpha.data());
+        ks.pv(s, sj, sr, nr, nk, vp, ldv, Dv, w.alpha.data(), w.acc.data());
     }
 
     // epilogue: O = acc / l (zeros for an empty row), lse = m*scale + ln(l) (+ learned sink)

@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
+#include <random>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +23,8 @@
 #include <vector>
 
 #include "attention_ref.hpp"
+#include "attention_simd.hpp"
+#include "cpu_common.hpp"
 #include "test_support.hpp"
 #include "braindrip/attention.h"
 #include "braindrip/cpu_runtime.h"
@@ -413,6 +417,54 @@ void run_case(const bdt::Case& c) {
                     chk.err_lse, chk.bound_lse);
 }
 
+// The vector exp2 and probability rounding of the tile kernels (attention_simd.inc), in the ISA this
+// process uses (ctest runs the file once as chosen and once with BRAINDRIP_CPU_ISA=avx2):
+//   - exp2 within 2^-22 relative of the F64 value wherever that is a normal F32, exactly 0 at and
+//     below -127 and at -inf, exactly 1 at 0, NaN for NaN;
+//   - rounding of probabilities to BF16 / F16 bit-identical to the scalar round_to (cpu_common.hpp)
+//     on random values in [0, 1], F16 subnormals, the 2^-14 boundary and ties.
+void test_simd_math() {
+    std::printf("tile kernels: %s\n", bd_cpu_attention_isa());
+    std::vector<float> x;
+    for (int i = 0; i <= 140000; ++i) x.push_back(-140.f + i * 1e-3f);
+    for (float v : {0.f, -0.f, -1e-30f, -126.f, -126.5f, -127.f, -127.5f, -1e30f, -INFINITY, NAN}) x.push_back(v);
+    std::vector<float> y(x.size());
+    bd_cpu_attention_exp2(x.data(), y.data(), static_cast<int>(x.size()));
+    int bad = 0;
+    std::string first;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const double want = std::exp2(static_cast<double>(x[i]));
+        bool ok;
+        if (std::isnan(x[i])) ok = std::isnan(y[i]);
+        else if (x[i] <= -127.f) ok = y[i] == 0.f;
+        else if (x[i] == 0.f) ok = y[i] == 1.f;
+        else if (want < 0x1p-126) ok = y[i] >= 0.f && y[i] < 0x1p-125;
+        else ok = std::fabs(y[i] / want - 1.0) <= 0x1p-22;
+        if (!ok && bad++ == 0) first = "x " + std::to_string(x[i]) + " got " + std::to_string(y[i]);
+    }
+    report(bad == 0, "vector exp2 on " + std::to_string(x.size()) + " values", first);
+
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u01(0.f, 1.f);
+    std::vector<float> e;
+    for (int i = 0; i < 100000; ++i) e.push_back(u01(rng));
+    for (int i = 0; i < 20000; ++i) e.push_back(u01(rng) * 0x1p-13f);  // F16 subnormals and the boundary
+    for (int i = 0; i <= 2048; ++i) e.push_back(i * 0x1p-25f);          // ties on the subnormal grid
+    for (float v : {0.f, 1.f, 0x1p-14f, 0x1p-24f, 0x1.ffep-15f, 0x1.002p-14f, 0.99999994f}) e.push_back(v);
+    for (int dt : {BD_BF16, BD_F16}) {
+        std::vector<float> r(e.size());
+        bd_cpu_attention_round(e.data(), r.data(), static_cast<int>(e.size()), dt);
+        int wrong = 0;
+        std::string why;
+        for (size_t i = 0; i < e.size(); ++i) {
+            const float want = bd::cpu::round_to(dt, e[i]);
+            if (std::memcmp(&want, &r[i], 4) != 0 && wrong++ == 0)
+                why = "value " + std::to_string(e[i]) + " got " + std::to_string(r[i]) + " want " + std::to_string(want);
+        }
+        report(wrong == 0, std::string("vector rounding to ") + (dt == BD_BF16 ? "BF16" : "F16"), why);
+    }
+}
+
 // 1..8 splits of the same call agree with one another (not only each with the oracle).
 void test_split_agreement() {
     for (int dt : {BD_F32, BD_BF16}) {
@@ -563,6 +615,7 @@ int main(int argc, char** argv) {
     test_flat();
     test_sparse_plan();
     test_sparse_abi();
+    test_simd_math();
     const double t0 = now_s();
     std::vector<bdt::Case> cases = bdt::standard_cases(quick);
     const std::vector<bdt::Case> sparse = bdt::sparse_cases(quick);
