@@ -9,9 +9,13 @@
 //     a max of -inf replaced by 0 before exponentiating, a zero sum giving zeros and lse = -inf;
 //   - for F16/BF16 the probabilities rounded to the storage type before P.V, sums in F32;
 //   - the same split-KV boundaries, F32 workspace and LSE merge (learned sink added once).
-// Memory stays O(S.D): one block's Q tile, one K tile (transposed, so the score loop is a stream
-// of FMAs over N keys that the compiler vectorizes), one V tile and the M x Dv accumulator per
-// thread. Blocks (batch, head block, query tile, split) run in parallel with OpenMP.
+// The tile products and the softmax are vector kernels (attention_simd.hpp / .inc, AVX-512 when the
+// CPU has it, else AVX2): S^T = K.Q^T over the transposed query tile (one vector = W query rows, so
+// neither the score nor the softmax loop needs a horizontal sum), P.V register-blocked over 4 rows x
+// 64 columns, exp2 a polynomial; blocks of a few rows (decode) take vector dot products instead.
+// Memory stays O(S.D): one block's Q tile (and its transpose), the M x Dv accumulator, and K / V
+// tiles only where they cannot be read in place (F16/BF16, keys rotated here) per thread.
+// Blocks (batch, head block, query tile, split) run in parallel with OpenMP.
 #include <omp.h>
 
 #include <algorithm>
@@ -347,9 +351,33 @@ int attention_forward(const Plan& pl) {
     return BD_OK;
 }
 
-int resolve_splits(const bd_attention_params& p) {
-    if (p.num_splits == 0) return 1;  // auto on the CPU: parallelism comes from query tiles
-    return p.num_splits;
+}  // namespace
+
+// num_splits = 0 on the CPU: split the keys only when the (batch, head block, query tile) blocks
+// are too few to keep the threads busy (decode: B x Hkv blocks of one tile), up to 8 work items
+// with at least 4 key tiles per split. A function of the shape alone, never of the thread count,
+// so that a workspace query and the call it sizes always agree.
+int auto_splits(const bd_attention_params& p) {
+    const attn::Tile t = attn::tile_for(p.dtype, p.head_dim);
+    const bool pk = attn::pack_gqa(p.heads_q, p.heads_kv, p.seqlen_q, attn::layout_heads(p));
+    const int64_t group = p.heads_kv > 0 ? p.heads_q / p.heads_kv : 1;
+    const int64_t items =
+        p.batch * (pk ? p.heads_kv : p.heads_q) * attn::ceil_div(p.seqlen_q * (pk ? group : 1), t.m);
+    constexpr int64_t kItems = 8, kTilesPerSplit = 4;
+    if (items <= 0 || items >= kItems) return 1;
+    const int64_t splits = attn::min64(attn::min64(attn::ceil_div(kItems, items),
+                                                   attn::ceil_div(p.seqlen_k, t.n) / kTilesPerSplit),
+                                       attn::kMaxSplits);
+    return static_cast<int>(attn::max64(splits, 1));
+}
+
+namespace {
+
+// for the workspace query (need_workspace): what a call with a workspace will use; for a call,
+// auto without a workspace stays at one split
+int resolve_splits(const bd_attention_params& p, bool need_workspace = false) {
+    if (p.num_splits != 0) return p.num_splits;
+    return need_workspace || p.o_accum ? auto_splits(p) : 1;
 }
 
 }  // namespace
@@ -391,7 +419,7 @@ extern "C" int64_t bd_cpu_attention_workspace_bytes(const bd_attention_params* p
         fail(st, "%s", msg);
         return -1;
     }
-    return bd::attn::workspace_bytes(p->batch, p->seqlen_q, p->heads_q, p->head_dim_v, resolve_splits(*p));
+    return bd::attn::workspace_bytes(p->batch, p->seqlen_q, p->heads_q, p->head_dim_v, resolve_splits(*p, true));
 }
 
 extern "C" int64_t bd_cpu_attention_workspace_bytes_flat(int dtype, int64_t batch, int64_t seqlen_q,
@@ -411,11 +439,16 @@ extern "C" int bd_cpu_attention(const void* q, const void* k, const void* v, voi
                                 int causal, int window_left, int window_right, int sink_tokens, const float* sinks,
                                 const int32_t* k_rope_positions, float rope_theta, int num_splits, void* workspace,
                                 void* stream) {
-    const int resolved = num_splits == 0 ? 1 : num_splits;  // auto on the CPU: 1
-    const bd_attention_params p =
+    // auto (0): bd::cpu::auto_splits when a workspace came (sized by the flat workspace query of the
+    // same shape), else one split
+    bd_attention_params p =
         bd::attn::flat_params(q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v,
                     cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right,
-                    sink_tokens, sinks, k_rope_positions, rope_theta, resolved, workspace);
+                    sink_tokens, sinks, k_rope_positions, rope_theta, num_splits == 0 ? 1 : num_splits, workspace);
+    if (num_splits == 0 && workspace && heads_q > 0 && heads_kv > 0 && heads_q % heads_kv == 0) {
+        p.num_splits = bd::cpu::auto_splits(p);
+        if (p.num_splits > 1) p.o_accum = static_cast<float*>(workspace);
+    }
     return bd_cpu_attention_forward(&p, stream);
 }
 
@@ -425,10 +458,12 @@ extern "C" int bd_cpu_sparse_attention(const void* q, const void* k, const void*
                                        int block_size, int block_heads, int64_t block_rows,
                                        const int32_t* block_row_ptr, const int32_t* block_col_idx, int num_splits,
                                        void* workspace, void* stream) {
-    const int resolved = num_splits == 0 ? 1 : num_splits;  // auto on the CPU: 1
+    // auto (0) is one split here: the flat workspace query does not see the layout (block_heads
+    // changes the GQA packing, hence the blocks that auto_splits counts)
     const bd_attention_params p = bd::attn::sparse_flat_params(
         q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v, seqused_k, scale,
-        causal, block_size, block_heads, block_rows, block_row_ptr, block_col_idx, resolved, workspace);
+        causal, block_size, block_heads, block_rows, block_row_ptr, block_col_idx, num_splits == 0 ? 1 : num_splits,
+        workspace);
     return bd_cpu_attention_forward(&p, stream);
 }
 
@@ -438,5 +473,5 @@ extern "C" int64_t bd_cpu_sparse_attention_workspace_bytes_flat(int dtype, int64
                                                                 int num_splits) {
     (void)block_heads;  // the CPU never packs heads differently for the size: splits decide it
     return bd_cpu_attention_workspace_bytes_flat(dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim,
-                                                 head_dim_v, num_splits);
+                                                 head_dim_v, num_splits == 0 ? 1 : num_splits);
 }

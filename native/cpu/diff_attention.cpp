@@ -9,8 +9,9 @@
 //     storage type before P.V for F16/BF16, O1 += P1.V, O2 += P2.V;
 //   - epilogue per row: u = O1 / l1 - lambda * O2 / l2 (a map with no visible key gives 0), then
 //     RMSNorm over 2D in F32, times subln and (1 - lambda_init), rounded once to the storage type.
-// Memory stays O(S.D): per thread two Q tiles, two transposed K tiles, one V tile and two M x 2D
-// accumulators. Blocks (batch, head, query tile) run in parallel with OpenMP.
+// The tile products and the softmax are attention.cpp's vector kernels (attention_simd.hpp).
+// Memory stays O(S.D): per thread two Q tiles (and their transposes), two K tiles, one V tile
+// (F32 K and V are read in place) and two M x 2D accumulators. Blocks (batch, head, query tile) run in parallel with OpenMP.
 #include "braindrip/diff_attention.h"
 
 #include <omp.h>
@@ -19,6 +20,7 @@
 #include <cmath>
 #include <vector>
 
+#include "attention_simd.hpp"
 #include "attention_tile.hpp"
 #include "braindrip/detail/diff_plan.hpp"
 #include "cpu_common.hpp"
@@ -33,45 +35,44 @@ using diff::DiffParams;
 namespace {
 
 struct DiffScratch {
-    std::vector<float> q1, q2;    // (M, D) query rows of the two maps
-    std::vector<float> kt1, kt2;  // (D, N) key tiles, transposed
-    std::vector<float> vt;        // (N, 2D) value tile
-    std::vector<float> row;       // (D) one key row before transposing
-    std::vector<float> acc1, acc2;  // (M, 2D) unnormalised outputs of the two maps
-    std::vector<float> m1, l1, m2, l2;  // (M) running max (raw units) and sum per map
-    std::vector<float> s;         // (N) scores, then probabilities, of one row
-    std::vector<float> g;         // (2D) subln * (1 - lambda_init)
+    std::vector<float> q1, q2;      // (M, D) query rows of the two maps
+    std::vector<float> qt1, qt2;    // (D, Mp) the same, transposed and zero-padded (wide mode)
+    std::vector<float> kr1, kr2;    // (N, D) key tiles, when they cannot be read in place
+    std::vector<float> vr;          // (N, 2D) value tile, likewise
+    std::vector<float> s;           // (N, Mp) or (M, N) scores, then probabilities, of one map
+    std::vector<float> acc1, acc2;  // (Mp, 2D) unnormalised outputs of the two maps
+    std::vector<float> m1, l1, m2, l2;  // (Mp) running max (raw units) and sum per map
+    std::vector<float> alpha;       // (Mp) the rows' rescale factors of the current map and tile
+    std::vector<float> g;           // (2D) subln * (1 - lambda_init)
 
     void resize(int M, int N, int D) {
-        const size_t m = M, n = N, d = D, dv = 2 * static_cast<size_t>(D);
+        const size_t m = M, n = N, d = D, dv = 2 * static_cast<size_t>(D), mp = (m + 15) / 16 * 16;
         q1.resize(m * d);
         q2.resize(m * d);
-        kt1.resize(d * n);
-        kt2.resize(d * n);
-        vt.resize(n * dv);
-        row.resize(d);
-        acc1.resize(m * dv);
-        acc2.resize(m * dv);
-        m1.resize(m);
-        l1.resize(m);
-        m2.resize(m);
-        l2.resize(m);
-        s.resize(n);
+        qt1.resize(d * mp);
+        qt2.resize(d * mp);
+        kr1.resize(n * d);
+        kr2.resize(n * d);
+        vr.resize(n * dv);
+        s.resize(n * mp);
+        acc1.resize(mp * dv);
+        acc2.resize(mp * dv);
+        for (auto* v : {&m1, &l1, &m2, &l2, &alpha}) v->resize(mp);
         g.resize(dv);
     }
 };
 
-// Key rows [k0, k0 + nk) of head hk into the transposed (D, N) tile, zero beyond nk (0 x garbage
-// can be NaN).
-void load_k_tile(const attn::Plan& pl, int64_t b, const SeqInfo& si, int k0, int nk, int hk, DiffScratch& w,
-                 float* kt) {
-    const int D = pl.p.head_dim, N = pl.tile_n;
-    for (int j = 0; j < nk; ++j) {
-        load_row(pl.p.k, pl.p.dtype, pl.k_offset(b, si, k0 + j, hk), D, w.row.data());
-        for (int d = 0; d < D; ++d) kt[d * N + j] = w.row[d];
+// Key rows [k0, k0 + nk) of head hk: in place for F32 (row j at *ldk * j), else converted into kr.
+const float* key_tile(const attn::Plan& pl, int64_t b, const SeqInfo& si, int k0, int nk, int hk, float* kr,
+                      int64_t* ldk) {
+    const int D = pl.p.head_dim;
+    if (pl.p.dtype == BD_F32) {
+        *ldk = pl.p.k_row_stride;
+        return static_cast<const float*>(pl.p.k) + pl.k_offset(b, si, k0, hk);
     }
-    for (int d = 0; d < D; ++d)
-        for (int j = nk; j < N; ++j) kt[d * N + j] = 0.f;
+    for (int j = 0; j < nk; ++j) load_row(pl.p.k, pl.p.dtype, pl.k_offset(b, si, k0 + j, hk), D, kr + static_cast<size_t>(j) * D);
+    *ldk = D;
+    return kr;
 }
 
 // One block: query rows [r0, r0 + M) of output head h in sequence b.
@@ -90,6 +91,10 @@ void diff_block(const DiffParams& dp, const attn::Plan& pl, int64_t b, int h, in
     const int qh1 = dp.q_head(h, 0), qh2 = dp.q_head(h, 1);
     const int kh1 = dp.k_head(h, 0), kh2 = dp.k_head(h, 1), vh = dp.v_head(h);
     const bool shared_k = kh1 == kh2;
+    const TileSimd& ks = tile_simd();
+    const bool wide = tile_wide(nr, ks);
+    const int Mp = wide ? tile_rows_padded(nr, ks) : nr;
+    const int64_t sj = wide ? Mp : 1, sr = wide ? 1 : N;  // score (r, j) at s[j * sj + r * sr]
 
     float* q1 = w.q1.data();
     float* q2 = w.q2.data();
@@ -97,6 +102,12 @@ void diff_block(const DiffParams& dp, const attn::Plan& pl, int64_t b, int h, in
         load_row(p.q, dt, pl.q_offset(b, si, i0 + r, qh1), D, q1 + r * D);
         load_row(p.q, dt, pl.q_offset(b, si, i0 + r, qh2), D, q2 + r * D);
     }
+    if (wide)
+        for (int d = 0; d < D; ++d)
+            for (int r = 0; r < Mp; ++r) {
+                w.qt1[static_cast<size_t>(d) * Mp + r] = r < nr ? q1[r * D + d] : 0.f;
+                w.qt2[static_cast<size_t>(d) * Mp + r] = r < nr ? q2[r * D + d] : 0.f;
+            }
     std::fill(w.m1.begin(), w.m1.end(), -INFINITY);
     std::fill(w.m2.begin(), w.m2.end(), -INFINITY);
     std::fill(w.l1.begin(), w.l1.end(), 0.f);
@@ -107,30 +118,42 @@ void diff_block(const DiffParams& dp, const attn::Plan& pl, int64_t b, int h, in
     for (int t = 0; t < tr.count(); ++t) {
         const int k0 = tr.tile(t) * N;
         const int nk = std::min(N, sk - k0);
-        float* kt1 = w.kt1.data();
-        float* kt2 = shared_k ? kt1 : w.kt2.data();
-        load_k_tile(pl, b, si, k0, nk, kh1, w, kt1);
-        if (!shared_k) load_k_tile(pl, b, si, k0, nk, kh2, w, kt2);
-        float* vt = w.vt.data();
-        for (int j = 0; j < nk; ++j) load_row(p.v, dt, pl.v_offset(b, si, k0 + j, vh), Dv, vt + j * Dv);
-        std::fill(vt + static_cast<size_t>(nk) * Dv, vt + static_cast<size_t>(N) * Dv, 0.f);
+        int64_t ldk1 = 0, ldk2 = 0;
+        const float* k1 = key_tile(pl, b, si, k0, nk, kh1, w.kr1.data(), &ldk1);
+        const float* k2 = shared_k ? k1 : key_tile(pl, b, si, k0, nk, kh2, w.kr2.data(), &ldk2);
+        if (shared_k) ldk2 = ldk1;
+        const float* vp = w.vr.data();
+        int64_t ldv = Dv;
+        if (dt == BD_F32) {
+            vp = static_cast<const float*>(p.v) + pl.v_offset(b, si, k0, vh);
+            ldv = p.v_row_stride;
+        } else {
+            for (int j = 0; j < nk; ++j)
+                load_row(p.v, dt, pl.v_offset(b, si, k0 + j, vh), Dv, w.vr.data() + static_cast<size_t>(j) * Dv);
+        }
         const bool masked = attn::tile_needs_mask32(first, last, sk, 0, k0, N);
 
-        for (int r = 0; r < nr; ++r) {
-            const attn::RowLimits lim = masked ? attn::row_limits(mk, i0 + r) : attn::RowLimits{0, 0};
-            for (int map = 0; map < 2; ++map) {
-                float* s = w.s.data();
-                scores_row_any((map == 0 ? q1 : q2) + r * D, map == 0 ? kt1 : kt2, D, N, s);
-                if (masked)
+        for (int map = 0; map < 2; ++map) {
+            float* s = w.s.data();
+            const float* kp = map == 0 ? k1 : k2;
+            const int64_t ldk = map == 0 ? ldk1 : ldk2;
+            if (wide)
+                ks.scores_wide((map == 0 ? w.qt1 : w.qt2).data(), Mp, kp, ldk, nk, N, D, s);
+            else
+                ks.scores_narrow(map == 0 ? q1 : q2, nr, kp, ldk, nk, N, D, s);
+            if (masked)
+                for (int r = 0; r < nr; ++r) {
+                    const attn::RowLimits lim = attn::row_limits(mk, i0 + r);
                     for (int j = 0; j < N; ++j)
-                        if (!attn::visible32(lim, sk, 0, k0 + j)) s[j] = -INFINITY;
-                float* m = (map == 0 ? w.m1 : w.m2).data() + r;
-                float* l = (map == 0 ? w.l1 : w.l2).data() + r;
-                const float alpha = online_softmax_row(s, N, pl.sl2, dt, m, l);
-                float* a = (map == 0 ? w.acc1 : w.acc2).data() + static_cast<size_t>(r) * Dv;
-                for (int c = 0; c < Dv; ++c) a[c] *= alpha;
-                pv_row(s, vt, nk, Dv, a);
-            }
+                        if (!attn::visible32(lim, sk, 0, k0 + j)) s[j * sj + r * sr] = -INFINITY;
+                }
+            float* m = (map == 0 ? w.m1 : w.m2).data();
+            float* l = (map == 0 ? w.l1 : w.l2).data();
+            if (wide)
+                ks.softmax_wide(s, N, Mp, pl.sl2, dt, m, l, w.alpha.data());
+            else
+                ks.softmax_narrow(s, nr, N, pl.sl2, dt, m, l, w.alpha.data());
+            ks.pv(s, sj, sr, nr, nk, vp, ldv, Dv, w.alpha.data(), (map == 0 ? w.acc1 : w.acc2).data());
         }
     }
 

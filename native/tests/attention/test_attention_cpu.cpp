@@ -465,6 +465,48 @@ void test_simd_math() {
     }
 }
 
+// num_splits = 0 (auto) on the CPU: a decode shape (B1, one query, 8 query heads over 2 KV heads:
+// 2 blocks) asks for a split workspace and, given it, agrees with one split; a prefill shape asks
+// for none; without a workspace auto runs one split.
+void test_auto_splits() {
+    bdt::Case c;
+    c.dtype = BD_F32;
+    c.B = 1;
+    c.Sq = 1;
+    c.Sk = 1000;
+    c.Hq = 8;
+    c.Hkv = 2;
+    c.D = c.Dv = 128;
+    c.causal = true;
+    c.seed = 99;
+    const bdt::Inputs in = bdt::make_inputs(c);
+    const Run one = run_cpu(in, 1);
+    bd_attention_params p = in.p;
+    p.num_splits = 0;
+    const int64_t bytes = bd_cpu_attention_workspace_bytes(&p);
+    report(bytes > 0, "auto splits: a decode shape asks for a split workspace", std::to_string(bytes));
+    Run r;
+    r.o.assign(one.o.size(), 0xCD);
+    r.lse.assign(one.lse.size(), 12345.f);
+    std::vector<float> ws((size_t)(bytes / 4 + 64), NAN);
+    p.o = r.o.data();
+    p.lse = r.lse.data();
+    p.o_accum = ws.data();
+    p.lse_accum = nullptr;
+    const int st = bd_cpu_attention_forward(&p, nullptr);
+    double lse_diff = 0;
+    for (size_t e = 0; e < r.lse.size(); ++e) lse_diff = std::max(lse_diff, (double)std::fabs(r.lse[e] - one.lse[e]));
+    const double err = bdt::nmse(in, r.o.data(), one.o.data());
+    char why[128];
+    std::snprintf(why, sizeof why, "status %d, nmse %.3g, lse difference %.3g", st, err, lse_diff);
+    report(st == BD_OK && err <= 1e-12 && lse_diff <= 1e-5, "auto splits: decode with the workspace agrees with 1 split", why);
+    p.o_accum = nullptr;
+    report(bd_cpu_attention_forward(&p, nullptr) == BD_OK && bdt::nmse(in, r.o.data(), one.o.data()) <= 1e-12,
+           "auto splits: no workspace runs one split");
+    report(bd_cpu_attention_workspace_bytes_flat(BD_F32, 1, 512, 1000, 8, 2, 128, 128, 0) == 0,
+           "auto splits: a prefill shape asks for no workspace");
+}
+
 // 1..8 splits of the same call agree with one another (not only each with the oracle).
 void test_split_agreement() {
     for (int dt : {BD_F32, BD_BF16}) {
@@ -622,6 +664,7 @@ int main(int argc, char** argv) {
     cases.insert(cases.end(), sparse.begin(), sparse.end());
     for (const bdt::Case& c : cases) run_case(c);
     test_split_agreement();
+    test_auto_splits();
     std::printf("cases: %zu in %.1f s\n", cases.size(), now_s() - t0);
     if (perf) perf_check(perf_heads);
     std::printf("%d passed, %d failed\n", g_passed, g_failed);
