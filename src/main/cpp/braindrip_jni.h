@@ -8,4 +8,5 @@
 #include "braindrip/diff_attention.h"
 #include "braindrip/sample.h"
 #include "braindrip/cpu_runtime.h"
+#include "braindrip/cpu_gemm.h"
 #include "braindrip/cuda_runtime_api.h"

@@ -44,6 +44,9 @@ public final class NativeCpu {
     public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") byte[] dst, @Cast("const void*") long src, long bytes);
     public static native int bd_cpu_threads();
 
+    // ---- the CPU's few-row GEMM (native/include/braindrip/cpu_gemm.h; CPU only)
+    public static native int bd_cpu_gemm_small(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long c, long m, long n, long k, int accumulate, int dtype);
+
     // ---- ops (native/include/braindrip/ops.h; identical for both backends)
     public static native int bd_cpu_convert(@Cast("const void*") long x, int srcDtype, @Cast("void*") long y, int dstDtype, long n, @Cast("void*") long stream);
     public static native int bd_cpu_add(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long y, long n, int dtype, @Cast("void*") long stream);

@@ -1,20 +1,32 @@
 package dev.braindrip.ops;
 
 import dev.braindrip.jni.Addresses;
+import dev.braindrip.jni.NativeCpu;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.NativeStatus;
 import dev.braindrip.tensor.Tensor;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
  * GEMM on the CPU through OpenBLAS (JavaCPP presets): F32 directly with cblas_sgemm; F16/BF16
- * are converted to F32 first (the CPU backend may convert) and the result rounded back.
+ * are converted to F32 first (the CPU backend may convert) and the result rounded back — except
+ * for a few rows against a Linear's weight (decode: m <= 16, b transposed), where our own kernel
+ * (bd_cpu_gemm_small) reads the F16/BF16 weights in place instead of converting them every call.
  */
 final class CpuGemm implements Gemm {
+    /** Rows up to which F16/BF16 products against a transposed b take bd_cpu_gemm_small. */
+    static final int SMALL_MAX_M = 16;
+
     @Override
     public void run(Arena arena, Tensor a, Tensor b, Tensor c, int m, int n, int k, boolean transB, boolean accumulate) {
         if (m == 0 || n == 0) return;
+        if (a.dtype() != DType.F32 && transB && m <= SMALL_MAX_M) {
+            NativeStatus.checkCpu(NativeCpu.bd_cpu_gemm_small(a.address(), b.address(), c.address(), m, n, k,
+                    accumulate ? 1 : 0, a.dtype().code()), "gemm");
+            return;
+        }
         if (a.dtype() == DType.F32) {
             sgemm(a.address(), b.address(), c.address(), m, n, k, transB, accumulate);
             return;
