@@ -43,6 +43,9 @@ public final class NativeCpu {
     public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") long[] dst, @Cast("const void*") long src, long bytes);
     public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") byte[] dst, @Cast("const void*") long src, long bytes);
     public static native int bd_cpu_threads();
+    /** Registers a cblas_sgemm-compatible function (its address; 0 unregisters) for the MoE expert GEMMs (cpu_runtime.h). */
+    public static native void bd_cpu_set_sgemm(@Cast("void*") long fn);
+    public static native int bd_cpu_has_sgemm();
 
     // ---- ops (native/include/braindrip/ops.h; identical for both backends)
     public static native int bd_cpu_convert(@Cast("const void*") long x, int srcDtype, @Cast("void*") long y, int dstDtype, long n, @Cast("void*") long stream);
