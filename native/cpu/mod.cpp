@@ -7,6 +7,9 @@
 //               radix select and the same in-order fill, so the two pick identical tokens.
 //   threshold   the causal rule: r >= threshold, decided per token.
 //   gather / scatter_add   row copies and the in-place weighted residual update (F32, one rounding).
+// Loops go to an OpenMP team only past PARALLEL_MIN elements: waking a team costs ~1 us with
+// spinning threads and ~80 us with OMP_WAIT_POLICY=passive (the launcher's) on the 2-core machine
+// (docs/perf/overhead-cpu.md), more than a decode step's whole gather.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -17,6 +20,8 @@
 #include "cpu_common.hpp"
 
 namespace bd::cpu {
+
+constexpr int64_t PARALLEL_MIN = 1 << 14;  // elements below which the calling thread does the loop
 
 // ---- kernels
 
@@ -80,7 +85,7 @@ extern "C" int bd_cpu_mod_scores(const void* x, const void* router, int64_t toke
              (long long)hidden);
     if (tokens == 0) return BD_OK;
     BD_CHECK(x && router && scores, "mod_scores", "null tensor pointer");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (tokens * hidden >= PARALLEL_MIN)
     for (int64_t t = 0; t < tokens; ++t) {
         float acc = 0.f;
         for (int64_t h = 0; h < hidden; ++h) acc += load(x, dtype, t * hidden + h) * load(router, dtype, h);
@@ -135,7 +140,7 @@ extern "C" int bd_cpu_mod_gather(const void* x, const int32_t* selected, int64_t
     if (k == 0) return BD_OK;
     BD_CHECK(x && selected && out, "mod_gather", "null tensor pointer");
     const size_t es = dtype == BD_F32 ? 4 : 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (k * hidden >= PARALLEL_MIN)
     for (int64_t i = 0; i < k; ++i) {
         const int64_t t = selected[i];
         char* dst = static_cast<char*>(out) + i * hidden * es;
@@ -154,7 +159,7 @@ extern "C" int bd_cpu_mod_scatter_add(void* x, const int32_t* selected, const fl
              (long long)k, (long long)tokens, (long long)hidden);
     if (k == 0) return BD_OK;
     BD_CHECK(x && selected && weights && block_out, "mod_scatter_add", "null tensor pointer");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (k * hidden >= PARALLEL_MIN)
     for (int64_t i = 0; i < k; ++i) {
         const int64_t t = selected[i];
         if (t < 0 || t >= tokens) continue;

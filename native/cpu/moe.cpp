@@ -14,15 +14,22 @@
 //            128 (F32); before batching the decode path by expert it was 544 ms at 16 tokens.
 //   combine  k slot rows summed in slot order in F32, rounded once.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "braindrip/cpu_runtime.h"
 #include "braindrip/moe.h"
 #include "braindrip/moe_plan.h"
 #include "cpu_common.hpp"
 
 namespace bd::cpu {
+
+constexpr int64_t PARALLEL_MIN = 1 << 14;  // elements below which the calling thread does a loop
+
+// The vendor SGEMM of bd_cpu_set_sgemm (NULL: the own kernel).
+static std::atomic<bd_cpu_sgemm_fn> g_sgemm{nullptr};
 
 // ---- kernels
 
@@ -199,7 +206,7 @@ int route(const bd_moe_router_params* p) {
     const bd_moe_router_layout lay = bd_moe_plan_router(T, E);
     char* ws = static_cast<char*>(p->workspace);
     float* tstats = p->stats ? reinterpret_cast<float*>(ws + lay.token_stats) : nullptr;
-#pragma omp parallel
+#pragma omp parallel if (T * E >= 4096)
     {
         std::vector<float> z(static_cast<size_t>(E)), sel(static_cast<size_t>(E));
         std::vector<char> allowed(static_cast<size_t>(E));
@@ -443,7 +450,7 @@ struct Item {
 void run_items(const bd_moe_expert_params* p, const void* in, void* out, bool down, const std::vector<RowRef>& refs,
                const std::vector<Item>& items) {
     const int64_t kp = ((down ? p->ffn : p->hidden) + 7) / 8 * 8;
-#pragma omp parallel
+#pragma omp parallel if (items.size() > 1)
     {
         Scratch sc;
         sc.reserve(GEMM_MB, 2 * GEMM_NB, kp);
@@ -466,13 +473,108 @@ void add_items(const bd_moe_expert_params* p, bool down, int64_t e, int64_t firs
             items.push_back({e, r0, std::min(GEMM_MB, end - r0), c0, std::min(cols, c0 + nb)});
 }
 
+// ---- expert GEMMs through the vendor SGEMM (F32, bd_cpu_set_sgemm)
+//
+// Each expert's rows are one GEMM: gate/up C = A · W^T over the expert's (F or 2F, H) block of
+// weights, A the expert's x rows gathered into scratch; down C = act · Wd^T with the expert's act
+// rows (contiguous in the sorted order, read in place). The SGEMM runs with the vendor's own
+// threads from the calling thread, one expert after another; the epilogue (bias, activation,
+// routing weight, scatter to slots) runs on the OpenMP team. Same F32 products, another summation
+// order than dot_block, so results agree with the own kernel to rounding, not bit for bit.
+
+constexpr int CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112;
+// Experts with fewer rows take the own kernel (their GEMMs are weight-streaming GEMVs, where
+// dot_block reads each weight once and the SGEMM packs it first).
+constexpr int64_t SGEMM_MIN_ROWS = 16;
+
+// Scratch of the calling thread, kept between calls (grows, never shrinks): no page faults per call.
+struct BlasScratch {
+    std::vector<float> a, c;
+};
+thread_local BlasScratch t_blas;
+
+float* grown(std::vector<float>& v, int64_t n) {
+    if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+    return v.data();
+}
+
+// act_out[rows[i].out_row, :] = act(x W_g^T + b_g, x W_u^T + b_u) for the m rows of expert e.
+void gate_up_blas(bd_cpu_sgemm_fn gemm, const bd_moe_expert_params* p, const float* x, float* act_out, int64_t e,
+                  const RowRef* rows, int64_t m) {
+    const int64_t H = p->hidden, F = p->ffn;
+    float* a = grown(t_blas.a, m * H);
+    float* c = grown(t_blas.c, m * 2 * F);
+#pragma omp parallel for schedule(static) if (m * H >= PARALLEL_MIN)
+    for (int64_t i = 0; i < m; ++i) std::memcpy(a + i * H, x + rows[i].a_row * H, static_cast<size_t>(H) * 4);
+    const float* wg = static_cast<const float*>(p->w_gate);
+    const int M = static_cast<int>(m), N = static_cast<int>(F), K = static_cast<int>(H), ldc = static_cast<int>(2 * F);
+    // C columns: SEPARATE / CONCAT gate f at f, up f at F + f; INTERLEAVED gate f at 2f, up f at 2f + 1
+    if (p->gate_up_layout == BD_MOE_GU_SEPARATE) {
+        gemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, M, N, K, 1.f, a, K, wg + e * F * H, K, 0.f, c, ldc);
+        gemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, M, N, K, 1.f, a, K,
+             static_cast<const float*>(p->w_up) + e * F * H, K, 0.f, c + F, ldc);
+    } else {
+        gemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, M, 2 * N, K, 1.f, a, K, wg + e * 2 * F * H, K, 0.f, c, ldc);
+    }
+    const bool inter = p->gate_up_layout == BD_MOE_GU_INTERLEAVED;
+    const GateUpRows gr{p->gate_up_layout, F, H};
+    const float* bg = static_cast<const float*>(p->b_gate);
+    const float* bu = static_cast<const float*>(p->gate_up_layout == BD_MOE_GU_SEPARATE ? p->b_up : p->b_gate);
+    const int act = p->act;
+#pragma omp parallel for schedule(static) if (m * F >= PARALLEL_MIN)
+    for (int64_t i = 0; i < m; ++i) {
+        const float* ci = c + i * 2 * F;
+        float* out = act_out + rows[i].out_row * F;
+        for (int64_t f = 0; f < F; ++f) {
+            float g = inter ? ci[2 * f] : ci[f], u = inter ? ci[2 * f + 1] : ci[F + f];
+            if (bg) {
+                g += bg[gr.gate(e, f)];
+                u += bu[gr.up(e, f)];
+            }
+            out[f] = glu(act, g, u);
+        }
+    }
+}
+
+// y_slots[rows[i].out_row, :] = weight * (act_in[rows[i].a_row] · Wd^T + b_d) for the m rows of expert e.
+void down_blas(bd_cpu_sgemm_fn gemm, const bd_moe_expert_params* p, const float* act_in, float* y_slots, int64_t e,
+               const RowRef* rows, int64_t m) {
+    const int64_t H = p->hidden, F = p->ffn;
+    bool contiguous = true;  // the sorted order keeps an expert's rows together: read them in place
+    for (int64_t i = 1; i < m && contiguous; ++i) contiguous = rows[i].a_row == rows[0].a_row + i;
+    const float* a = act_in + rows[0].a_row * F;
+    if (!contiguous) {
+        float* g = grown(t_blas.a, m * F);
+#pragma omp parallel for schedule(static) if (m * F >= PARALLEL_MIN)
+        for (int64_t i = 0; i < m; ++i) std::memcpy(g + i * F, act_in + rows[i].a_row * F, static_cast<size_t>(F) * 4);
+        a = g;
+    }
+    float* c = grown(t_blas.c, m * H);
+    gemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, static_cast<int>(m), static_cast<int>(H), static_cast<int>(F), 1.f,
+         a, static_cast<int>(F), static_cast<const float*>(p->w_down) + e * H * F, static_cast<int>(F), 0.f, c,
+         static_cast<int>(H));
+    const float* bd = static_cast<const float*>(p->b_down);
+#pragma omp parallel for schedule(static) if (m * H >= PARALLEL_MIN)
+    for (int64_t i = 0; i < m; ++i) {
+        const float* ci = c + i * H;
+        float* out = y_slots + rows[i].out_row * H;
+        const float wt = rows[i].weight;
+        for (int64_t h = 0; h < H; ++h) out[h] = wt * (bd ? ci[h] + bd[e * H + h] : ci[h]);
+    }
+}
+
 // Grouped stages: the expert segments of the sorted order. down == false: gate/up (act_out rows =
 // sorted rows; padding rows zeroed), else down (y_slots rows = slots; padding rows skipped).
 int grouped(const bd_moe_expert_params* p, const void* in, void* out, bool down) {
     const int64_t S = p->tokens * p->top_k, k = p->top_k, bm = p->block_m;
     const int64_t npp = std::min<int64_t>(*p->num_tokens_post_padded, p->max_rows);
+    const bd_cpu_sgemm_fn gemm = p->dtype == BD_F32 ? g_sgemm.load(std::memory_order_acquire) : nullptr;
     std::vector<RowRef> refs;
     std::vector<Item> items;
+    struct Block {
+        int64_t e, first, end;
+    };
+    std::vector<Block> blas;  // experts whose GEMMs go to the vendor SGEMM
     refs.reserve(static_cast<size_t>(npp));
     for (int64_t tile = 0; tile * bm < npp;) {
         const int32_t e = p->expert_ids[tile];
@@ -489,11 +591,21 @@ int grouped(const bd_moe_expert_params* p, const void* in, void* out, bool down)
                 }
                 refs.push_back(down ? RowRef{r, s, p->topk_weights[s]} : RowRef{s / k, r, 0.f});
             }
-            add_items(p, down, e, first, static_cast<int64_t>(refs.size()), items);
+            const int64_t end = static_cast<int64_t>(refs.size());
+            if (gemm && end - first >= SGEMM_MIN_ROWS)
+                blas.push_back({e, first, end});
+            else
+                add_items(p, down, e, first, end, items);
         }
         tile = t1;
     }
-    run_items(p, in, out, down, refs, items);
+    if (!items.empty()) run_items(p, in, out, down, refs, items);
+    for (const Block& b : blas) {
+        if (down)
+            down_blas(gemm, p, static_cast<const float*>(in), static_cast<float*>(out), b.e, &refs[b.first], b.end - b.first);
+        else
+            gate_up_blas(gemm, p, static_cast<const float*>(in), static_cast<float*>(out), b.e, &refs[b.first], b.end - b.first);
+    }
     return BD_OK;
 }
 
@@ -523,7 +635,7 @@ int decode(const bd_moe_expert_params* p, const void* in, void* out, bool down) 
 
 int combine(const void* y_slots, const int32_t* ids, const void* shared, const float* gate_logits, int64_t T,
             int64_t k, int64_t H, void* y, int dt) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T * k * H >= PARALLEL_MIN)
     for (int64_t t = 0; t < T; ++t) {
         const float g = shared ? (gate_logits ? sigmoidf(gate_logits[t]) : 1.f) : 0.f;
         for (int64_t h = 0; h < H; ++h) {
@@ -634,6 +746,12 @@ static int run_forward(const bd_moe_forward_params* f) {
 
 using namespace bd::cpu;
 
+extern "C" void bd_cpu_set_sgemm(void* fn) {
+    g_sgemm.store(reinterpret_cast<bd_cpu_sgemm_fn>(fn), std::memory_order_release);
+}
+
+extern "C" int bd_cpu_has_sgemm(void) { return g_sgemm.load(std::memory_order_acquire) != nullptr; }
+
 extern "C" int64_t bd_cpu_moe_block_m(int64_t tokens, int64_t top_k, int64_t experts) {
     return bd_moe_plan_block_m(tokens, top_k, experts);
 }
@@ -706,7 +824,7 @@ extern "C" int bd_cpu_moe_permute(const void* x, const int32_t* sorted_token_ids
     if (tokens == 0 || max_rows == 0) return BD_OK;
     BD_CHECK(x && sorted_token_ids && num_tokens_post_padded && out, "moe_permute", "null tensor pointer");
     const int64_t S = tokens * top_k, npp = *num_tokens_post_padded;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (max_rows * cols >= PARALLEL_MIN)
     for (int64_t r = 0; r < max_rows; ++r) {
         const int32_t s = r < npp ? sorted_token_ids[r] : -1;
         for (int64_t c = 0; c < cols; ++c)
@@ -723,7 +841,7 @@ extern "C" int bd_cpu_moe_unpermute(const void* in, const int32_t* slot_pos, int
              (long long)cols, (long long)max_rows);
     if (tokens == 0) return BD_OK;
     BD_CHECK(in && slot_pos && out, "moe_unpermute", "null tensor pointer");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (tokens * top_k * cols >= PARALLEL_MIN)
     for (int64_t s = 0; s < tokens * top_k; ++s) {
         const int64_t r = slot_pos[s];
         const bool ok = r >= 0 && r < max_rows;

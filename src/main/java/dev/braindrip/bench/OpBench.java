@@ -15,14 +15,15 @@ import java.util.Map;
 import java.util.function.IntFunction;
 
 /**
- * Benchmarks of the basic ops (gemm, rmsnorm, layernorm, softmax, activation, glu, rope) at the
+ * Benchmarks of the basic ops (gemm, rmsnorm, layernorm, softmax, activation, glu, rope; overhead:
+ * the cost of one call on a tiny tensor, {@link OverheadBench}) at the
  * standard shapes of BENCHMARKS.md: inputs rotate through enough copies to defeat the cache,
  * outputs come from the arena's pool (no allocation in the timed region after warm-up), and the
  * naive Java peer runs on the same shape when asked.
  */
 public final class OpBench {
     /** Every benchmarked op family, in the order `bench all` runs them: the one list. */
-    public static final List<String> OPS = List.of("gemm", "rmsnorm", "layernorm", "softmax", "activation", "glu", "rope", "attention", "sparse-attention", "diff-attention", "moe");
+    public static final List<String> OPS = List.of("gemm", "rmsnorm", "layernorm", "softmax", "activation", "glu", "rope", "attention", "sparse-attention", "diff-attention", "moe", "overhead");
 
     private OpBench() {}
 
@@ -41,6 +42,7 @@ public final class OpBench {
             }
             case "rope" -> out.add(shape("seq", 4096, "heads", 32, "head_dim", 128));
             case "moe" -> out.addAll(MoeBench.standardShapes(device));
+            case "overhead" -> out.addAll(OverheadBench.standardShapes(device));
             case "attention" -> out.addAll(AttentionBench.standardShapes(device));
             case "sparse-attention" -> out.addAll(SparseAttentionBench.standardShapes(device));
             case "diff-attention" -> out.addAll(DiffAttentionBench.standardShapes(device));
@@ -70,6 +72,7 @@ public final class OpBench {
     /** Measures one op at one shape. */
     public static BenchResult run(String op, Map<String, Object> shape, Device device, DType dtype, BenchOptions o) {
         if (op.equals("moe")) return MoeBench.run(shape, device, dtype, o); // its own arena
+        if (op.equals("overhead")) return OverheadBench.run(shape, device, dtype, o); // its own arena
         if (op.equals("attention")) return AttentionBench.run(shape, device, dtype, o); // its own arenas
         if (op.equals("sparse-attention")) return SparseAttentionBench.run(shape, device, dtype, o); // its own arenas
         if (op.equals("diff-attention")) return DiffAttentionBench.run(shape, device, dtype, o); // its own arenas

@@ -35,7 +35,7 @@ import picocli.CommandLine.Parameters;
         description = "Time a kernel family at the standard shapes (or the given one) and print TFLOP/s, GB/s and %% of the measured ceilings.",
         subcommands = {BenchCommand.Forward.class, BenchCommand.Generate.class, BenchSoakCommand.class})
 public final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "OP", description = "forward or generate (a whole model: bench forward --help, bench generate --help), or gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention or moe; several joined by commas; 'all' for every one.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "OP", description = "forward or generate (a whole model: bench forward --help, bench generate --help), or gemm, rmsnorm, layernorm, softmax, activation, glu, rope, attention, sparse-attention, diff-attention, moe or overhead (one call on a tiny tensor, in us, and its parts); several joined by commas; 'all' for every one.")
     String op;
 
     @Mixin

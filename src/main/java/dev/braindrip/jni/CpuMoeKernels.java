@@ -1,8 +1,14 @@
 package dev.braindrip.jni;
 
-/** CPU implementation of {@link MoeKernels}: forwards to {@link NativeCpu}. */
+/**
+ * CPU implementation of {@link MoeKernels}: forwards to {@link NativeCpu}. Made once
+ * ({@link MoeKernels#CPU}); it first hands OpenBLAS's SGEMM to the library ({@link CpuBlas}) so the
+ * grouped expert GEMMs of F32 layers run on it.
+ */
 final class CpuMoeKernels implements MoeKernels {
-    CpuMoeKernels() {}
+    CpuMoeKernels() {
+        CpuBlas.registerSgemm();
+    }
 
     @Override
     public boolean isCuda() {

@@ -43,6 +43,9 @@ public final class NativeCpu {
     public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") long[] dst, @Cast("const void*") long src, long bytes);
     public static native @Name("bd_cpu_memcpy") int copyOut(@Cast("void*") byte[] dst, @Cast("const void*") long src, long bytes);
     public static native int bd_cpu_threads();
+    /** Registers a cblas_sgemm-compatible function (its address; 0 unregisters) for the MoE expert GEMMs (cpu_runtime.h). */
+    public static native void bd_cpu_set_sgemm(@Cast("void*") long fn);
+    public static native int bd_cpu_has_sgemm();
 
     // ---- the CPU's few-row GEMM (native/include/braindrip/cpu_gemm.h; CPU only)
     public static native int bd_cpu_gemm_small(@Cast("const void*") long a, @Cast("const void*") long b, @Cast("void*") long c, long m, long n, long k, int accumulate, int dtype);

@@ -45,13 +45,32 @@ final class NativeOps implements Ops {
         else NativeStatus.checkCpu(status, op);
     }
 
-    private void onDevice(String op, Tensor... ts) {
-        for (Tensor t : ts) {
-            if (t == null) continue;
-            t.checkOpen();
-            if (!t.device().equals(arena.device())) {
-                throw new IllegalArgumentException(op + ": " + t + " is not on " + arena.device());
-            }
+    // one to three tensors without a varargs array: these run on every op call (docs/perf/overhead-cpu.md)
+    private void onDevice(String op, Tensor a) {
+        onDevice1(op, a);
+    }
+
+    private void onDevice(String op, Tensor a, Tensor b) {
+        onDevice1(op, a);
+        onDevice1(op, b);
+    }
+
+    private void onDevice(String op, Tensor a, Tensor b, Tensor c) {
+        onDevice1(op, a);
+        onDevice1(op, b);
+        onDevice1(op, c);
+    }
+
+    private void onDevice(String op, Tensor a, Tensor b, Tensor c, Tensor d) {
+        onDevice(op, a, b, c);
+        onDevice1(op, d);
+    }
+
+    private void onDevice1(String op, Tensor t) {
+        if (t == null) return;
+        t.checkOpen();
+        if (t.arena() != arena && !t.device().equals(arena.device())) {
+            throw new IllegalArgumentException(op + ": " + t + " is not on " + arena.device());
         }
     }
 
@@ -70,7 +89,7 @@ final class NativeOps implements Ops {
     }
 
     private static void sameShape(String op, Tensor a, Tensor b) {
-        if (!Arrays.equals(a.shape(), b.shape())) {
+        if (!a.sameShape(b)) {
             throw new IllegalArgumentException(op + ": shape mismatch, " + Arrays.toString(a.shape()) + " and "
                     + Arrays.toString(b.shape()));
         }
@@ -162,7 +181,7 @@ final class NativeOps implements Ops {
         onDevice(op, x);
         floatDType(op, x);
         if (!dtype.isFloat()) throw new IllegalArgumentException(op + ": target dtype " + dtype + " must be F32, F16 or BF16");
-        Tensor y = arena.empty(dtype, x.shape());
+        Tensor y = arena.emptyLike(dtype, x);
         return run(y, op, () -> k.convert(x.address(), x.dtype().code(), y.address(), dtype.code(), x.numel(), stream));
     }
 
@@ -181,7 +200,7 @@ final class NativeOps implements Ops {
         floatDType(op, a);
         sameDType(op, a, b);
         sameShape(op, a, b);
-        Tensor y = arena.empty(a.dtype(), a.shape());
+        Tensor y = arena.emptyLike(a.dtype(), a);
         int dt = a.dtype().code();
         return run(y, op, () -> add ? k.add(a.address(), b.address(), y.address(), a.numel(), dt, stream)
                 : k.mul(a.address(), b.address(), y.address(), a.numel(), dt, stream));
@@ -192,7 +211,7 @@ final class NativeOps implements Ops {
         String op = "scale";
         onDevice(op, x);
         floatDType(op, x);
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.scale(x.address(), y.address(), x.numel(), s, x.dtype().code(), stream));
     }
 
@@ -201,7 +220,7 @@ final class NativeOps implements Ops {
         String op = "softcap";
         onDevice(op, x);
         floatDType(op, x);
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.softcap(x.address(), y.address(), x.numel(), cap, x.dtype().code(), stream));
     }
 
@@ -210,7 +229,7 @@ final class NativeOps implements Ops {
         String op = "activation";
         onDevice(op, x);
         floatDType(op, x);
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.activation(x.address(), y.address(), x.numel(), fn.code(), x.dtype().code(), stream));
     }
 
@@ -247,7 +266,7 @@ final class NativeOps implements Ops {
         rank(op, x, 1);
         sameDType(op, x, bias);
         vectorOf(op, "bias", bias, x.cols());
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> {
             y.copyFrom(x);
             return k.addBias(y.address(), bias.address(), x.rows(), x.cols(), x.dtype().code(), stream);
@@ -270,7 +289,7 @@ final class NativeOps implements Ops {
         String op = "rmsnorm";
         onDevice(op, x, weight);
         checkNorm(op, x, weight, null, eps);
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.rmsnorm(x.address(), weight.address(), y.address(), x.rows(), x.cols(), eps,
                 x.dtype().code(), stream));
     }
@@ -280,7 +299,7 @@ final class NativeOps implements Ops {
         String op = "layernorm";
         onDevice(op, x, weight, bias);
         checkNorm(op, x, weight, bias, eps);
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.layernorm(x.address(), weight.address(), bias == null ? 0L : bias.address(), y.address(),
                 x.rows(), x.cols(), eps, x.dtype().code(), stream));
     }
@@ -292,8 +311,8 @@ final class NativeOps implements Ops {
         checkNorm(op, x, weight, null, eps);
         sameDType(op, x, residual);
         sameShape(op, x, residual);
-        Tensor y = arena.empty(x.dtype(), x.shape());
-        Tensor sum = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
+        Tensor sum = arena.emptyLike(x.dtype(), x);
         run2(y, sum, op, () -> k.addRmsnorm(x.address(), residual.address(), weight.address(), y.address(), sum.address(), x.rows(),
                     x.cols(), eps, x.dtype().code(), stream));
         return new NormResult(y, sum);
@@ -306,8 +325,8 @@ final class NativeOps implements Ops {
         checkNorm(op, x, weight, bias, eps);
         sameDType(op, x, residual);
         sameShape(op, x, residual);
-        Tensor y = arena.empty(x.dtype(), x.shape());
-        Tensor sum = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
+        Tensor sum = arena.emptyLike(x.dtype(), x);
         run2(y, sum, op, () -> k.addLayernorm(x.address(), residual.address(), weight.address(), bias == null ? 0L : bias.address(),
                     y.address(), sum.address(), x.rows(), x.cols(), eps, x.dtype().code(), stream));
         return new NormResult(y, sum);
@@ -323,7 +342,7 @@ final class NativeOps implements Ops {
             throw new IllegalArgumentException(op + ": temperature (" + temperature + ") must be > 0 and finite");
         }
         if (x.cols() == 0) throw new IllegalArgumentException(op + ": last dimension must be > 0");
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.softmax(x.address(), y.address(), x.rows(), x.cols(), 1f / temperature, x.dtype().code(), stream));
     }
 
@@ -356,7 +375,7 @@ final class NativeOps implements Ops {
             throw new IllegalArgumentException(op + ": " + positions.numel() + " positions for " + tokens + " tokens of "
                     + Arrays.toString(x.shape()));
         }
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.rope(x.address(), positions.address(), positions.dtype().code(), y.address(), tokens, h, d,
                 rot, spec.theta(), spec.style().code(), x.dtype().code(), stream));
     }
@@ -377,7 +396,7 @@ final class NativeOps implements Ops {
                     + Arrays.toString(x.shape()));
         }
         float[] table = invFreq.clone();
-        Tensor y = arena.empty(x.dtype(), x.shape());
+        Tensor y = arena.emptyLike(x.dtype(), x);
         return run(y, op, () -> k.ropeFreqs(x.address(), positions.address(), positions.dtype().code(), y.address(), tokens, h, d,
                 rot, table, mscale, style.code(), x.dtype().code(), stream));
     }

@@ -2,7 +2,6 @@ package dev.braindrip.tensor;
 
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -30,12 +29,24 @@ public final class Arena implements AutoCloseable {
     /** Per-arena services of the layers above (the ops of this arena), made once on first use. */
     private final Map<Class<?>, Object> extensions = new java.util.HashMap<>();
 
-    /** Memory bookkeeping kept apart from the Arena so the Cleaner can free it if the Arena is dropped. */
+    /**
+     * Memory bookkeeping kept apart from the Arena so the Cleaner can free it if the Arena is dropped.
+     * The live tensors form an intrusive doubly-linked list through {@link Tensor#prevLive} and
+     * {@link Tensor#nextLive} (in allocation order), and the pool keeps raw addresses in primitive
+     * stacks, so an allocation and its release box nothing and hash nothing (a tiny op's output
+     * used to cost ~160 ns in IdentityHashMap and Long boxing; now ~50 ns, docs/perf/overhead-cpu.md).
+     * Guarded by the Arena's monitor (the Cleaner runs it only once the Arena is unreachable).
+     */
     private static final class State implements Runnable {
+        /** Block sizes up to 1 MiB are multiples of 256: their pools sit in an array by size / 256. */
+        static final int SMALL_CLASSES = (1 << 20) / 256;
+
         final Device device;
-        final Map<Tensor, Long> live = new IdentityHashMap<>();
+        Tensor liveHead, liveTail;
+        int liveCount;
         /** Freed blocks kept for reuse, by rounded size: device allocation is slow and cudaFree synchronizes. */
-        final Map<Long, java.util.ArrayDeque<Long>> pool = new java.util.HashMap<>();
+        final AddressStack[] small = new AddressStack[SMALL_CLASSES + 1];
+        final Map<Long, AddressStack> large = new java.util.HashMap<>();
         long pooled;
         long allocated;
         long peak;
@@ -45,46 +56,107 @@ public final class Arena implements AutoCloseable {
             this.device = device;
         }
 
+        void link(Tensor t) {
+            t.prevLive = liveTail;
+            t.nextLive = null;
+            if (liveTail == null) liveHead = t;
+            else liveTail.nextLive = t;
+            liveTail = t;
+            t.live = true;
+            liveCount++;
+        }
+
+        void unlink(Tensor t) {
+            if (t.prevLive == null) liveHead = t.nextLive;
+            else t.prevLive.nextLive = t.nextLive;
+            if (t.nextLive == null) liveTail = t.prevLive;
+            else t.nextLive.prevLive = t.prevLive;
+            t.prevLive = t.nextLive = null;
+            t.live = false;
+            liveCount--;
+        }
+
+        List<Tensor> liveList() {
+            List<Tensor> l = new ArrayList<>(liveCount);
+            for (Tensor t = liveHead; t != null; t = t.nextLive) l.add(t);
+            return l;
+        }
+
+        private AddressStack stack(long size, boolean create) {
+            if (size <= (1L << 20)) {
+                int i = (int) (size >>> 8);
+                AddressStack q = small[i];
+                if (q == null && create) small[i] = q = new AddressStack();
+                return q;
+            }
+            AddressStack q = large.get(size);
+            if (q == null && create) large.put(size, q = new AddressStack());
+            return q;
+        }
+
         /** Returns every pooled block to the device. */
         void trim() {
-            for (java.util.ArrayDeque<Long> q : pool.values()) {
-                for (Long a : q) {
-                    try {
-                        DeviceMemory.free(device, a);
-                    } catch (RuntimeException ignored) {
-                        // safety net only
-                    }
-                }
+            for (int i = 0; i < small.length; i++) {
+                if (small[i] != null) small[i].freeAll(device);
+                small[i] = null;
             }
-            pool.clear();
+            for (AddressStack q : large.values()) q.freeAll(device);
+            large.clear();
             pooled = 0;
         }
 
         long take(long size) {
-            java.util.ArrayDeque<Long> q = pool.get(size);
-            if (q == null || q.isEmpty()) return 0;
+            AddressStack q = stack(size, false);
+            if (q == null || q.n == 0) return 0;
             pooled -= size;
             return q.pop();
         }
 
         void give(long size, long address) {
-            pool.computeIfAbsent(size, s -> new java.util.ArrayDeque<>()).push(address);
+            stack(size, true).push(address);
             pooled += size;
         }
 
         @Override
         public synchronized void run() {
-            for (Map.Entry<Tensor, Long> e : live.entrySet()) {
+            for (Tensor t = liveHead; t != null; t = t.nextLive) {
                 try {
-                    DeviceMemory.free(device, e.getValue());
+                    DeviceMemory.free(device, t.rawAddress());
                 } catch (RuntimeException ignored) {
                     // safety net only: the driver may already be gone at exit
                 }
             }
-            live.clear();
+            liveHead = liveTail = null;
+            liveCount = 0;
             trim();
             allocated = 0;
             closed = true;
+        }
+    }
+
+    /** A stack of raw block addresses (no boxing). */
+    private static final class AddressStack {
+        long[] a = new long[4];
+        int n;
+
+        void push(long address) {
+            if (n == a.length) a = java.util.Arrays.copyOf(a, 2 * n);
+            a[n++] = address;
+        }
+
+        long pop() {
+            return a[--n];
+        }
+
+        void freeAll(Device device) {
+            for (int i = 0; i < n; i++) {
+                try {
+                    DeviceMemory.free(device, a[i]);
+                } catch (RuntimeException ignored) {
+                    // safety net only
+                }
+            }
+            n = 0;
         }
     }
 
@@ -125,7 +197,7 @@ public final class Arena implements AutoCloseable {
     }
 
     public synchronized int liveTensors() {
-        return state.live.size();
+        return state.liveCount;
     }
 
     /**
@@ -147,12 +219,20 @@ public final class Arena implements AutoCloseable {
 
     /** An uninitialized tensor. */
     public Tensor empty(DType dtype, long... shape) {
-        return allocate(dtype, shape, null);
+        return allocate(dtype, shape.clone(), null);
+    }
+
+    /**
+     * An uninitialized tensor of {@code like}'s shape and the given dtype (the output of an
+     * elementwise op or a norm): shares the shape array, which tensors never change.
+     */
+    public Tensor emptyLike(DType dtype, Tensor like) {
+        return allocate(dtype, like.shapeArray(), null);
     }
 
     /** An uninitialized tensor with a name used in messages and leak reports. */
     public Tensor empty(String name, DType dtype, long... shape) {
-        return allocate(dtype, shape, name);
+        return allocate(dtype, shape.clone(), name);
     }
 
     public Tensor zeros(DType dtype, long... shape) {
@@ -219,6 +299,7 @@ public final class Arena implements AutoCloseable {
         return (int) n;
     }
 
+    /** {@code shape} is owned by the new tensor (callers pass a copy or an immutable tensor shape). */
     private Tensor allocate(DType dtype, long[] shape, String name) {
         long bytes = Math.multiplyExact(Tensor.numel(shape), (long) dtype.bytes());
         synchronized (this) {
@@ -237,20 +318,20 @@ public final class Arena implements AutoCloseable {
                     address = DeviceMemory.allocate(device, size);
                 }
             }
-            Tensor t = new Tensor(this, null, dtype, shape, address, name);
-            state.live.put(t, address);
+            Tensor t = new Tensor(this, dtype, shape, bytes, address, name);
+            state.link(t);
             state.allocated += bytes;
-            state.peak = Math.max(state.peak, state.allocated);
+            if (state.allocated > state.peak) state.peak = state.allocated;
             return t;
         }
     }
 
     /** Called by Tensor.close(): the block goes back to the pool (sizes rounded so blocks get reused). */
     synchronized void release(Tensor t) {
-        Long address = state.live.remove(t);
-        if (address == null) return;
+        if (!t.live) return;
+        state.unlink(t);
         state.allocated -= t.bytes();
-        state.give(blockSize(t.bytes()), address);
+        state.give(blockSize(t.bytes()), t.rawAddress());
     }
 
     /** Allocation granule: 256 B up to 1 MiB, then 1/8 of the next power of two (at most 12.5% slack). */
@@ -276,7 +357,7 @@ public final class Arena implements AutoCloseable {
      * they make (a command-line run, a benchmark). Returns how many were freed.
      */
     public synchronized int releaseAll() {
-        List<Tensor> all = new ArrayList<>(state.live.keySet());
+        List<Tensor> all = state.liveList();
         for (Tensor t : all) t.close();
         return all.size();
     }
@@ -294,8 +375,9 @@ public final class Arena implements AutoCloseable {
         List<String> leaked = new ArrayList<>();
         synchronized (this) {
             if (state.closed) return;
-            for (Tensor t : state.live.keySet()) leaked.add(t.describe());
-            for (Tensor t : new ArrayList<>(state.live.keySet())) t.close();
+            List<Tensor> live = state.liveList();
+            for (Tensor t : live) leaked.add(t.describe());
+            for (Tensor t : live) t.close();
         }
         cleanable.clean();
         if (!leaked.isEmpty()) {

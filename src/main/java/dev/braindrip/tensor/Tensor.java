@@ -14,19 +14,28 @@ public final class Tensor implements AutoCloseable {
     private final Arena arena;
     private final Tensor parent; // non-null for views
     private final DType dtype;
-    private final long[] shape;
+    private final long[] shape; // never changed after construction, so tensors of one shape may share it
     private final long address;
     private final long bytes;
     private final String name;
     private boolean closed;
+    // the arena's list of live tensors (guarded by the arena's monitor; roots only)
+    Tensor prevLive, nextLive;
+    boolean live;
 
-    Tensor(Arena arena, Tensor parent, DType dtype, long[] shape, long address, String name) {
+    /** A tensor that owns its memory; {@code shape} becomes the tensor's (not copied). */
+    Tensor(Arena arena, DType dtype, long[] shape, long bytes, long address, String name) {
+        this(arena, null, dtype, shape, bytes, address, name);
+    }
+
+    /** A view of {@code parent}'s memory; {@code shape} is a fresh array that becomes the view's. */
+    private Tensor(Arena arena, Tensor parent, DType dtype, long[] shape, long bytes, long address, String name) {
         this.arena = arena;
         this.parent = parent;
         this.dtype = dtype;
-        this.shape = shape.clone();
+        this.shape = shape;
         this.address = address;
-        this.bytes = numel(shape) * dtype.bytes();
+        this.bytes = bytes;
         this.name = name;
     }
 
@@ -59,6 +68,21 @@ public final class Tensor implements AutoCloseable {
 
     public int rank() {
         return shape.length;
+    }
+
+    /** True when {@code other} has the same shape (without copying either shape). */
+    public boolean sameShape(Tensor other) {
+        return Arrays.equals(shape, other.shape);
+    }
+
+    /** The shape array itself, for the arena to share with a tensor of the same shape; never to be changed. */
+    long[] shapeArray() {
+        return shape;
+    }
+
+    /** The address without the open check: the arena's bookkeeping of blocks it owns. */
+    long rawAddress() {
+        return address;
     }
 
     /** Size of dimension i; negative i counts from the end. */
@@ -137,7 +161,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("reshape: " + Arrays.toString(shape) + " (" + numel()
                     + " elements) cannot become " + Arrays.toString(newShape));
         }
-        return new Tensor(arena, root(), dtype, s, address, name);
+        return new Tensor(arena, root(), dtype, s, bytes, address, name);
     }
 
     /**
@@ -153,7 +177,7 @@ public final class Tensor implements AutoCloseable {
         long[] s = shape.clone();
         s[0] = length;
         long rowBytes = shape[0] == 0 ? 0 : bytes / shape[0];
-        return new Tensor(arena, root(), dtype, s, address + start * rowBytes, name);
+        return new Tensor(arena, root(), dtype, s, length * rowBytes, address + start * rowBytes, name);
     }
 
     private Tensor root() {
