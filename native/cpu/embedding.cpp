@@ -32,7 +32,12 @@ static bool embed_row(const void* table, const void* ids, int ids_dt, void* y, i
 static int64_t embedding(const void* table, const void* ids, int ids_dt, void* y, int64_t n, int64_t vocab,
                          size_t row_bytes) {
     int64_t first_bad = n;
-#pragma omp parallel for schedule(static) reduction(min : first_bad) if (n * (int64_t)row_bytes >= (1 << 16))
+    if (n < 2 || n * static_cast<int64_t>(row_bytes) < (1 << 16)) {  // no OpenMP team for a few rows
+        for (int64_t i = 0; i < n; ++i)
+            if (!embed_row(table, ids, ids_dt, y, i, vocab, row_bytes) && i < first_bad) first_bad = i;
+        return first_bad;
+    }
+#pragma omp parallel for schedule(static) reduction(min : first_bad)
     for (int64_t i = 0; i < n; ++i)
         if (!embed_row(table, ids, ids_dt, y, i, vocab, row_bytes) && i < first_bad) first_bad = i;
     return first_bad;

@@ -4,47 +4,102 @@
 // normalization multiplies by 1/sum, the same formula as the CUDA twin (which gets max and sum in
 // one online pass; the result is identical up to F32 summation order).
 // A row that is entirely -inf (fully masked) gives zeros, never NaN.
+// Vector passes over each row (max, e^x with the F64 sum, scale); e^x is vec::vexp (within ~1 ulp
+// of expf). F32 rows keep the exponentials in y between the passes; F16/BF16 rows in a per-thread
+// F32 scratch row, so the output is rounded once.
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "braindrip/ops.h"
 #include "cpu_common.hpp"
+#include "vec.hpp"
 
 namespace bd::cpu {
 
+using namespace vec;
+
 // ---- kernels
 
-static void softmax_row(const void* x, void* y, int dt, int64_t row, int64_t cols, float inv_t, float* z) {
-    const int64_t base = row * cols;
-    float m = -std::numeric_limits<float>::infinity();
-    for (int64_t c = 0; c < cols; ++c) {
-        z[c] = load(x, dt, base + c) * inv_t;
-        if (z[c] > m) m = z[c];
-    }
+template <int DT>
+static void softmax_row(const void* x, void* y, int64_t base, int64_t cols, float inv_t, float* z) {
+    const int64_t cv = cols - cols % W;
+    const int tail = static_cast<int>(cols - cv);
+    const V vt = bc(inv_t), ninf = bc(-std::numeric_limits<float>::infinity());
+    const VI lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    V m4[4] = {ninf, ninf, ninf, ninf};
+    int64_t c = 0;
+    for (; c + 4 * W <= cv; c += 4 * W)
+        for (int k = 0; k < 4; ++k) m4[k] = vmax(m4[k], load8<DT>(x, base + c + k * W) * vt);  // in registers
+    for (; c < cv; c += W) m4[0] = vmax(m4[0], load8<DT>(x, base + c) * vt);
+    if (tail) m4[0] = vmax(m4[0], lane < tail ? load_part<DT>(x, base + cv, tail) * vt : ninf);
+    const float m = hmax(vmax(vmax(m4[0], m4[1]), vmax(m4[2], m4[3])));
     if (m == -std::numeric_limits<float>::infinity()) {
-        for (int64_t c = 0; c < cols; ++c) store(y, dt, base + c, 0.f);
+        for (c = 0; c < cv; c += W) store8<DT>(y, base + c, V{});
+        if (tail) store_part<DT>(y, base + cv, tail, V{});
         return;
     }
-    double s = 0.0;  // F64 sum: an in-order F32 sum over a 32k vocabulary loses ~1e-5 of the total
-    for (int64_t c = 0; c < cols; ++c) {
-        z[c] = std::exp(z[c] - m);
-        s += z[c];
+        // Sums in F32 lanes over blocks of 16 vectors (128 elements), each block's lanes then added in
+    // F64: an in-order F32 sum over a 32k vocabulary loses ~1e-5 of the total; this, ~1e-7.
+    const V vm = bc(m);
+    VD total;
+    for (c = 0; c + 16 * W <= cv; c += 16 * W) {
+        V a[2] = {V{}, V{}};
+        for (int k = 0; k < 16; ++k) {
+            const V e = vexp(load8<DT>(x, base + c + k * W) * vt - vm);
+            st(z + c + k * W, e);
+            a[k & 1] += e;
+        }
+        total += a[0] + a[1];
     }
-    const float inv = static_cast<float>(1.0 / s);
-    for (int64_t c = 0; c < cols; ++c) store(y, dt, base + c, z[c] * inv);
+    V a = V{};
+    for (; c < cv; c += W) {
+        const V e = vexp(load8<DT>(x, base + c) * vt - vm);
+        st(z + c, e);
+        a += e;
+    }
+    if (tail) {
+        const V e = lane < tail ? vexp(load_part<DT>(x, base + cv, tail) * vt - vm) : V{};
+        st(z + cv, e);
+        a += e;
+    }
+    total += a;
+    const V inv = bc(static_cast<float>(1.0 / hsum(total)));
+    for (c = 0; c < cv; c += W) store8<DT>(y, base + c, ld(z + c) * inv);
+    if (tail) store_part<DT>(y, base + cv, tail, ld(z + cv) * inv);
 }
 
 // ---- launchers
 
-static int softmax(const void* x, void* y, int64_t rows, int64_t cols, float inv_t, int dt) {
+struct Softmax {
+    template <int DT>
+    static int run(const void* x, void* y, int64_t rows, int64_t cols, float inv_t) {
+        // z: the exponentials of one row, padded to whole vectors. F32 output rows are the scratch
+        // themselves unless y is too short for the padding (a tail) or aliases x.
+        const int64_t padded = (cols + W - 1) / W * W;
+        if (DT == BD_F32 && padded == cols && x != y) {
+            for_rows(rows, rows * cols, [=](int64_t r) {
+                softmax_row<DT>(x, y, r * cols, cols, inv_t, static_cast<float*>(y) + r * cols);
+            });
+            return BD_OK;
+        }
+        if (rows * cols < PARALLEL_MIN || rows < 2) {
+            std::vector<float> z(static_cast<size_t>(padded));
+            for (int64_t r = 0; r < rows; ++r) softmax_row<DT>(x, y, r * cols, cols, inv_t, z.data());
+            return BD_OK;
+        }
 #pragma omp parallel
-    {
-        std::vector<float> z(static_cast<size_t>(cols));
+        {
+            std::vector<float> z(static_cast<size_t>(padded));
 #pragma omp for schedule(static)
-        for (int64_t r = 0; r < rows; ++r) softmax_row(x, y, dt, r, cols, inv_t, z.data());
+            for (int64_t r = 0; r < rows; ++r) softmax_row<DT>(x, y, r * cols, cols, inv_t, z.data());
+        }
+        return BD_OK;
     }
-    return BD_OK;
+};
+
+static int softmax(const void* x, void* y, int64_t rows, int64_t cols, float inv_t, int dt) {
+    return dispatch<Softmax>(dt, x, y, rows, cols, inv_t);
 }
 
 }  // namespace bd::cpu

@@ -7,12 +7,14 @@
 //   low 32 bits:  0xffffffff - index, so on equal values the lower index ranks higher.
 // Keys are distinct within a row, so "sorted descending" is a total order and needs no stability.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "braindrip/ops.h"
 #include "cpu_common.hpp"
+#include "vec.hpp"
 
 namespace bd::cpu {
 
@@ -32,10 +34,32 @@ static inline int32_t key_index(uint64_t key) {
     return static_cast<int32_t>(0xffffffffu - static_cast<uint32_t>(key & 0xffffffffu));
 }
 
-static int32_t argmax_row(const void* x, int dt, int64_t base, int64_t cols) {
-    uint64_t best = 0;
-    for (int64_t c = 0; c < cols; ++c) best = std::max(best, rank_key(load(x, dt, base + c), c));
-    return key_index(best);
+// The same winner as the largest rank_key, in two vector passes: the largest value (NaN never
+// wins; -0 == +0), then the first column equal to it. A row of NaN only gives column 0, as the
+// key order does (all keys' high halves 0, the lowest index highest).
+template <int DT>
+static int32_t argmax_row(const void* x, int64_t base, int64_t cols) {
+    using namespace vec;
+    const int64_t cv = cols - cols % W;
+    V mv = bc(-INFINITY);
+    int64_t c = 0;
+    for (; c < cv; c += W) {
+        const V v = load8<DT>(x, base + c);
+        mv = v > mv ? v : mv;
+    }
+    float m = hmax(mv);
+    for (; c < cols; ++c) {
+        const float v = load(x, DT, base + c);
+        if (v > m) m = v;
+    }
+    const V vm = bc(m);
+    for (c = 0; c < cv; c += W) {
+        const int mask = _mm256_movemask_ps((__m256)(load8<DT>(x, base + c) == vm));
+        if (mask) return static_cast<int32_t>(c + __builtin_ctz(static_cast<unsigned>(mask)));
+    }
+    for (; c < cols; ++c)
+        if (load(x, DT, base + c) == m) return static_cast<int32_t>(c);
+    return 0;  // no column equals m: the row is all NaN
 }
 
 static void topk_row(const void* x, int dt, int64_t row, int64_t cols, int64_t k, float* values,
@@ -53,14 +77,25 @@ static void topk_row(const void* x, int dt, int64_t row, int64_t cols, int64_t k
 
 // ---- launchers
 
+struct Argmax {
+    template <int DT>
+    static int run(const void* x, int32_t* out, int64_t rows, int64_t cols) {
+        vec::for_rows(rows, rows * cols, [=](int64_t r) { out[r] = argmax_row<DT>(x, r * cols, cols); });
+        return BD_OK;
+    }
+};
+
 static int argmax(const void* x, int32_t* out, int64_t rows, int64_t cols, int dt) {
-#pragma omp parallel for schedule(static) if (rows * cols >= (1 << 14))
-    for (int64_t r = 0; r < rows; ++r) out[r] = argmax_row(x, dt, r * cols, cols);
-    return BD_OK;
+    return vec::dispatch<Argmax>(dt, x, out, rows, cols);
 }
 
 static int topk(const void* x, float* values, int32_t* indices, int64_t rows, int64_t cols, int64_t k, int dt) {
-#pragma omp parallel if (rows * cols >= (1 << 14))
+    if (rows < 2 || rows * cols < vec::PARALLEL_MIN) {  // no OpenMP team for a small call
+        std::vector<uint64_t> keys;
+        for (int64_t r = 0; r < rows; ++r) topk_row(x, dt, r, cols, k, values, indices, keys);
+        return BD_OK;
+    }
+#pragma omp parallel
     {
         std::vector<uint64_t> keys;
 #pragma omp for schedule(static)
