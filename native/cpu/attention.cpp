@@ -80,12 +80,7 @@ struct Simd16 {
 };
 
 TileSimd choose_tile_simd() {
-    const char* want = std::getenv("BRAINDRIP_CPU_ISA");
-    const bool avx2_only = want && std::strcmp(want, "avx2") == 0;
-    __builtin_cpu_init();
-    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    if (avx512 && !avx2_only) return make_tile_simd<Simd16>("avx512");
+    if (use_avx512()) return make_tile_simd<Simd16>("avx512");
     return make_tile_simd<Simd8>("avx2");
 }
 }  // namespace

@@ -116,6 +116,10 @@ inline int64_t load_index(const void* p, int dt, int64_t i) {
 
 const char* dtype_name(int dt);
 
+// Whether the kernels with an AVX-512 copy (attention tiles, softmax rows) take it: the CPU has
+// AVX-512 F/BW/DQ/VL and BRAINDRIP_CPU_ISA is not "avx2". Decided once per process.
+bool use_avx512();
+
 }  // namespace bd::cpu
 
 // Argument checks for entry points: each returns from the calling function with a message.

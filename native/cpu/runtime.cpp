@@ -24,6 +24,19 @@ int fail(int status, const char* fmt, ...) {
 
 void clear_error() { g_last_error[0] = 0; }
 
+static bool choose_avx512() {
+    const char* want = std::getenv("BRAINDRIP_CPU_ISA");
+    if (want && std::strcmp(want, "avx2") == 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
+bool use_avx512() {
+    static const bool yes = choose_avx512();
+    return yes;
+}
+
 const char* dtype_name(int dt) {
     switch (dt) {
         case BD_F32: return "F32";

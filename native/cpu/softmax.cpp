@@ -4,8 +4,9 @@
 // normalization multiplies by 1/sum, the same formula as the CUDA twin (which gets max and sum in
 // one online pass; the result is identical up to F32 summation order).
 // A row that is entirely -inf (fully masked) gives zeros, never NaN.
-// Vector passes over each row (max, e^x with the F64 sum, scale); e^x is vec::vexp (within ~1 ulp
-// of expf). F32 rows keep the exponentials in y between the passes; F16/BF16 rows in a per-thread
+// Vector passes over each row (max, e^x with the F64 sum, scale); e^x is vec::vexp (within 2 ulp
+// of e^x), 8 lanes, or 16 with AVX-512 (softmax16 below, same operations, same results per element;
+// the row sum's grouping differs). F32 rows keep the exponentials in y between the passes; F16/BF16 rows in a per-thread
 // F32 scratch row, so the output is rounded once.
 #include <cmath>
 #include <limits>
@@ -69,30 +70,171 @@ static void softmax_row(const void* x, void* y, int64_t base, int64_t cols, floa
     if (tail) store_part<DT>(y, base + cv, tail, ld(z + cv) * inv);
 }
 
+}  // namespace bd::cpu
+
+// The same row, 16 lanes (AVX-512, taken when use_avx512()): softmax is the one row kernel whose
+// e^x per element makes it compute-bound at 8 lanes on two cores. Everything it calls is defined
+// in this region (or is a default-target inline function such as cpu_common.hpp's load/store,
+// inlined or kept for the baseline), so no AVX-512 code can stand in for the AVX2 path's symbols.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's own _mm512_undefined_* in its intrinsics
+namespace bd::cpu::softmax16 {
+
+constexpr int W = 16;
+typedef float V __attribute__((vector_size(64)));
+typedef int32_t VI __attribute__((vector_size(64)));
+typedef uint32_t VU __attribute__((vector_size(64)));
+
+inline V ld(const float* p) {
+    V v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void st(float* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
+inline V bc(float x) { return x - V{}; }
+inline V vmax(V a, V b) { return a < b ? b : a; }
+
+template <int DT>
+inline V load16(const void* p, int64_t i) {
+    if constexpr (DT == BD_F32) {
+        return ld(static_cast<const float*>(p) + i);
+    } else {
+        const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i));
+        if constexpr (DT == BD_F16) return (V)_mm512_cvtph_ps(h);
+        else return (V)_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+    }
+}
+
+template <int DT>
+inline void store16(void* p, int64_t i, V v) {
+    if constexpr (DT == BD_F32) {
+        st(static_cast<float*>(p) + i, v);
+    } else {
+        __m256i h;
+        if constexpr (DT == BD_F16) {
+            h = _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        } else {  // as vec::store8 and f32_to_bf16
+            const VU u = (VU)v;
+            const VI nan = (VI)(u & 0x7fffffffu) > 0x7f800000;
+            const VU q = u | 0x400000u, n = u + 0x7fffu + ((u >> 16) & 1u);
+            h = _mm512_cvtepi32_epi16((__m512i)((VU)(nan ? (VI)q : (VI)n) >> 16));
+        }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint16_t*>(p) + i), h);
+    }
+}
+
+// vec::vexp, 16 lanes (the same operations in the same order, so the same results)
+inline V vexp(V x) {
+    x = (V)_mm512_min_ps((__m512)bc(89.f), _mm512_max_ps((__m512)bc(-105.f), (__m512)x));
+    const V magic = bc(12582912.f);
+    const V t = x * bc(1.44269504088896341f) + magic;
+    const V n = t - magic;
+    V r = x - n * bc(0.693359375f);
+    r = r - n * bc(-2.12194440e-4f);
+    V p = bc(1.9875691500e-4f);
+    p = p * r + bc(1.3981999507e-3f);
+    p = p * r + bc(8.3334519073e-3f);
+    p = p * r + bc(4.1665795894e-2f);
+    p = p * r + bc(1.6666665459e-1f);
+    p = p * r + bc(5.0000001201e-1f);
+    p = p * (r * r) + r + bc(1.f);
+    const VI e = (VI)t - (VI)magic;
+    const VI e1 = e >> 1, e2 = e - e1;
+    return p * (V)((e1 + 127) << 23) * (V)((e2 + 127) << 23);
+}
+
+// F64 lanes of a block sum
+inline void add_f64(__m512d& lo, __m512d& hi, V v) {
+    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v)));
+    hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps((__m512)v, 1)));
+}
+
+// softmax_row with 16 lanes; the tail (cols % 16) goes through the scalar load/store into z.
+template <int DT>
+void row(const void* x, void* y, int64_t base, int64_t cols, float inv_t, float* z) {
+    const int64_t cv = cols - cols % W;
+    const V vt = bc(inv_t), ninf = bc(-INFINITY);
+    V m4[4] = {ninf, ninf, ninf, ninf};
+    int64_t c = 0;
+    for (; c + 4 * W <= cv; c += 4 * W)
+        for (int k = 0; k < 4; ++k) m4[k] = vmax(m4[k], load16<DT>(x, base + c + k * W) * vt);
+    for (; c < cv; c += W) m4[0] = vmax(m4[0], load16<DT>(x, base + c) * vt);
+    const V mv = vmax(vmax(m4[0], m4[1]), vmax(m4[2], m4[3]));
+    float m = mv[0];
+    for (int i = 1; i < W; ++i)
+        if (mv[i] > m) m = mv[i];
+    for (c = cv; c < cols; ++c) {
+        const float v = load(x, DT, base + c) * inv_t;
+        if (v > m) m = v;
+    }
+    if (m == -INFINITY) {
+        for (c = 0; c < cv; c += W) store16<DT>(y, base + c, V{});
+        for (c = cv; c < cols; ++c) store(y, DT, base + c, 0.f);
+        return;
+    }
+    const V vm = bc(m);
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    for (c = 0; c + 8 * W <= cv; c += 8 * W) {  // blocks of 128 elements, as the 8-lane row
+        V a[2] = {V{}, V{}};
+        for (int k = 0; k < 8; ++k) {
+            const V e = vexp(load16<DT>(x, base + c + k * W) * vt - vm);
+            st(z + c + k * W, e);
+            a[k & 1] += e;
+        }
+        add_f64(lo, hi, a[0] + a[1]);
+    }
+    V a = V{};
+    for (; c < cv; c += W) {
+        const V e = vexp(load16<DT>(x, base + c) * vt - vm);
+        st(z + c, e);
+        a += e;
+    }
+    if (cv < cols) {  // the tail: one padded vector (lanes past cols give e^-inf = 0)
+        float t[W];
+        for (int k = 0; k < W; ++k) t[k] = cv + k < cols ? load(x, DT, base + cv + k) * inv_t : -INFINITY;
+        const V e = vexp(ld(t) - vm);
+        st(z + cv, e);
+        a += e;
+    }
+    add_f64(lo, hi, a);
+    const double total = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    const V inv = bc(static_cast<float>(1.0 / total));
+    for (c = 0; c < cv; c += W) store16<DT>(y, base + c, ld(z + c) * inv);
+    for (c = cv; c < cols; ++c) store(y, DT, base + c, z[c] * inv[0]);
+}
+
+}  // namespace bd::cpu::softmax16
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+namespace bd::cpu {
+
 // ---- launchers
 
 struct Softmax {
     template <int DT>
     static int run(const void* x, void* y, int64_t rows, int64_t cols, float inv_t) {
-        // z: the exponentials of one row, padded to whole vectors. F32 output rows are the scratch
-        // themselves unless y is too short for the padding (a tail) or aliases x.
-        const int64_t padded = (cols + W - 1) / W * W;
+        // z: the exponentials of one row, padded to whole vectors of 16. F32 output rows are the
+        // scratch themselves unless y is too short for the padding (a tail) or aliases x.
+        void (*row)(const void*, void*, int64_t, int64_t, float, float*) =
+            use_avx512() ? softmax16::row<DT> : softmax_row<DT>;
+        const int64_t padded = (cols + 15) / 16 * 16;
         if (DT == BD_F32 && padded == cols && x != y) {
-            for_rows(rows, rows * cols, [=](int64_t r) {
-                softmax_row<DT>(x, y, r * cols, cols, inv_t, static_cast<float*>(y) + r * cols);
-            });
+            for_rows(rows, rows * cols, [=](int64_t r) { row(x, y, r * cols, cols, inv_t, static_cast<float*>(y) + r * cols); });
             return BD_OK;
         }
         if (rows * cols < PARALLEL_MIN || rows < 2) {
             std::vector<float> z(static_cast<size_t>(padded));
-            for (int64_t r = 0; r < rows; ++r) softmax_row<DT>(x, y, r * cols, cols, inv_t, z.data());
+            for (int64_t r = 0; r < rows; ++r) row(x, y, r * cols, cols, inv_t, z.data());
             return BD_OK;
         }
 #pragma omp parallel
         {
             std::vector<float> z(static_cast<size_t>(padded));
 #pragma omp for schedule(static)
-            for (int64_t r = 0; r < rows; ++r) softmax_row<DT>(x, y, r * cols, cols, inv_t, z.data());
+            for (int64_t r = 0; r < rows; ++r) row(x, y, r * cols, cols, inv_t, z.data());
         }
         return BD_OK;
     }
