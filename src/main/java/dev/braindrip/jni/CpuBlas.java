@@ -6,8 +6,8 @@ import org.bytedeco.openblas.global.openblas_nolapack;
 /**
  * Hands the SGEMM of the OpenBLAS that the JavaCPP preset loads (the one {@code CpuGemm} calls) to
  * libbraindrip_cpu, whose MoE grouped expert GEMMs (F32) then run each expert's gate/up and down as
- * one SGEMM over its rows instead of the library's own blocked kernel (docs/perf/moe-cpu.md: 4×
- * faster at 4096 tokens). {@code -Dbraindrip.cpu.vendorSgemm=false} keeps the own kernel (for
+ * one SGEMM over its rows instead of the library's own blocked kernel (docs/perf/moe-cpu.md: 2.2×
+ * faster at 4096 tokens, level with the per-expert loop). {@code -Dbraindrip.cpu.vendorSgemm=false} keeps the own kernel (for
  * comparisons); so does a failure to find the symbol, which is reported once on stderr.
  */
 public final class CpuBlas {
