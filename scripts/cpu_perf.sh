@@ -45,8 +45,8 @@ done
 run rope bench rope --device cpu --seq 4096 --heads 32 --head-dim 128 --repeats 10 --warmup 2
 run moe bench moe --device cpu --tokens 4096 --peer --repeats 3 --warmup 1
 run overhead bench overhead --device cpu
-run generate-bf16 bench generate --model demo --dtype bf16 --prompt-tokens 64 --gen-tokens 64 --batch 8 --repeats 2 --warmup 1
-run generate-f32 bench generate --model demo --dtype f32 --prompt-tokens 64 --gen-tokens 64 --batch 8 --repeats 2 --warmup 1
+run generate-bf16 bench generate --model demo --dtype bf16 --prompt-tokens 64 --gen-tokens 64 --batch 8 --repeats 5 --warmup 2
+run generate-f32 bench generate --model demo --dtype f32 --prompt-tokens 64 --gen-tokens 64 --batch 8 --repeats 5 --warmup 2
 
 py=/usr/bin/python3
 if "$py" -c 'import torch' 2>/dev/null; then
