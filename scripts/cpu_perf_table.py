@@ -24,7 +24,7 @@ def load(d, name):
 def key(r):
     s = dict(r["shape"])
     s.pop("path", None)
-    return (r["op"], r.get("test"), json.dumps(s, sort_keys=True))
+    return (r["op"], r["dtype"], r.get("test"), json.dumps(s, sort_keys=True))
 
 
 def short_shape(r):

@@ -13,9 +13,10 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * GEMM on the CPU through OpenBLAS (JavaCPP presets): F32 directly with cblas_sgemm; F16/BF16
  * are converted to F32 first (the CPU backend may convert) and the result rounded back — except
  * for a few rows against a Linear's weight (decode: m <= 16, b transposed), where our own kernel
- * (bd_cpu_gemm_small) reads F16/BF16 weights in place instead of converting them every call, and
- * streams F32 weights once for 2..16 rows (OpenBLAS's GEMM with so few rows ran 1.4x slower at its
- * best, and far slower beside its own thread pool; one F32 row stays on its GEMV).
+ * (bd_cpu_gemm_small) reads F16/BF16 weights in place instead of converting them every call. F32
+ * stays on OpenBLAS (GEMV for one row): routing F32 2..16 rows to the small kernel made the demo
+ * model's batch-8 decode 1.35x slower (its weights sit in the L3 cache, where OpenBLAS's packed
+ * GEMM wins; docs/perf/cpu-backend.md).
  */
 final class CpuGemm implements Gemm {
     /** Rows up to which products against a transposed b take bd_cpu_gemm_small. */
@@ -24,7 +25,7 @@ final class CpuGemm implements Gemm {
     @Override
     public void run(Arena arena, Tensor a, Tensor b, Tensor c, int m, int n, int k, boolean transB, boolean accumulate) {
         if (m == 0 || n == 0) return;
-        if (transB && m <= SMALL_MAX_M && (a.dtype() != DType.F32 || m >= 2)) {
+        if (transB && m <= SMALL_MAX_M && a.dtype() != DType.F32) {
             NativeStatus.checkCpu(NativeCpu.bd_cpu_gemm_small(a.address(), b.address(), c.address(), m, n, k,
                     accumulate ? 1 : 0, a.dtype().code()), "gemm");
             return;
