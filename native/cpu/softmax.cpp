@@ -16,7 +16,7 @@
 #include "cpu_common.hpp"
 #include "vec.hpp"
 
-namespace bd::cpu {
+namespace bd::cpu::softmax8 {
 
 using namespace vec;
 
@@ -70,80 +70,21 @@ static void softmax_row(const void* x, void* y, int64_t base, int64_t cols, floa
     if (tail) store_part<DT>(y, base + cv, tail, ld(z + cv) * inv);
 }
 
-}  // namespace bd::cpu
+}  // namespace bd::cpu::softmax8
 
-// The same row, 16 lanes (AVX-512, taken when use_avx512()): softmax is the one row kernel whose
-// e^x per element makes it compute-bound at 8 lanes on two cores. Everything it calls is defined
-// in this region (or is a default-target inline function such as cpu_common.hpp's load/store,
-// inlined or kept for the baseline), so no AVX-512 code can stand in for the AVX2 path's symbols.
+// The same row, 16 lanes (AVX-512, taken when use_avx512()): e^x per element makes softmax
+// compute-bound at 8 lanes on two cores. Everything it calls is defined in this region (vec16.hpp)
+// or is a default-target inline function such as cpu_common.hpp's load/store (inlined, or kept for
+// the baseline), so no AVX-512 code can stand in for the AVX2 path's symbols.
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's own _mm512_undefined_* in its intrinsics
+#define BD_VEC16_REGION
+#include "vec16.hpp"
 namespace bd::cpu::softmax16 {
 
-constexpr int W = 16;
-typedef float V __attribute__((vector_size(64)));
-typedef int32_t VI __attribute__((vector_size(64)));
-typedef uint32_t VU __attribute__((vector_size(64)));
-
-inline V ld(const float* p) {
-    V v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-inline void st(float* p, V v) { __builtin_memcpy(p, &v, sizeof v); }
-inline V bc(float x) { return x - V{}; }
-inline V vmax(V a, V b) { return a < b ? b : a; }
-
-template <int DT>
-inline V load16(const void* p, int64_t i) {
-    if constexpr (DT == BD_F32) {
-        return ld(static_cast<const float*>(p) + i);
-    } else {
-        const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i));
-        if constexpr (DT == BD_F16) return (V)_mm512_cvtph_ps(h);
-        else return (V)_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
-    }
-}
-
-template <int DT>
-inline void store16(void* p, int64_t i, V v) {
-    if constexpr (DT == BD_F32) {
-        st(static_cast<float*>(p) + i, v);
-    } else {
-        __m256i h;
-        if constexpr (DT == BD_F16) {
-            h = _mm512_cvtps_ph((__m512)v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        } else {  // as vec::store8 and f32_to_bf16
-            const VU u = (VU)v;
-            const VI nan = (VI)(u & 0x7fffffffu) > 0x7f800000;
-            const VU q = u | 0x400000u, n = u + 0x7fffu + ((u >> 16) & 1u);
-            h = _mm512_cvtepi32_epi16((__m512i)((VU)(nan ? (VI)q : (VI)n) >> 16));
-        }
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint16_t*>(p) + i), h);
-    }
-}
-
-// vec::vexp, 16 lanes (the same operations in the same order, so the same results)
-inline V vexp(V x) {
-    x = (V)_mm512_min_ps((__m512)bc(89.f), _mm512_max_ps((__m512)bc(-105.f), (__m512)x));
-    const V magic = bc(12582912.f);
-    const V t = x * bc(1.44269504088896341f) + magic;
-    const V n = t - magic;
-    V r = x - n * bc(0.693359375f);
-    r = r - n * bc(-2.12194440e-4f);
-    V p = bc(1.9875691500e-4f);
-    p = p * r + bc(1.3981999507e-3f);
-    p = p * r + bc(8.3334519073e-3f);
-    p = p * r + bc(4.1665795894e-2f);
-    p = p * r + bc(1.6666665459e-1f);
-    p = p * r + bc(5.0000001201e-1f);
-    p = p * (r * r) + r + bc(1.f);
-    const VI e = (VI)t - (VI)magic;
-    const VI e1 = e >> 1, e2 = e - e1;
-    return p * (V)((e1 + 127) << 23) * (V)((e2 + 127) << 23);
-}
+using namespace vec16;
 
 // F64 lanes of a block sum
 inline void add_f64(__m512d& lo, __m512d& hi, V v) {
@@ -206,6 +147,7 @@ void row(const void* x, void* y, int64_t base, int64_t cols, float inv_t, float*
 }
 
 }  // namespace bd::cpu::softmax16
+#undef BD_VEC16_REGION
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
 
@@ -219,13 +161,13 @@ struct Softmax {
         // z: the exponentials of one row, padded to whole vectors of 16. F32 output rows are the
         // scratch themselves unless y is too short for the padding (a tail) or aliases x.
         void (*row)(const void*, void*, int64_t, int64_t, float, float*) =
-            use_avx512() ? softmax16::row<DT> : softmax_row<DT>;
+            use_avx512() ? softmax16::row<DT> : softmax8::softmax_row<DT>;
         const int64_t padded = (cols + 15) / 16 * 16;
         if (DT == BD_F32 && padded == cols && x != y) {
-            for_rows(rows, rows * cols, [=](int64_t r) { row(x, y, r * cols, cols, inv_t, static_cast<float*>(y) + r * cols); });
+            vec::for_rows(rows, rows * cols, [=](int64_t r) { row(x, y, r * cols, cols, inv_t, static_cast<float*>(y) + r * cols); });
             return BD_OK;
         }
-        if (rows * cols < PARALLEL_MIN || rows < 2) {
+        if (rows * cols < vec::PARALLEL_MIN || rows < 2) {
             std::vector<float> z(static_cast<size_t>(padded));
             for (int64_t r = 0; r < rows; ++r) row(x, y, r * cols, cols, inv_t, z.data());
             return BD_OK;
@@ -241,7 +183,7 @@ struct Softmax {
 };
 
 static int softmax(const void* x, void* y, int64_t rows, int64_t cols, float inv_t, int dt) {
-    return dispatch<Softmax>(dt, x, y, rows, cols, inv_t);
+    return vec::dispatch<Softmax>(dt, x, y, rows, cols, inv_t);
 }
 
 }  // namespace bd::cpu
