@@ -42,6 +42,9 @@ run diff-attention bench diff-attention --device cpu --peer --repeats 3 --warmup
 for op in rmsnorm layernorm softmax activation glu; do
     run "$op" bench "$op" --device cpu --rows 4096 --cols 4096 --repeats 10 --warmup 2
 done
+for op in rmsnorm softmax activation glu; do
+    run "$op-bf16" bench "$op" --device cpu --dtype bf16 --rows 4096 --cols 4096 --repeats 10 --warmup 2
+done
 run rope bench rope --device cpu --seq 4096 --heads 32 --head-dim 128 --repeats 10 --warmup 2
 run moe bench moe --device cpu --tokens 4096 --peer --repeats 3 --warmup 1
 run overhead bench overhead --device cpu

@@ -10,7 +10,7 @@ import os
 import sys
 
 FILES = ["attention", "attention-decode", "sparse-attention", "diff-attention", "rmsnorm", "layernorm", "softmax",
-         "activation", "glu", "rope", "moe", "overhead", "generate-bf16", "generate-f32"]
+         "activation", "glu", "rmsnorm-bf16", "softmax-bf16", "activation-bf16", "glu-bf16", "rope", "moe", "overhead", "generate-bf16", "generate-f32"]
 
 
 def load(d, name):

@@ -7,8 +7,9 @@
 //     random values, ties, subnormals, overflow and infinities (NaN: stays NaN);
 //   - every row kernel against an F64 reference, in F32/F16/BF16, with row lengths that are and
 //     are not a multiple of 8 (the tail path), on 1 row (the calling thread) and many rows (the
-//     OpenMP path), each row also bit-identical between the two paths (softmax: the AVX-512 row
-//     when the CPU has it; ctest runs the binary again with BRAINDRIP_CPU_ISA=avx2);
+//     OpenMP path), each row also bit-identical between the two paths (softmax, SiLU, the tanh
+//     GELU and their GLUs take their AVX-512 copies when the CPU has them; ctest runs the binary
+//     again with BRAINDRIP_CPU_ISA=avx2);
 //   - argmax's tie and NaN rules (first maximum; -0 == +0; a NaN row gives 0).
 // Prints failures, then "N passed, M failed".
 #include <cfloat>
