@@ -237,12 +237,31 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
             ks.scores_wide(w.qt.data(), Mp, kp, ldk, nk, N, D, s);
         else
             ks.scores_narrow(q, nr, kp, ldk, nk, N, D, s);
-        if (softcap || masked) {
+        if (softcap)
+            for (int r = 0; r < nr; ++r)
+                for (int j = 0; j < N; ++j) s[r * sr + j * sj] = attn::softcap_tanh(s[r * sr + j * sj], pl.softcap_pre2);
+        if (pl.rel_lut || p.alibi_slopes) {  // position biases (raw units), keys past nk stay 0 and masked
+            const int md = p.rel_max_distance;
             for (int r = 0; r < nr; ++r) {
                 float* sr0 = s + r * sr;
-                if (softcap)
-                    for (int j = 0; j < N; ++j) sr0[j * sj] = attn::softcap_tanh(sr0[j * sj], pl.softcap_pre2);
-                if (!masked) continue;
+                const int64_t ip = pl.row_query(r0 + r) + mk.shift;  // the aligned query position
+                const int h = pl.row_head(r0 + r, hb);
+                if (pl.rel_lut) {
+                    const float* lut = pl.rel_lut + static_cast<int64_t>(h) * (2 * md + 1) + md;
+                    for (int j = 0; j < nk; ++j) {
+                        const int64_t d = k0 + j - ip;
+                        sr0[j * sj] += lut[d < -md ? -md : d > md ? md : d];
+                    }
+                }
+                if (p.alibi_slopes) {
+                    const float slope = p.alibi_slopes[h] / pl.lse_scale;
+                    for (int j = 0; j < nk; ++j) sr0[j * sj] += slope * static_cast<float>(k0 + j - ip);
+                }
+            }
+        }
+        if (masked) {
+            for (int r = 0; r < nr; ++r) {
+                float* sr0 = s + r * sr;
                 const int64_t i = pl.row_query(r0 + r);
                 const attn::RowLimits lim = attn::row_limits(mk, i);
                 if (sparse && !attn::sparse_row_sees(which, attn::query_block(mk, i, p.block_size), qb_lo)) {
@@ -402,7 +421,18 @@ extern "C" int bd_cpu_attention_forward(const bd_attention_params* p, void* stre
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     const int splits = resolve_splits(*p);
     BD_CHECK(splits <= 1 || p->o_accum, "attention", "num_splits (%d) > 1 needs the o_accum workspace", splits);
-    const bd::attn::Plan pl = bd::attn::make_plan(*p, splits);
+    bd::attn::Plan pl = bd::attn::make_plan(*p, splits);
+    std::vector<float> rel_lut;
+    if (p->rel_bias) {  // rel_bias by distance d in [-max_distance, max_distance] (buckets saturate past it)
+        const int md = p->rel_max_distance, nb = p->rel_num_buckets;
+        rel_lut.resize(static_cast<size_t>(p->heads_q) * (2 * md + 1));
+        for (int d = -md; d <= md; ++d) {
+            const int bucket = bd_t5_bucket(d, p->rel_bidirectional, nb, md);
+            for (int h = 0; h < p->heads_q; ++h)
+                rel_lut[static_cast<size_t>(h) * (2 * md + 1) + (d + md)] = p->rel_bias[h * nb + bucket] / pl.lse_scale;
+        }
+        pl.rel_lut = rel_lut.data();
+    }
     return attention_forward(pl);
 }
 
@@ -434,12 +464,32 @@ extern "C" int bd_cpu_attention(const void* q, const void* k, const void* v, voi
                                 int causal, int window_left, int window_right, int sink_tokens, const float* sinks,
                                 const int32_t* k_rope_positions, float rope_theta, int num_splits, void* workspace,
                                 void* stream) {
+    return bd_cpu_attention_biased(q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim,
+                                   head_dim_v, cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal,
+                                   window_left, window_right, sink_tokens, sinks, k_rope_positions, rope_theta,
+                                   nullptr, 0, 0, 0, nullptr, num_splits, workspace, stream);
+}
+
+extern "C" int bd_cpu_attention_biased(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                                       int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                                       int head_dim, int head_dim_v, const int32_t* cu_seqlens_q,
+                                       const int32_t* cu_seqlens_k, const int32_t* seqused_k, float scale,
+                                       float softcap, int causal, int window_left, int window_right, int sink_tokens,
+                                       const float* sinks, const int32_t* k_rope_positions, float rope_theta,
+                                       const float* rel_bias, int rel_num_buckets, int rel_max_distance,
+                                       int rel_bidirectional, const float* alibi_slopes, int num_splits,
+                                       void* workspace, void* stream) {
     // auto (0): bd::cpu::auto_splits when a workspace came (sized by the flat workspace query of the
     // same shape), else one split
     bd_attention_params p =
         bd::attn::flat_params(q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v,
                     cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right,
                     sink_tokens, sinks, k_rope_positions, rope_theta, num_splits == 0 ? 1 : num_splits, workspace);
+    p.rel_bias = rel_bias;
+    p.rel_num_buckets = rel_num_buckets;
+    p.rel_max_distance = rel_max_distance;
+    p.rel_bidirectional = rel_bidirectional;
+    p.alibi_slopes = alibi_slopes;
     if (num_splits == 0 && workspace && heads_q > 0 && heads_kv > 0 && heads_q % heads_kv == 0) {
         p.num_splits = bd::cpu::auto_splits(p);
         if (p.num_splits > 1) p.o_accum = static_cast<float*>(workspace);

@@ -356,6 +356,9 @@ extern "C" int bd_cuda_attention_forward(const bd_attention_params* p, void* str
     if (st != BD_OK) return fail(st, "%s", msg);
     st = bd_cuda_attention_supports(p->head_dim, p->head_dim_v, p->dtype);
     if (st != BD_OK) return st;
+    if (p->rel_bias || p->alibi_slopes)
+        return fail(BD_ERR_UNSUPPORTED, "attention: position biases (rel_bias, alibi_slopes) are not implemented on "
+                                        "CUDA yet (the CPU twin has them)");
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     BD_CHECK(p->batch <= 65535, "attention", "batch (%lld) must be <= 65535 on CUDA (grid z)", (long long)p->batch);
     if (p->dtype != BD_F32) {
@@ -423,6 +426,26 @@ extern "C" int bd_cuda_attention(const void* q, const void* k, const void* v, vo
         cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right, sink_tokens, sinks,
         k_rope_positions, rope_theta, resolved, workspace);
     return bd_cuda_attention_forward(&p, stream);
+}
+
+extern "C" int bd_cuda_attention_biased(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                                        int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                                        int head_dim, int head_dim_v, const int32_t* cu_seqlens_q,
+                                        const int32_t* cu_seqlens_k, const int32_t* seqused_k, float scale,
+                                        float softcap, int causal, int window_left, int window_right, int sink_tokens,
+                                        const float* sinks, const int32_t* k_rope_positions, float rope_theta,
+                                        const float* rel_bias, int rel_num_buckets, int rel_max_distance,
+                                        int rel_bidirectional, const float* alibi_slopes, int num_splits,
+                                        void* workspace, void* stream) {
+    if (rel_bias || alibi_slopes)
+        return bd::cuda::fail(BD_ERR_UNSUPPORTED, "attention: position biases (rel_bias, alibi_slopes) are not "
+                                                  "implemented on CUDA yet (the CPU twin has them)");
+    (void)rel_num_buckets;
+    (void)rel_max_distance;
+    (void)rel_bidirectional;
+    return bd_cuda_attention(q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v,
+                             cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right,
+                             sink_tokens, sinks, k_rope_positions, rope_theta, num_splits, workspace, stream);
 }
 
 extern "C" int bd_cuda_sparse_attention(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,

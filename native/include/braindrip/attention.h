@@ -5,6 +5,8 @@
  *   score(i, j)   = x = (q[b, i, h, :] . k'[b, j, h / (Hq/Hkv), :]) * scale
  *                   with softcap c > 0: x = c * tanh(x / c)            (before masking)
  *                   k' = k, or RoPE(k, k_rope_positions[b, j]) when k_rope_positions is given
+ *                   + rel_bias[h, bucket(j - i')]   (T5 relative position bias, when given)
+ *                   + alibi_slopes[h] * (j - i')    (ALiBi, when given)   (both after softcap)
  *   visible(i, j) = 0 <= j < Skv_b  and, with i' = i + Skv_b - Sq_b (bottom-right alignment):
  *                   j <= i' + right                 (right = 0 when is_causal; -1 = unbounded)
  *                   and (j < sink_tokens  or  j >= i' - left)          (left -1 = unbounded)
@@ -74,6 +76,19 @@ typedef struct bd_attention_params {
                          in addition to the window, still under the right edge / causal rule */
     const float* sinks; /* (Hq) learned sink logits (gpt-oss), natural units, not scaled; they
                            only enlarge the softmax denominator; may be NULL */
+
+    /* ---- position biases, natural units (not scaled), added after softcap and before masking;
+       positions: key j and the bottom-right aligned query i' = i + Skv_b - Sq_b, so decoding over a
+       KV cache applies them by absolute position. No (Hq, Sq, Skv) bias is ever materialized. */
+    const float* rel_bias; /* NULL = off; else (Hq, rel_num_buckets) F32: T5's bucketed relative
+                              position bias (HF T5Attention), bucket(j - i') = bd_t5_bucket below */
+    int rel_num_buckets;   /* >= 2 (>= 4 when bidirectional); T5: 32 */
+    int rel_max_distance;  /* > the exact range (num_buckets/2, halved again when bidirectional); T5: 128 */
+    int rel_bidirectional; /* 1: encoder (keys after the query get their own buckets); 0: decoder
+                              (causal: j > i' shares bucket 0 with j == i') */
+    const float* alibi_slopes; /* NULL = off; else (Hq) F32 slopes: + slope[h] * (j - i') (<= 0 for
+                                  the keys a causal query sees; equal under softmax to Bloom's
+                                  slope * j) */
 
     /* ---- RoPE applied to K on load (StreamingLLM cache that stores keys before RoPE) */
     const int32_t* k_rope_positions; /* NULL = off; else int32 position of every key slot:
@@ -153,6 +168,27 @@ static inline void bd_attention_params_init(bd_attention_params* p, int dtype, i
     p->scale = head_dim > 0 ? 1.f / __builtin_sqrtf((float)head_dim) : 1.f;
 }
 
+/* T5's relative position bucket of rp = key - query position (HF T5Attention._relative_position_bucket),
+ * with its F32 arithmetic: for |rp| past the exact range, max_exact + (int)(logf(rp / max_exact) /
+ * (float)log(max_distance / max_exact) * (buckets - max_exact)), capped at buckets - 1. */
+static inline int bd_t5_bucket(int64_t rp, int bidirectional, int num_buckets, int max_distance) {
+    int nb = num_buckets, base = 0;
+    if (bidirectional) {
+        nb /= 2;
+        if (rp > 0) base = nb;
+        if (rp < 0) rp = -rp;
+    } else {
+        rp = rp < 0 ? -rp : 0;
+    }
+    const int max_exact = nb / 2;
+    if (rp < max_exact) return base + (int)rp;
+    const float log_ratio = (float)__builtin_log((double)max_distance / max_exact);
+    const float v = __builtin_logf((float)rp / (float)max_exact) / log_ratio * (float)(nb - max_exact);
+    int large = max_exact + (int)v; /* v < 64 for any rp < 2^31 */
+    if (large > nb - 1) large = nb - 1;
+    return base + large;
+}
+
 /* ---- entry points (each returns a bd_status) */
 
 int bd_cpu_attention_forward(const bd_attention_params* p, void* stream);
@@ -198,6 +234,28 @@ int bd_cuda_attention(const void* q, const void* k, const void* v, void* o, floa
                       float softcap, int causal, int window_left, int window_right, int sink_tokens,
                       const float* sinks, const int32_t* k_rope_positions, float rope_theta,
                       int num_splits, void* workspace, void* stream);
+
+/* The flat form with the position biases (rel_bias ... alibi_slopes as in bd_attention_params;
+ * NULL rel_bias and alibi_slopes give bd_*_attention). CUDA: not implemented yet (returns
+ * BD_ERR_UNSUPPORTED when a bias is given). */
+int bd_cpu_attention_biased(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                            int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                            int head_dim, int head_dim_v, const int32_t* cu_seqlens_q,
+                            const int32_t* cu_seqlens_k, const int32_t* seqused_k, float scale, float softcap,
+                            int causal, int window_left, int window_right, int sink_tokens,
+                            const float* sinks, const int32_t* k_rope_positions, float rope_theta,
+                            const float* rel_bias, int rel_num_buckets, int rel_max_distance,
+                            int rel_bidirectional, const float* alibi_slopes,
+                            int num_splits, void* workspace, void* stream);
+int bd_cuda_attention_biased(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
+                             int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
+                             int head_dim, int head_dim_v, const int32_t* cu_seqlens_q,
+                             const int32_t* cu_seqlens_k, const int32_t* seqused_k, float scale, float softcap,
+                             int causal, int window_left, int window_right, int sink_tokens,
+                             const float* sinks, const int32_t* k_rope_positions, float rope_theta,
+                             const float* rel_bias, int rel_num_buckets, int rel_max_distance,
+                             int rel_bidirectional, const float* alibi_slopes,
+                             int num_splits, void* workspace, void* stream);
 
 /* Block-sparse flat forms: dense (B, S, H, D) tensors as bd_*_attention, lse (B, Hq, Sq), an
  * optional seqused_k (B) (decode over a KV cache of capacity seqlen_k), and the BSR layout fields

@@ -310,6 +310,7 @@ struct Plan {
     float softcap_pre2; // softcap > 0: raw = softcap_tanh(q.k, softcap_pre2), pre2 = 2 log2e scale / softcap
     float sl2;          // exp2 factor on raw units: scale * log2e, or softcap * log2e
     float lse_scale;    // raw units -> natural logits: scale, or softcap
+    const float* rel_lut = nullptr;  // CPU: (Hq, 2 max_distance + 1) rel_bias by distance, raw units
     float rope_inv_freq[kMaxRopeHalf];  // theta^(-2p/D) in F32, as the rope op computes it
 
     // Query position and head of block row r (0 <= r < sq * pack) for head block hb.
@@ -423,6 +424,17 @@ inline int validate(const bd_attention_params* p, char* msg, size_t n, bool tens
                      2 * kMaxRopeHalf, p->head_dim);
         BD_ATTN_RULE(isfinite(p->rope_theta) && p->rope_theta > 0.f, "rope_theta (%g) must be > 0",
                      (double)p->rope_theta);
+    }
+    if (p->rel_bias) {
+        const int half = p->rel_bidirectional ? p->rel_num_buckets / 2 : p->rel_num_buckets;
+        BD_ATTN_RULE(p->rel_bidirectional == 0 || p->rel_bidirectional == 1,
+                     "rel_bidirectional (%d) must be 0 or 1", p->rel_bidirectional);
+        BD_ATTN_RULE(half >= 2, "rel_num_buckets (%d) must be >= %d (%s)", p->rel_num_buckets,
+                     p->rel_bidirectional ? 4 : 2, p->rel_bidirectional ? "bidirectional" : "causal");
+        BD_ATTN_RULE(p->rel_max_distance > half / 2 && p->rel_max_distance <= (1 << 24),
+                     "rel_max_distance (%d) must be in (%d, 2^24] (past the exact buckets)",
+                     p->rel_max_distance, half / 2);
+        BD_ATTN_RULE(!p->block_row_ptr, "a relative position bias with a block-sparse layout is not supported");
     }
     if (p->block_row_ptr || p->block_col_idx) {
         BD_ATTN_RULE(p->block_row_ptr && p->block_col_idx,

@@ -118,9 +118,11 @@ final class CpuKernels implements Kernels {
     public int attention(long q, long k, long v, long o, long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
                          int headsKv, int headDim, int headDimV, long cuSeqlensQ, long cuSeqlensK, long sequsedK, float scale,
                          float softcap, int causal, int windowLeft, int windowRight, int sinkTokens, long sinks, long kRopePositions,
-                         float ropeTheta, int numSplits, long workspace, long stream) {
-        return NativeCpu.bd_cpu_attention(q, k, v, o, lse, dtype, batch, seqlenQ, seqlenK, headsQ, headsKv, headDim, headDimV, cuSeqlensQ,
+                         float ropeTheta, long relBias, int relNumBuckets, int relMaxDistance, int relBidirectional,
+                         long alibiSlopes, int numSplits, long workspace, long stream) {
+        return NativeCpu.bd_cpu_attention_biased(q, k, v, o, lse, dtype, batch, seqlenQ, seqlenK, headsQ, headsKv, headDim, headDimV, cuSeqlensQ,
                 cuSeqlensK, sequsedK, scale, softcap, causal, windowLeft, windowRight, sinkTokens, sinks, kRopePositions, ropeTheta,
+                relBias, relNumBuckets, relMaxDistance, relBidirectional, alibiSlopes,
                 numSplits, workspace, stream);
     }
 

@@ -62,11 +62,15 @@ public interface Kernels {
 
     // ---- fused attention (native/include/braindrip/attention.h): flat form; 0 for absent pointers
 
-    /** bd_*_attention: dense (B, S, H, D) tensors, or packed (total, H, D) ones with cuSeqlensQ/K. */
+    /**
+     * bd_*_attention_biased: dense (B, S, H, D) tensors, or packed (total, H, D) ones with cuSeqlensQ/K;
+     * relBias (Hq, relNumBuckets) F32 and alibiSlopes (Hq) F32 are the optional position biases (0: off).
+     */
     int attention(long q, long k, long v, long o, long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
                   int headsKv, int headDim, int headDimV, long cuSeqlensQ, long cuSeqlensK, long sequsedK, float scale,
                   float softcap, int causal, int windowLeft, int windowRight, int sinkTokens, long sinks, long kRopePositions,
-                  float ropeTheta, int numSplits, long workspace, long stream);
+                  float ropeTheta, long relBias, int relNumBuckets, int relMaxDistance, int relBidirectional, long alibiSlopes,
+                  int numSplits, long workspace, long stream);
 
     /** 0 when the backend implements (headDim, headDimV, dtype), else BD_ERR_UNSUPPORTED naming the limit. */
     int attentionSupports(int headDim, int headDimV, int dtype);

@@ -103,6 +103,13 @@ public final class NativeCpu {
             @Cast("const int32_t*") long sequsedK, float scale, float softcap, int causal, int windowLeft, int windowRight,
             int sinkTokens, @Cast("const float*") long sinks, @Cast("const int32_t*") long kRopePositions, float ropeTheta,
             int numSplits, @Cast("void*") long workspace, @Cast("void*") long stream);
+    public static native int bd_cpu_attention_biased(@Cast("const void*") long q, @Cast("const void*") long k, @Cast("const void*") long v,
+            @Cast("void*") long o, @Cast("float*") long lse, int dtype, long batch, long seqlenQ, long seqlenK, int headsQ,
+            int headsKv, int headDim, int headDimV, @Cast("const int32_t*") long cuSeqlensQ, @Cast("const int32_t*") long cuSeqlensK,
+            @Cast("const int32_t*") long sequsedK, float scale, float softcap, int causal, int windowLeft, int windowRight,
+            int sinkTokens, @Cast("const float*") long sinks, @Cast("const int32_t*") long kRopePositions, float ropeTheta,
+            @Cast("const float*") long relBias, int relNumBuckets, int relMaxDistance, int relBidirectional,
+            @Cast("const float*") long alibiSlopes, int numSplits, @Cast("void*") long workspace, @Cast("void*") long stream);
     public static native int bd_cpu_attention_supports(int headDim, int headDimV, int dtype);
     public static native long bd_cpu_attention_workspace_bytes_flat(int dtype, long batch, long seqlenQ, long seqlenK,
             int headsQ, int headsKv, int headDim, int headDimV, int numSplits);

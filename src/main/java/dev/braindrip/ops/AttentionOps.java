@@ -31,18 +31,24 @@ final class AttentionOps {
     /** Shapes and pointers of one call, checked; 0 for an absent pointer. */
     private record Call(Tensor q, Tensor k, Tensor v, long batch, long seqQ, long seqK, int heads, int kvHeads, int headDim,
                         int headDimV, long[] oShape, long[] lseShape, long cuQ, long cuK, long seqUsedK, long sinks,
-                        long ropePositions, float ropeTheta, AttentionSpec spec) {}
+                        long ropePositions, float ropeTheta, AttentionSpec spec, PositionBias bias) {}
 
     // ---- the three forms
 
     /** q (B, Sq, Hq, D), k (B, Skv, Hkv, D), v (B, Skv, Hkv, Dv), sinks (Hq) F32 or null. */
     AttentionResult dense(Tensor q, Tensor kk, Tensor v, Tensor sinks, AttentionSpec spec) {
+        return dense(q, kk, v, sinks, spec, null);
+    }
+
+    /** As above with position biases (or null). */
+    AttentionResult dense(Tensor q, Tensor kk, Tensor v, Tensor sinks, AttentionSpec spec, PositionBias bias) {
         common(q, kk, v, sinks, spec, 4, "(B, Sq, Hq, D)", "(B, Skv, Hkv, D)", "(B, Skv, Hkv, Dv)");
         batchesMatch(q, kk, v);
         long b = q.dim(0), sq = q.dim(1), skv = kk.dim(1);
         int hq = (int) q.dim(2), hkv = (int) kk.dim(2), d = (int) q.dim(3), dv = (int) v.dim(3);
+        biasMatches(bias, hq);
         return execute(new Call(q, kk, v, b, sq, skv, hq, hkv, d, dv, new long[] {b, sq, hq, dv}, new long[] {b, hq, sq}, 0, 0, 0,
-                address(sinks), 0, 0f, spec));
+                address(sinks), 0, 0f, spec, bias));
     }
 
     /**
@@ -68,7 +74,7 @@ final class AttentionOps {
         long tq = q.dim(0);
         int hq = (int) q.dim(1), hkv = (int) kk.dim(1), d = (int) q.dim(2), dv = (int) v.dim(2);
         return execute(new Call(q, kk, v, b, maxQ, maxK, hq, hkv, d, dv, new long[] {tq, hq, dv}, new long[] {tq, hq},
-                cuQ.address(), cuK.address(), 0, address(sinks), 0, 0f, spec));
+                cuQ.address(), cuK.address(), 0, address(sinks), 0, 0f, spec, null));
     }
 
     /**
@@ -78,6 +84,12 @@ final class AttentionOps {
      * to its position (I32 (B, capacity)) as it loads it.
      */
     AttentionResult kvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks, AttentionSpec spec) {
+        return kvCache(q, kCache, vCache, seqUsedK, keyRope, sinks, spec, null);
+    }
+
+    /** As above with position biases (or null), applied by absolute position. */
+    AttentionResult kvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks, AttentionSpec spec,
+                            PositionBias bias) {
         common(q, kCache, vCache, sinks, spec, 4, "(B, Sq, Hq, D)", "(B, capacity, Hkv, D)", "(B, capacity, Hkv, Dv)");
         batchesMatch(q, kCache, vCache);
         long b = q.dim(0), sq = q.dim(1), cap = kCache.dim(1);
@@ -105,8 +117,9 @@ final class AttentionOps {
             theta = keyRope.theta();
         }
         int hq = (int) q.dim(2), hkv = (int) kCache.dim(2), d = (int) q.dim(3), dv = (int) vCache.dim(3);
+        biasMatches(bias, hq);
         return execute(new Call(q, kCache, vCache, b, sq, cap, hq, hkv, d, dv, new long[] {b, sq, hq, dv}, new long[] {b, hq, sq}, 0, 0,
-                seqUsedK.address(), address(sinks), rope, theta, spec));
+                seqUsedK.address(), address(sinks), rope, theta, spec, bias));
     }
 
     /**
@@ -207,6 +220,26 @@ final class AttentionOps {
         }
     }
 
+    /** The bias tensors: on this arena's device, F32, (Hq, buckets) and (Hq). */
+    private void biasMatches(PositionBias bias, int hq) {
+        if (bias == null) return;
+        if (bias.relBias() != null) {
+            Tensor t = bias.relBias();
+            onDevice(t);
+            if (t.dtype() != DType.F32 || t.rank() != 2 || t.dim(0) != hq || t.dim(1) != bias.buckets()) {
+                throw new IllegalArgumentException(OP + ": the relative position bias must be F32 of shape [" + hq + ", " + bias.buckets()
+                        + "] (heads, buckets), got " + t);
+            }
+        }
+        if (bias.alibiSlopes() != null) {
+            Tensor t = bias.alibiSlopes();
+            onDevice(t);
+            if (t.dtype() != DType.F32 || t.rank() != 1 || t.dim(0) != hq) {
+                throw new IllegalArgumentException(OP + ": ALiBi slopes must be F32 of shape [" + hq + "] (one per query head), got " + t);
+            }
+        }
+    }
+
     private static void layout(String name, Tensor t, int rank, String layout) {
         if (t.rank() != rank) {
             throw new IllegalArgumentException(OP + ": " + name + " must be " + layout + ", got shape " + Arrays.toString(t.shape()));
@@ -261,6 +294,7 @@ final class AttentionOps {
     private AttentionResult execute(Call c) {
         int dtype = c.q().dtype().code();
         AttentionSpec s = c.spec();
+        PositionBias pb = c.bias();
         check(k.attentionSupports(c.headDim(), c.headDimV(), dtype)); // UnsupportedOperationException naming the limit
         long wsBytes = k.attentionWorkspaceBytes(dtype, c.batch(), c.seqQ(), c.seqK(), c.heads(), c.kvHeads(), c.headDim(),
                 c.headDimV(), s.numSplits());
@@ -273,7 +307,9 @@ final class AttentionOps {
             check(k.attention(c.q().address(), c.k().address(), c.v().address(), o.address(), lse.address(), dtype, c.batch(), c.seqQ(),
                     c.seqK(), c.heads(), c.kvHeads(), c.headDim(), c.headDimV(), c.cuQ(), c.cuK(), c.seqUsedK(), s.scaleFor(c.headDim()),
                     s.softcap(), s.isCausal() ? 1 : 0, s.windowLeft(), s.windowRight(), s.sinkTokens(), c.sinks(), c.ropePositions(),
-                    c.ropeTheta() > 0 ? c.ropeTheta() : 10000f, s.numSplits(), ws == null ? 0L : ws.address(), stream));
+                    c.ropeTheta() > 0 ? c.ropeTheta() : 10000f, pb == null ? 0L : address(pb.relBias()), pb == null ? 0 : pb.buckets(),
+                    pb == null ? 0 : pb.maxDistance(), pb != null && pb.bidirectional() ? 1 : 0, pb == null ? 0L : address(pb.alibiSlopes()),
+                    s.numSplits(), ws == null ? 0L : ws.address(), stream));
             return new AttentionResult(o, lse);
         } catch (RuntimeException e) {
             o.close();

@@ -469,6 +469,17 @@ final class NativeOps implements Ops {
     }
 
     @Override
+    public AttentionResult attentionBiased(Tensor q, Tensor kk, Tensor v, PositionBias bias, AttentionSpec spec) {
+        return attention.dense(q, kk, v, null, spec, bias);
+    }
+
+    @Override
+    public AttentionResult attentionKvCacheBiased(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, PositionBias bias,
+                                                  AttentionSpec spec) {
+        return attention.kvCache(q, kCache, vCache, seqUsedK, null, null, spec, bias);
+    }
+
+    @Override
     public AttentionResult attentionKvCache(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, KeyRope keyRope, Tensor sinks,
                                             AttentionSpec spec) {
         return attention.kvCache(q, kCache, vCache, seqUsedK, keyRope, sinks, spec);

@@ -160,6 +160,16 @@ public interface Ops {
                                      AttentionSpec spec);
 
     /**
+     * {@link #attention(Tensor, Tensor, Tensor, AttentionSpec)} with position biases added to the
+     * scores in the kernel (T5's relative position bias, ALiBi: {@link PositionBias}).
+     */
+    AttentionResult attentionBiased(Tensor q, Tensor k, Tensor v, PositionBias bias, AttentionSpec spec);
+
+    /** {@link #attentionKvCache} with position biases, applied by absolute position (decode). */
+    AttentionResult attentionKvCacheBiased(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, PositionBias bias,
+                                           AttentionSpec spec);
+
+    /**
      * Block-sparse attention (CLI.md, "sparse-attention"): q (B, Sq, Hq, D), k (B, Skv, Hkv, D),
      * v (B, Skv, Hkv, Dv) as {@link #attention}; key j is visible to query i when the layout row of
      * i's query block (of the bottom-right aligned position i + Skv − Sq) lists j's key block, and,

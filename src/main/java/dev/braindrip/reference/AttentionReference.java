@@ -48,6 +48,9 @@ public final class AttentionReference {
         float[] sinks;
         float ropeTheta = 10000f;
         BlockSparseLayout layout;
+        float[] relBias, alibi;
+        int relBuckets, relMaxDistance;
+        boolean relBidirectional;
 
         /**
          * Dense problem: q (B, Sq, Hq, D), k (B, Skv, Hkv, D), v (B, Skv, Hkv, Dv). For a varlen
@@ -78,7 +81,37 @@ public final class AttentionReference {
             p.sinks = sinks;
             p.ropeTheta = ropeTheta;
             p.layout = layout;
+            p.relBias = relBias;
+            p.relBuckets = relBuckets;
+            p.relMaxDistance = relMaxDistance;
+            p.relBidirectional = relBidirectional;
+            p.alibi = alibi;
             return p;
+        }
+
+        /** T5's relative position bias: table (Hq, buckets), added in natural units after softcap. */
+        public Problem relativeBias(float[] table, int buckets, int maxDistance, boolean bidirectional) {
+            Problem p = copy();
+            p.relBias = table.clone();
+            p.relBuckets = buckets;
+            p.relMaxDistance = maxDistance;
+            p.relBidirectional = bidirectional;
+            return p;
+        }
+
+        /** ALiBi slopes (Hq): + slope[h] * (j - i'), natural units. */
+        public Problem alibi(float[] slopes) {
+            Problem p = copy();
+            p.alibi = slopes.clone();
+            return p;
+        }
+
+        /** The position biases of query head h at key j and aligned query position ip (0 without any). */
+        double bias(int h, long ip, int j) {
+            double x = 0;
+            if (relBias != null) x += relBias[h * relBuckets + t5Bucket(j - ip, relBidirectional, relBuckets, relMaxDistance)];
+            if (alibi != null) x += (double) alibi[h] * (j - ip);
+            return x;
         }
 
         /** A block-sparse layout: query i of head h sees key j only where the layout lists their blocks. */
@@ -262,6 +295,7 @@ public final class AttentionReference {
             for (int c = 0; c < d; c++) dot += p.q[qb + c] * keys[j][c];
             double x = dot * scale;
             if (p.spec.softcap() > 0) x = p.spec.softcap() * Math.tanh(x / p.spec.softcap());
+            x += p.bias(h, (long) i + sk - sq, j);
             s[j] = x;
             max = Math.max(max, x);
             any = true;
@@ -301,6 +335,7 @@ public final class AttentionReference {
             for (int c = 0; c < d; c++) dot += p.q[qb + c] * (float) keys[j][c];
             float x = dot * scale;
             if (cap > 0) x = cap * (float) Math.tanh(x / cap);
+            x += (float) p.bias(h, (long) i + sk - sq, j);
             s[j] = x;
             max = Math.max(max, x);
             any = true;
@@ -323,5 +358,34 @@ public final class AttentionReference {
             for (int c = 0; c < dv; c++) acc[c] += pj * p.v[vb + c];
         }
         for (int c = 0; c < dv; c++) o[oi + c] = Half.round(dt, acc[c]);
+    }
+
+    /**
+     * HF's T5Attention._relative_position_bucket for one relative position (memory − context),
+     * written the way the model computes it on tensors: the sign split, max_exact, is_small, and
+     * relative_position_if_large in float32 (log of the float ratio, divided by
+     * math.log(max_distance / max_exact) and multiplied by num_buckets − max_exact in float,
+     * truncated by .to(long)), then min with num_buckets − 1.
+     */
+    public static int t5Bucket(long relativePosition, boolean bidirectional, int numBuckets, int maxDistance) {
+        long relativeBuckets = 0;
+        long rp = relativePosition;
+        if (bidirectional) {
+            numBuckets /= 2;
+            relativeBuckets += (rp > 0 ? 1 : 0) * (long) numBuckets;
+            rp = Math.abs(rp);
+        } else {
+            rp = -Math.min(rp, 0);
+        }
+        int maxExact = numBuckets / 2;
+        boolean isSmall = rp < maxExact;
+        if (isSmall) return (int) (relativeBuckets + rp);
+        float ratio = (float) rp / maxExact;                             // relative_position.float() / max_exact
+        float logRatio = (float) Math.log(ratio);                         // torch.log (float32)
+        float divisor = (float) Math.log((double) maxDistance / maxExact); // math.log(...) as a float32 scalar
+        float scaled = logRatio / divisor * (float) (numBuckets - maxExact);
+        long ifLarge = maxExact + (long) scaled;                          // .to(torch.long) truncates
+        ifLarge = Math.min(ifLarge, numBuckets - 1);
+        return (int) (relativeBuckets + ifLarge);
     }
 }
