@@ -427,7 +427,7 @@ extern "C" int bd_cpu_attention_forward(const bd_attention_params* p, void* stre
         const int md = p->rel_max_distance, nb = p->rel_num_buckets;
         rel_lut.resize(static_cast<size_t>(p->heads_q) * (2 * md + 1));
         for (int d = -md; d <= md; ++d) {
-            const int bucket = bd_t5_bucket(d, p->rel_bidirectional, nb, md);
+            const int bucket = bd::attn::t5_bucket(d, p->rel_bidirectional, nb, pl.rel_log_ratio);
             for (int h = 0; h < p->heads_q; ++h)
                 rel_lut[static_cast<size_t>(h) * (2 * md + 1) + (d + md)] = p->rel_bias[h * nb + bucket] / pl.lse_scale;
         }

@@ -128,6 +128,13 @@ static __global__ void __launch_bounds__(F32_THREADS) attention_fwd_f32_kernel(c
 #pragma unroll
             for (int k = 0; k < 4; ++k) s[k] = bd::attn::softcap_tanh(s[k], pl.softcap_pre2);
         }
+        if (pl.has_bias) {  // position biases by key - aligned query position (rows past the call are discarded)
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                const int64_t rr = r0 + warp * 4 + k;
+                s[k] += bd::attn::position_bias_raw(pl, pl.row_head(rr, hb), k0 + lane - (pl.row_query(rr) + mk.shift));
+            }
+        }
         if (bd::attn::tile_needs_mask32(first, last, sk, sink, k0, F32_N) ||
             (kSparse && !bd::attn::sparse_tile_full(which, qb_lo, qb_hi))) {
 #pragma unroll
@@ -356,9 +363,6 @@ extern "C" int bd_cuda_attention_forward(const bd_attention_params* p, void* str
     if (st != BD_OK) return fail(st, "%s", msg);
     st = bd_cuda_attention_supports(p->head_dim, p->head_dim_v, p->dtype);
     if (st != BD_OK) return st;
-    if (p->rel_bias || p->alibi_slopes)
-        return fail(BD_ERR_UNSUPPORTED, "attention: position biases (rel_bias, alibi_slopes) are not implemented on "
-                                        "CUDA yet (the CPU twin has them)");
     if (p->batch == 0 || p->seqlen_q == 0) return BD_OK;
     BD_CHECK(p->batch <= 65535, "attention", "batch (%lld) must be <= 65535 on CUDA (grid z)", (long long)p->batch);
     if (p->dtype != BD_F32) {
@@ -437,15 +441,22 @@ extern "C" int bd_cuda_attention_biased(const void* q, const void* k, const void
                                         const float* rel_bias, int rel_num_buckets, int rel_max_distance,
                                         int rel_bidirectional, const float* alibi_slopes, int num_splits,
                                         void* workspace, void* stream) {
-    if (rel_bias || alibi_slopes)
-        return bd::cuda::fail(BD_ERR_UNSUPPORTED, "attention: position biases (rel_bias, alibi_slopes) are not "
-                                                  "implemented on CUDA yet (the CPU twin has them)");
-    (void)rel_num_buckets;
-    (void)rel_max_distance;
-    (void)rel_bidirectional;
-    return bd_cuda_attention(q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v,
-                             cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right,
-                             sink_tokens, sinks, k_rope_positions, rope_theta, num_splits, workspace, stream);
+    bd_attention_params shape;
+    bd_attention_params_init(&shape, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v);
+    shape.num_splits = num_splits;
+    const int resolved = (num_splits == 0 && heads_kv > 0 && heads_q > 0)
+                             ? bd::cuda::resolve_splits(shape, workspace != nullptr)
+                             : num_splits;
+    bd_attention_params p = bd::attn::flat_params(
+        q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v, cu_seqlens_q,
+        cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right, sink_tokens, sinks,
+        k_rope_positions, rope_theta, resolved, workspace);
+    p.rel_bias = rel_bias;
+    p.rel_num_buckets = rel_num_buckets;
+    p.rel_max_distance = rel_max_distance;
+    p.rel_bidirectional = rel_bidirectional;
+    p.alibi_slopes = alibi_slopes;
+    return bd_cuda_attention_forward(&p, stream);
 }
 
 extern "C" int bd_cuda_sparse_attention(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,

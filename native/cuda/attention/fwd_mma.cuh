@@ -310,6 +310,17 @@ __global__ void __launch_bounds__(128, 2) attention_fwd_mma_kernel(const __grid_
 #pragma unroll
                 for (int e = 0; e < 4; ++e) s[j][e] = bd::attn::softcap_tanh(s[j][e], pl.softcap_pre2);
         }
+        if (pl.has_bias) {  // position biases (T5 relative, ALiBi) by key - aligned query position
+            const int64_t ip_a = pl.row_query(row_a) + mk.shift, ip_b = pl.row_query(row_b) + mk.shift;
+            const int h_a = pl.row_head(row_a, hb), h_b = pl.row_head(row_b, hb);
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int64_t col = k0 + j * 8 + ml::c_col(lane, e);
+                    s[j][e] += bd::attn::position_bias_raw(pl, e < 2 ? h_a : h_b, col - (e < 2 ? ip_a : ip_b));
+                }
+        }
         if (bd::attn::tile_needs_mask32(first, last, sk, sink, k0, N) ||
             (kSparse && (which & full_bits) != full_bits)) {  // = !sparse_tile_full(which, qb_lo, qb_hi)
 #pragma unroll

@@ -81,7 +81,10 @@ typedef struct bd_attention_params {
        positions: key j and the bottom-right aligned query i' = i + Skv_b - Sq_b, so decoding over a
        KV cache applies them by absolute position. No (Hq, Sq, Skv) bias is ever materialized. */
     const float* rel_bias; /* NULL = off; else (Hq, rel_num_buckets) F32: T5's bucketed relative
-                              position bias (HF T5Attention), bucket(j - i') = bd_t5_bucket below */
+                              position bias (HF T5Attention._relative_position_bucket of rp = j - i',
+                              in its F32 arithmetic: |rp| below the exact range maps to itself, past it
+                              max_exact + (int)(logf(rp / max_exact) / (float)log(max_distance /
+                              max_exact) * (buckets - max_exact)), capped at the last bucket) */
     int rel_num_buckets;   /* >= 2 (>= 4 when bidirectional); T5: 32 */
     int rel_max_distance;  /* > the exact range (num_buckets/2, halved again when bidirectional); T5: 128 */
     int rel_bidirectional; /* 1: encoder (keys after the query get their own buckets); 0: decoder
@@ -166,27 +169,6 @@ static inline void bd_attention_params_init(bd_attention_params* p, int dtype, i
     p->rope_theta = 10000.f;
     p->block_heads = 1;
     p->scale = head_dim > 0 ? 1.f / __builtin_sqrtf((float)head_dim) : 1.f;
-}
-
-/* T5's relative position bucket of rp = key - query position (HF T5Attention._relative_position_bucket),
- * with its F32 arithmetic: for |rp| past the exact range, max_exact + (int)(logf(rp / max_exact) /
- * (float)log(max_distance / max_exact) * (buckets - max_exact)), capped at buckets - 1. */
-static inline int bd_t5_bucket(int64_t rp, int bidirectional, int num_buckets, int max_distance) {
-    int nb = num_buckets, base = 0;
-    if (bidirectional) {
-        nb /= 2;
-        if (rp > 0) base = nb;
-        if (rp < 0) rp = -rp;
-    } else {
-        rp = rp < 0 ? -rp : 0;
-    }
-    const int max_exact = nb / 2;
-    if (rp < max_exact) return base + (int)rp;
-    const float log_ratio = (float)__builtin_log((double)max_distance / max_exact);
-    const float v = __builtin_logf((float)rp / (float)max_exact) / log_ratio * (float)(nb - max_exact);
-    int large = max_exact + (int)v; /* v < 64 for any rp < 2^31 */
-    if (large > nb - 1) large = nb - 1;
-    return base + large;
 }
 
 /* ---- entry points (each returns a bd_status) */

@@ -311,6 +311,9 @@ struct Plan {
     float sl2;          // exp2 factor on raw units: scale * log2e, or softcap * log2e
     float lse_scale;    // raw units -> natural logits: scale, or softcap
     const float* rel_lut = nullptr;  // CPU: (Hq, 2 max_distance + 1) rel_bias by distance, raw units
+    bool has_bias;      // rel_bias or alibi_slopes
+    float bias_to_raw;  // natural units -> raw: 1 / lse_scale
+    float rel_log_ratio; // (float) log(rel_max_distance / max_exact), as HF's math.log scalar
     float rope_inv_freq[kMaxRopeHalf];  // theta^(-2p/D) in F32, as the rope op computes it
 
     // Query position and head of block row r (0 <= r < sq * pack) for head block hb.
@@ -551,6 +554,13 @@ inline Plan make_plan(const bd_attention_params& p, int splits) {
         pl.sl2 = p.scale * kLog2e;
         pl.lse_scale = p.scale;
     }
+    pl.has_bias = p.rel_bias != nullptr || p.alibi_slopes != nullptr;
+    pl.bias_to_raw = 1.f / pl.lse_scale;
+    pl.rel_log_ratio = 0.f;
+    if (p.rel_bias) {
+        const int half = p.rel_bidirectional ? p.rel_num_buckets / 2 : p.rel_num_buckets;
+        pl.rel_log_ratio = static_cast<float>(log(static_cast<double>(p.rel_max_distance) / (half / 2)));
+    }
     for (int i = 0; i < kMaxRopeHalf; ++i) pl.rope_inv_freq[i] = 0.f;
     if (p.k_rope_positions) {
         // the rope op's expression (native/cpu/rope.cpp): powf(theta, -2p / rotary_dim) in F32
@@ -558,6 +568,38 @@ inline Plan make_plan(const bd_attention_params& p, int splits) {
             pl.rope_inv_freq[i] = powf(p.rope_theta, -static_cast<float>(2 * i) / static_cast<float>(p.head_dim));
     }
     return pl;
+}
+
+// T5's relative position bucket (HF T5Attention._relative_position_bucket) of rp = key - query
+// position with its F32 arithmetic; log_ratio = (float) log(max_distance / max_exact) (Plan).
+BD_HD int t5_bucket(int64_t rp, int bidirectional, int num_buckets, float log_ratio) {
+    int nb = num_buckets, base = 0;
+    if (bidirectional) {
+        nb /= 2;
+        if (rp > 0) base = nb;
+        if (rp < 0) rp = -rp;
+    } else {
+        rp = rp < 0 ? -rp : 0;
+    }
+    const int max_exact = nb / 2;
+    if (rp < max_exact) return base + static_cast<int>(rp);
+    const float v = logf(static_cast<float>(rp) / static_cast<float>(max_exact)) / log_ratio *
+                    static_cast<float>(nb - max_exact);
+    const int large = max_exact + static_cast<int>(v);  // v < 64 for any rp < 2^31
+    return base + (large < nb - 1 ? large : nb - 1);
+}
+
+// The position biases of query head h at distance d = key - aligned query position, raw units
+// (the kernels' score units): (rel_bias[h, bucket(d)] + alibi_slopes[h] * d) / lse_scale.
+BD_HD float position_bias_raw(const Plan& pl, int h, int64_t d) {
+    const bd_attention_params& p = pl.p;
+    float x = 0.f;
+    if (p.rel_bias) {
+        const int64_t md = p.rel_max_distance, dc = d < -md ? -md : d > md ? md : d;  // buckets saturate past md
+        x += p.rel_bias[h * p.rel_num_buckets + t5_bucket(dc, p.rel_bidirectional, p.rel_num_buckets, pl.rel_log_ratio)];
+    }
+    if (p.alibi_slopes) x += p.alibi_slopes[h] * static_cast<float>(d);
+    return x * pl.bias_to_raw;
 }
 
 // softcap: tanh(raw * scale / softcap) as 1 - 2 / (1 + 2^(raw * pre2)), pre2 = 2 log2(e) scale / softcap.
