@@ -151,6 +151,59 @@ void rope_row(float* x, int d, float pos, const float* inv_freq, int dt) {
 }
 
 // One block: query rows [r0, r0 + M) of head block hb in sequence b, key tiles of split `split`.
+// T5's relative position bias (pl.rel_lut) on one tile's scores, raw units, keys j < nk. The
+// distances of one row (narrow mode), or of one key column over the tile's rows (wide mode, one
+// head per tile), are consecutive, so they read the padded table contiguously: a vector add per
+// row or column; a tile wholly past max_distance on one side adds one saturated value. Rows of
+// GQA-packed wide tiles (heads vary by row) take the element loop.
+static void add_rel_bias(const Plan& pl, const attn::Mask& mk, int64_t r0, int hb, bool wide, int nr, int Mp, int k0, int nk,
+                         float* s, int64_t sj, int64_t sr) {
+    const int64_t half = pl.rel_half, stride = 2 * half + 1, md = pl.p.rel_max_distance;
+    if (!wide || pl.pack == 1) {
+        const int rows = wide ? Mp : nr;  // wide: the padding rows too (never read), so columns stay whole vectors
+        if (wide) {
+            const int64_t ip0 = pl.row_query(r0) + mk.shift;  // row r sits at ip0 + r
+            const float* F = pl.rel_lut + hb * stride + half;
+            const int64_t dlo = k0 - (ip0 + rows - 1), dhi = k0 + nk - 1 - ip0;
+            if (dhi < -md || dlo > md) {
+                const float c = F[dhi < -md ? -md : md];
+                for (int j = 0; j < nk; ++j)
+                    for (int r = 0; r < rows; ++r) s[j * sj + r] += c;
+                return;
+            }
+            const float* R = pl.rel_lut_rev + hb * stride + half;  // R[x] = F[-x]
+            for (int j = 0; j < nk; ++j) {
+                const float* col = R - (k0 + j - ip0);  // column j, row r: F[k0 + j - ip0 - r] = col[r]
+                float* out = s + j * sj;
+                for (int r = 0; r < rows; ++r) out[r] += col[r];
+            }
+            return;
+        }
+        for (int r = 0; r < nr; ++r) {
+            const int64_t ip = pl.row_query(r0 + r) + mk.shift;
+            const float* F = pl.rel_lut + pl.row_head(r0 + r, hb) * stride + half;
+            float* out = s + r * sr;
+            const int64_t dlo = k0 - ip, dhi = k0 + nk - 1 - ip;
+            if (dhi < -md || dlo > md) {
+                const float c = F[dhi < -md ? -md : md];
+                for (int j = 0; j < nk; ++j) out[j] += c;
+            } else {
+                const float* row = F + dlo;
+                for (int j = 0; j < nk; ++j) out[j] += row[j];
+            }
+        }
+        return;
+    }
+    for (int r = 0; r < nr; ++r) {  // wide, GQA rows packed
+        const int64_t ip = pl.row_query(r0 + r) + mk.shift;
+        const float* F = pl.rel_lut + pl.row_head(r0 + r, hb) * stride + half;
+        for (int j = 0; j < nk; ++j) {
+            const int64_t d = k0 + j - ip;
+            s[r * sr + j * sj] += F[d < -half ? -half : d > half ? half : d];
+        }
+    }
+}
+
 void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, Scratch& w) {
     const bd_attention_params& p = pl.p;
     const int dt = p.dtype, D = p.head_dim, Dv = p.head_dim_v, M = pl.tile_m, N = pl.tile_n;
@@ -240,23 +293,13 @@ void attention_block(const Plan& pl, int64_t b, int hb, int64_t mb, int split, S
         if (softcap)
             for (int r = 0; r < nr; ++r)
                 for (int j = 0; j < N; ++j) s[r * sr + j * sj] = attn::softcap_tanh(s[r * sr + j * sj], pl.softcap_pre2);
-        if (pl.rel_lut || p.alibi_slopes) {  // position biases (raw units), keys past nk stay 0 and masked
-            const int md = p.rel_max_distance;
+        if (pl.rel_lut) add_rel_bias(pl, mk, r0, hb, wide, nr, Mp, k0, nk, s, sj, sr);
+        if (p.alibi_slopes) {  // ALiBi (raw units): + slope * (j - i'); keys past nk stay 0 and masked
             for (int r = 0; r < nr; ++r) {
                 float* sr0 = s + r * sr;
                 const int64_t ip = pl.row_query(r0 + r) + mk.shift;  // the aligned query position
-                const int h = pl.row_head(r0 + r, hb);
-                if (pl.rel_lut) {
-                    const float* lut = pl.rel_lut + static_cast<int64_t>(h) * (2 * md + 1) + md;
-                    for (int j = 0; j < nk; ++j) {
-                        const int64_t d = k0 + j - ip;
-                        sr0[j * sj] += lut[d < -md ? -md : d > md ? md : d];
-                    }
-                }
-                if (p.alibi_slopes) {
-                    const float slope = p.alibi_slopes[h] / pl.lse_scale;
-                    for (int j = 0; j < nk; ++j) sr0[j * sj] += slope * static_cast<float>(k0 + j - ip);
-                }
+                const float slope = p.alibi_slopes[pl.row_head(r0 + r, hb)] / pl.lse_scale;
+                for (int j = 0; j < nk; ++j) sr0[j * sj] += slope * static_cast<float>(k0 + j - ip);
             }
         }
         if (masked) {
@@ -423,14 +466,23 @@ extern "C" int bd_cpu_attention_forward(const bd_attention_params* p, void* stre
     BD_CHECK(splits <= 1 || p->o_accum, "attention", "num_splits (%d) > 1 needs the o_accum workspace", splits);
     bd::attn::Plan pl = bd::attn::make_plan(*p, splits);
     std::vector<float> rel_lut;
-    if (p->rel_bias) {  // rel_bias by distance d in [-max_distance, max_distance] (buckets saturate past it)
+    if (p->rel_bias) {  // rel_bias by distance, saturated past max_distance out to the padding
         const int md = p->rel_max_distance, nb = p->rel_num_buckets;
-        rel_lut.resize(static_cast<size_t>(p->heads_q) * (2 * md + 1));
-        for (int d = -md; d <= md; ++d) {
-            const int bucket = bd::attn::t5_bucket(d, p->rel_bidirectional, nb, pl.rel_log_ratio);
-            for (int h = 0; h < p->heads_q; ++h)
-                rel_lut[static_cast<size_t>(h) * (2 * md + 1) + (d + md)] = p->rel_bias[h * nb + bucket] / pl.lse_scale;
+        const int64_t half = md + pl.tile_m + pl.tile_n + 32, stride = 2 * half + 1;  // a tile's distances span < M + N
+        rel_lut.resize(static_cast<size_t>(2 * p->heads_q * stride));
+        float* fwd = rel_lut.data();
+        float* rev = fwd + p->heads_q * stride;
+        for (int64_t d = -half; d <= half; ++d) {
+            const int64_t dc = d < -md ? -md : d > md ? md : d;
+            const int bucket = bd::attn::t5_bucket(dc, p->rel_bidirectional, nb, pl.rel_log_ratio);
+            for (int h = 0; h < p->heads_q; ++h) {
+                const float v = p->rel_bias[h * nb + bucket] / pl.lse_scale;
+                fwd[h * stride + half + d] = v;
+                rev[h * stride + half - d] = v;
+            }
         }
+        pl.rel_half = half;
+        pl.rel_lut_rev = rev;
         pl.rel_lut = rel_lut.data();
     }
     return attention_forward(pl);

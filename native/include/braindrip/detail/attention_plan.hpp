@@ -310,7 +310,12 @@ struct Plan {
     float softcap_pre2; // softcap > 0: raw = softcap_tanh(q.k, softcap_pre2), pre2 = 2 log2e scale / softcap
     float sl2;          // exp2 factor on raw units: scale * log2e, or softcap * log2e
     float lse_scale;    // raw units -> natural logits: scale, or softcap
-    const float* rel_lut = nullptr;  // CPU: (Hq, 2 max_distance + 1) rel_bias by distance, raw units
+    // CPU: rel_bias by distance d in raw units, (Hq, 2 rel_half + 1) with d = 0 at rel_half and the
+    // saturated values past max_distance repeated out to rel_half (a tile's distances then read it
+    // contiguously); rel_lut_rev the same rows reversed (element rel_half + x is d = -x)
+    const float* rel_lut = nullptr;
+    const float* rel_lut_rev = nullptr;
+    int64_t rel_half = 0;
     bool has_bias;      // rel_bias or alibi_slopes
     float bias_to_raw;  // natural units -> raw: 1 / lse_scale
     float rel_log_ratio; // (float) log(rel_max_distance / max_exact), as HF's math.log scalar

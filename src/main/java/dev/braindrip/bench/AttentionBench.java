@@ -1,6 +1,7 @@
 package dev.braindrip.bench;
 
 import dev.braindrip.ops.AttentionSpec;
+import dev.braindrip.ops.PositionBias;
 import dev.braindrip.ops.Ops;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
@@ -113,11 +114,23 @@ public final class AttentionBench {
                 vs.add(random(arena, dt, b, skv, hkv, d));
             }
             Ops ops = Ops.on(fusedScratch); // outputs and workspace land in their own arena: its peak is the call's memory
+            boolean t5 = Boolean.TRUE.equals(shape.get("t5_bias"));
+            float[] table = t5 ? t5Table(hq) : null;
+            PositionBias bias = t5 ? PositionBias.t5(arena.fromFloats(table, DType.F32, hq, T5_BUCKETS), T5_BUCKETS, T5_MAX_DISTANCE,
+                    !spec.isCausal()) : null;
             // timed: the kernel (outputs come from the arena's pool after warm-up)
             double cpu0 = processCpuSeconds();
-            double[] ms = Timer.time(device, Math.max(1, o.warmup()), o.repeats(),
-                    i -> ops.attention(qs.get(i % copies), ks.get(i % copies), vs.get(i % copies), spec).close());
+            double[] ms = Timer.time(device, Math.max(1, o.warmup()), o.repeats(), i -> (bias == null
+                    ? ops.attention(qs.get(i % copies), ks.get(i % copies), vs.get(i % copies), spec)
+                    : ops.attentionBiased(qs.get(i % copies), ks.get(i % copies), vs.get(i % copies), bias, spec)).close());
             double fusedCpu = (processCpuSeconds() - cpu0) / (Math.max(1, o.warmup()) + o.repeats());
+            Map<String, Object> extras = new LinkedHashMap<>();
+            if (t5) { // the same call without the bias, in the same run
+                double[] plain = Timer.time(device, Math.max(1, o.warmup()), o.repeats(),
+                        i -> ops.attention(qs.get(i % copies), ks.get(i % copies), vs.get(i % copies), spec).close());
+                extras.put("no_bias_median_ms", Timer.median(plain));
+                extras.put("bias_over_no_bias", Timer.median(ms) / Timer.median(plain));
+            }
             long pairs = visiblePairs(sq, skv, spec.isCausal(), spec.windowLeft());
             double flops = 4.0 * b * hq * d * pairs;
             double bytes = sq == 1 ? kvBytes : qBytes + kvBytes + qBytes; // decode: K and V read; prefill: q, k, v read + o written
@@ -133,12 +146,13 @@ public final class AttentionBench {
                 } else if (hostElements > (1L << 28)) {
                     note.append("; peer skipped: inputs of ").append(hostElements).append(" elements are too large to re-lay out on the host");
                 } else {
-                    NaivePeer np = new NaivePeer(device, qs.get(0), ks.get(0), vs.get(0), spec, b, sq, skv, hq, hkv, d);
+                    NaivePeer np = new NaivePeer(device, qs.get(0), ks.get(0), vs.get(0), spec, b, sq, skv, hq, hkv, d, table);
                     try (np) {
                         double c0 = processCpuSeconds();
                         double[] pm = Timer.time(device, 1, Math.min(o.repeats(), 5), i -> np.run());
                         peerCpu = (processCpuSeconds() - c0) / (1 + Math.min(o.repeats(), 5));
-                        peer = new BenchResult.Peer("naive-unfused (gemm, softmax)", Timer.median(pm));
+                        peer = new BenchResult.Peer(t5 ? "naive-unfused (gemm, materialized T5 bias, softmax)" : "naive-unfused (gemm, softmax)",
+                                Timer.median(pm));
                         note.append("; peer memory (score matrices): ").append(mib(np.peakBytes()));
                     }
                 }
@@ -149,12 +163,27 @@ public final class AttentionBench {
             }
             String rss = processPeakRss();
             if (rss != null) note.append("; process peak RSS ").append(rss);
+            if (t5) {
+                note.append(String.format(Locale.ROOT, "; T5 bias (%d buckets, max distance %d, %s) in the kernel: %.3f ms without it, "
+                        + "%.2fx (goal <= 1.15)", T5_BUCKETS, T5_MAX_DISTANCE, spec.isCausal() ? "causal" : "bidirectional",
+                        (double) extras.get("no_bias_median_ms"), (double) extras.get("bias_over_no_bias")));
+            }
             fusedScratch.releaseAll();
             arena.releaseAll();
             Map<String, Object> sh = new LinkedHashMap<>(shape);
             return new BenchResult("attention", device.toString(), dt.name().toLowerCase(Locale.ROOT), sh, Timer.median(ms), ms[0], o.repeats(),
-                    flops, bytes, peer, note.toString());
+                    flops, bytes, peer, note.toString(), extras);
         }
+    }
+
+    static final int T5_BUCKETS = 32, T5_MAX_DISTANCE = 128;
+
+    /** A T5-like (Hq, 32) bias table: values of the size trained T5 tables hold (a few units). */
+    static float[] t5Table(int hq) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        float[] t = new float[hq * T5_BUCKETS];
+        for (int i = 0; i < t.length; i++) t[i] = (float) (4 * r.nextDouble() - 2);
+        return t;
     }
 
     /** Standard normal values; past 16M elements a random block tiled over the tensor (fast, and values do not change timings). */
@@ -213,11 +242,12 @@ public final class AttentionBench {
     private static final class NaivePeer implements AutoCloseable {
         private final Arena inputs, scratch;
         private final Tensor[] q, k, v;
-        private final Tensor mask;
+        private final Tensor[] masks; // one, or one per query head with the T5 bias (in units of the scaled score)
         private final int b, hq, hkv;
         private final float scale;
 
-        NaivePeer(Device device, Tensor q4, Tensor k4, Tensor v4, AttentionSpec spec, int b, int sq, int skv, int hq, int hkv, int d) {
+        NaivePeer(Device device, Tensor q4, Tensor k4, Tensor v4, AttentionSpec spec, int b, int sq, int skv, int hq, int hkv, int d,
+                  float[] t5Table) {
             this.inputs = Arena.on(device, 120L << 30);
             this.scratch = Arena.on(device, 120L << 30);
             this.b = b;
@@ -229,15 +259,22 @@ public final class AttentionBench {
             this.q = perHead(qh, dt, b, sq, hq, d);
             this.k = perHead(kh, dt, b, skv, hkv, d);
             this.v = perHead(vh, dt, b, skv, hkv, d);
+            // the mask as 0 / -inf, or with a T5 table one (Sq, Skv) bias + mask tensor per head, materialized
+            int tables = t5Table == null ? 1 : hq;
+            this.masks = new Tensor[tables];
             float[] m = new float[Math.multiplyExact(sq, skv)];
-            for (int i = 0; i < sq; i++) {
-                for (int j = 0; j < skv; j++) {
-                    long ip = (long) i + skv - sq;
-                    boolean vis = (!spec.isCausal() || j <= ip) && (spec.windowLeft() < 0 || j >= ip - spec.windowLeft());
-                    m[i * skv + j] = vis ? 0f : Float.NEGATIVE_INFINITY;
+            for (int h = 0; h < tables; h++) {
+                for (int i = 0; i < sq; i++) {
+                    for (int j = 0; j < skv; j++) {
+                        long ip = (long) i + skv - sq;
+                        boolean vis = (!spec.isCausal() || j <= ip) && (spec.windowLeft() < 0 || j >= ip - spec.windowLeft());
+                        float bias = t5Table == null ? 0f
+                                : t5Table[h * T5_BUCKETS + PositionBias.t5Bucket(j - ip, !spec.isCausal(), T5_BUCKETS, T5_MAX_DISTANCE)];
+                        m[i * skv + j] = vis ? bias : Float.NEGATIVE_INFINITY;
+                    }
                 }
+                masks[h] = inputs.fromFloats(m, dt, sq, skv);
             }
-            this.mask = inputs.fromFloats(m, dt, sq, skv);
         }
 
         private Tensor[] perHead(float[] x, DType dt, int b, int s, int h, int d) {
@@ -261,7 +298,7 @@ public final class AttentionBench {
                     Tensor s = ops.gemm(q[bi * hq + h], kk, null, true);
                     Tensor scaled = ops.scale(s, scale);
                     s.close();
-                    Tensor masked = ops.add(scaled, mask);
+                    Tensor masked = ops.add(scaled, masks[masks.length == 1 ? 0 : h]);
                     scaled.close();
                     Tensor p = ops.softmax(masked, 1f);
                     masked.close();

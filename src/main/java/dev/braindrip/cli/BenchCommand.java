@@ -64,6 +64,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--kv-heads") Integer kvHeads;
     @Option(names = "--causal", description = "attention: causal mask.") Boolean causal;
     @Option(names = "--window-left", description = "attention: keys visible before the diagonal (-1 unbounded).") Integer windowLeft;
+    @Option(names = "--t5-bias", description = "attention: add T5's relative position bias in the kernel (32 buckets, max distance 128; "
+            + "bidirectional unless --causal), timed against the same call without it and, with --peer, the naive version that "
+            + "materializes the (heads, Sq, Skv) bias.") boolean t5Bias;
     @Option(names = "--block", description = "sparse-attention: tokens per block (a multiple of 64).") Integer block;
     @Option(names = "--pattern", description = "sparse-attention: layout terms local:W, stride:S, vstride:S, sink:N joined by commas.") String pattern;
 
@@ -110,6 +113,13 @@ public final class BenchCommand implements Callable<Integer> {
         for (String o : ops) {
             List<Map<String, Object>> shapes = explicitShape(o);
             for (Map<String, Object> s : shapes.isEmpty() ? OpBench.standardShapes(o, device) : shapes) {
+                if (t5Bias) {
+                    if (!o.equals("attention")) {
+                        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "--t5-bias applies to attention only, not " + o);
+                    }
+                    s = new LinkedHashMap<>(s);
+                    s.put("t5_bias", true);
+                }
                 BenchResult r = OpBench.run(o, s, device, dtype, options);
                 results.add(r);
                 printRow(r, ceil);

@@ -53,6 +53,9 @@ abstract class PositionBiasSuite {
         }
         out.add(Arguments.of(new Case("alibi causal", DType.F32, 2, 130, 130, 4, 2, 64, true, false, false, true, 0, 0, 1)));
         out.add(Arguments.of(new Case("alibi + t5", DType.F32, 1, 100, 100, 4, 4, 32, false, true, true, true, 32, 128, 1)));
+        // GQA heads packed into one tile's rows (a few queries over a long cache): rows of different heads
+        out.add(Arguments.of(new Case("t5 decoder GQA packed", DType.F32, 2, 5, 300, 8, 2, 64, true, true, false, false, 32, 128, 1)));
+        out.add(Arguments.of(new Case("t5 decoder GQA packed", DType.BF16, 1, 3, 260, 8, 2, 64, true, true, false, false, 32, 128, 1)));
         out.add(Arguments.of(new Case("t5 decoder split-KV", DType.F32, 1, 3, 600, 4, 4, 64, true, true, false, false, 32, 128, 4)));
         return out;
     }
