@@ -37,6 +37,10 @@ struct Case {
     int wl = -1, wr = -1, sink_tokens = 0;
     float softcap = 0.f;
     bool learned_sinks = false;
+    int rel_buckets = 0;        // > 0: T5 relative position bias (rel_bias) with this many buckets
+    int rel_max_distance = 128;
+    bool rel_bidirectional = false;
+    bool alibi = false;         // ALiBi slopes
     bool varlen = false;    // packed q/k/v with cu_seqlens (random lengths <= Sq, Sk)
     bool seqused = false;   // seqused_k <= capacity
     bool rope = false;      // k_rope_positions
@@ -60,17 +64,36 @@ struct Case {
     std::string label() const {
         char buf[512];
         std::snprintf(buf, sizeof buf,
-                      "%s [%s B%lld Sq%lld Sk%lld Hq%d Hkv%d D%d Dv%d%s wl%d wr%d sinkN%d cap%g%s%s%s%s split%d%s seed%llu]",
+                      "%s [%s B%lld Sq%lld Sk%lld Hq%d Hkv%d D%d Dv%d%s wl%d wr%d sinkN%d cap%g%s%s%s%s split%d%s%s%s seed%llu]",
                       name.c_str(), dtype_str(dtype), (long long)B, (long long)Sq, (long long)Sk, Hq, Hkv, D, Dv,
                       causal ? " causal" : "", wl, wr, sink_tokens, (double)softcap, learned_sinks ? " sinks" : "",
                       varlen ? " varlen" : "", seqused ? " seqused" : "", rope ? " rope" : "", num_splits,
-                      fused_qkv ? " fused_qkv" : "", (unsigned long long)seed);
+                      fused_qkv ? " fused_qkv" : "", rel_buckets ? (rel_bidirectional ? " t5-bi" : " t5-causal") : "",
+                      alibi ? " alibi" : "", (unsigned long long)seed);
         if (block > 0)
             return std::string(buf) + " sparse[blk" + std::to_string(block) + " heads" + std::to_string(block_heads) +
                    " " + layout + "]";
         return buf;
     }
 };
+
+// T5's bucket as HF's T5Attention._relative_position_bucket computes it (float32 log, truncation),
+// written from that code for the reference; rp = key - query position.
+inline int ref_t5_bucket(int64_t rp, bool bidirectional, int num_buckets, int max_distance) {
+    int64_t buckets = 0;
+    if (bidirectional) {
+        num_buckets /= 2;
+        buckets += rp > 0 ? num_buckets : 0;
+        rp = rp < 0 ? -rp : rp;
+    } else {
+        rp = -std::min<int64_t>(rp, 0);
+    }
+    const int max_exact = num_buckets / 2;
+    if (rp < max_exact) return (int)(buckets + rp);
+    const float large = std::log((float)rp / (float)max_exact) / (float)std::log((double)max_distance / max_exact) *
+                        (float)(num_buckets - max_exact);
+    return (int)(buckets + std::min<int64_t>(max_exact + (int64_t)large, num_buckets - 1));
+}
 
 // Host tensors of one case, in storage precision, plus a params struct pointing at them.
 struct Inputs {
@@ -79,6 +102,7 @@ struct Inputs {
     std::vector<uint8_t> q, k, v; // separate buffers otherwise
     std::vector<int32_t> cu_q, cu_k, used, pos;
     std::vector<float> sinks;
+    std::vector<float> rel_table, alibi_slopes;  // (Hq, rel_buckets), (Hq)
     std::vector<int64_t> sq, sk, q_start, k_start;  // per batch row
     int64_t total_q = 0, total_k = 0;               // rows of q/o and of k/v (dense: B * S)
     int64_t o_elems = 0, lse_elems = 0;
@@ -123,6 +147,14 @@ struct Inputs {
         return p.cu_seqlens_q ? (q_start[b] + i) * c.Hq + h : (b * c.Hq + h) * c.Sq + i;
     }
 };
+
+// The position biases of a case at distance d = key - aligned query position (natural units).
+inline double position_bias(const Case& c, const Inputs& in, int h, int64_t d) {
+    double x = 0;
+    if (c.rel_buckets > 0) x += in.rel_table[(size_t)h * c.rel_buckets + ref_t5_bucket(d, c.rel_bidirectional, c.rel_buckets, c.rel_max_distance)];
+    if (c.alibi) x += (double)in.alibi_slopes[h] * (double)d;
+    return x;
+}
 
 inline void fill_random(std::vector<uint8_t>& buf, int dt, int64_t n, std::mt19937_64& rng, float amp) {
     std::normal_distribution<float> nd(0.f, 1.f);
@@ -267,6 +299,20 @@ inline Inputs make_inputs(const Case& c) {
         for (auto& s : in.sinks) s = nd(rng);
         p.sinks = in.sinks.data();
     }
+    if (c.rel_buckets > 0) {
+        std::uniform_real_distribution<float> ud(-2.f, 2.f);
+        in.rel_table.resize((size_t)c.Hq * c.rel_buckets);
+        for (auto& t : in.rel_table) t = ud(rng);
+        p.rel_bias = in.rel_table.data();
+        p.rel_num_buckets = c.rel_buckets;
+        p.rel_max_distance = c.rel_max_distance;
+        p.rel_bidirectional = c.rel_bidirectional;
+    }
+    if (c.alibi) {
+        in.alibi_slopes.resize(c.Hq);
+        for (int h = 0; h < c.Hq; ++h) in.alibi_slopes[h] = std::pow(2.f, -8.f * (h + 1) / c.Hq);
+        p.alibi_slopes = in.alibi_slopes.data();
+    }
     if (c.rope) {
         // StreamingLLM-style in-cache positions: mostly slot order, with a jump after the sinks
         const int64_t n = c.varlen ? in.total_k : B * c.Sk;
@@ -367,13 +413,13 @@ inline Outputs reference(const Inputs& in, bool precise) {
                         for (int d = 0; d < c.D; ++d) acc += in.qe(b, i, h, d) * K[j * c.D + d];
                         acc *= c.scale_or_default();
                         if (c.softcap > 0) acc = c.softcap * std::tanh(acc / c.softcap);
-                        s[j] = acc;
+                        s[j] = acc + position_bias(c, in, h, j - (i + sk - sq));
                     } else {
                         float acc = 0;
                         for (int d = 0; d < c.D; ++d) acc += (float)in.qe(b, i, h, d) * (float)K[j * c.D + d];
                         acc *= (float)c.scale_or_default();
                         if (c.softcap > 0) acc = c.softcap * std::tanh(acc / c.softcap);
-                        s[j] = acc;
+                        s[j] = acc + (float)position_bias(c, in, h, j - (i + sk - sq));
                     }
                     mx = std::max(mx, s[j]);
                 }
@@ -783,11 +829,59 @@ inline std::vector<Case> standard_cases(bool quick) {
         c.B = 3;
         add(c);
     }
-    if (quick) {  // every 4th case, plus every split / rope / varlen / odd-shape case
+    // position biases: T5's relative bias (encoder: bidirectional, past max distance; decoder: causal,
+    // GQA, a chunk after a prefix, decode), ALiBi, both with split-KV
+    for (int dt : dts) {
+        Case c;
+        c.dtype = dt;
+        c.Hq = c.Hkv = 4;
+        c.D = c.Dv = 64;
+        c.rel_buckets = 32;
+        c.name = "t5 bias encoder";
+        c.B = 2;
+        c.Sq = c.Sk = 300;
+        c.rel_bidirectional = true;
+        add(c);
+        c.name = "t5 bias decoder causal GQA";
+        c.B = 1;
+        c.Sq = c.Sk = 200;
+        c.Hq = 8;
+        c.Hkv = 2;
+        c.causal = true;
+        c.rel_bidirectional = false;
+        add(c);
+        c.name = "t5 bias decoder chunk after a prefix";
+        c.Sq = 37;
+        c.Sk = 170;
+        add(c);
+        c.name = "t5 bias decode split";
+        c.Sq = 1;
+        c.Sk = 600;
+        c.num_splits = 3;
+        add(c);
+        c.num_splits = 1;
+        c.name = "t5 bias small table bidirectional";
+        c.Sq = c.Sk = 90;
+        c.causal = false;
+        c.rel_bidirectional = true;
+        c.rel_buckets = 8;
+        c.rel_max_distance = 20;
+        add(c);
+        c.name = "alibi + t5 bias causal";
+        c.rel_buckets = 32;
+        c.rel_max_distance = 128;
+        c.rel_bidirectional = false;
+        c.causal = true;
+        c.alibi = true;
+        c.Sq = c.Sk = 130;
+        add(c);
+    }
+    if (quick) {  // every 4th case, plus every split / rope / varlen / odd-shape / bias case
         std::vector<Case> q;
         for (size_t i = 0; i < cs.size(); ++i) {
             const std::string& n = cs[i].name;
             const bool keep = i % 4 == 0 || n.find("rope") != std::string::npos || n.find("varlen") != std::string::npos ||
+                              n.find("bias") != std::string::npos ||
                               n.find("head dim") != std::string::npos ||
                               (n.find("split") != std::string::npos && cs[i].dtype == BD_BF16);
             if (keep) q.push_back(cs[i]);

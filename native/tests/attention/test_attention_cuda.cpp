@@ -69,7 +69,7 @@ Run run_cpu(const bdt::Inputs& in, int num_splits) {
 Run run_cuda(const bdt::Inputs& in, int num_splits, const bdt::Bsr* layout = nullptr) {
     Run r;
     const bdt::Case& c = in.c;
-    DevBuf qkv, q, k, v, cu_q, cu_k, used, pos, sinks, row_ptr, col_idx;
+    DevBuf qkv, q, k, v, cu_q, cu_k, used, pos, sinks, row_ptr, col_idx, rel, alibi;
     bd_attention_params p = in.p;
     if (c.fused_qkv) {
         upload(qkv, in.qkv);
@@ -101,6 +101,14 @@ Run run_cuda(const bdt::Inputs& in, int num_splits, const bdt::Bsr* layout = nul
     if (in.p.sinks) {
         upload(sinks, in.sinks);
         p.sinks = static_cast<const float*>(sinks.p);
+    }
+    if (in.p.rel_bias) {
+        upload(rel, in.rel_table);
+        p.rel_bias = static_cast<const float*>(rel.p);
+    }
+    if (in.p.alibi_slopes) {
+        upload(alibi, in.alibi_slopes);
+        p.alibi_slopes = static_cast<const float*>(alibi.p);
     }
     if (in.p.block_row_ptr) {
         upload(row_ptr, layout ? layout->row_ptr : in.row_ptr);
