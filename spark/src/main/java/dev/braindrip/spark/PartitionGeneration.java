@@ -54,6 +54,7 @@ final class PartitionGeneration implements MapPartitionsFunction<Row, Row> {
                 @Override
                 public void onTaskCompletion(TaskContext context) {
                     out.cancel();
+                    ExecutorEngines.release(engine);
                 }
             });
         }
