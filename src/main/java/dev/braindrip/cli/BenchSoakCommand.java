@@ -42,7 +42,7 @@ public final class BenchSoakCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        var s = GenerateCommand.parseStreaming(streaming);
+        var s = OptionParsers.streaming("--streaming", streaming);
         Device device = common.device();
         Path dir = model == null ? null : ModelArg.dir(model);
         Path tmp = null;

@@ -56,38 +56,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "64", paramLabel = "N", description = "Sequences decoded together (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--max-tokens", defaultValue = "128", paramLabel = "N", description = "Tokens to generate per line (default: ${DEFAULT-VALUE}).")
-    int maxTokens;
-
-    @Option(names = "--temperature", defaultValue = "1", paramLabel = "T", description = "0 is greedy (default: ${DEFAULT-VALUE}).")
-    float temperature;
-
-    @Option(names = "--top-k", defaultValue = "-1", paramLabel = "K", description = "Keep the K most likely ids; 0 or -1: off (default: ${DEFAULT-VALUE}).")
-    int topK;
-
-    @Option(names = "--top-p", defaultValue = "1", paramLabel = "P", description = "Nucleus sampling (default: ${DEFAULT-VALUE}).")
-    float topP;
-
-    @Option(names = "--min-p", defaultValue = "0", paramLabel = "P", description = "Min-p sampling (default: ${DEFAULT-VALUE}).")
-    float minP;
-
-    @Option(names = "--repetition-penalty", defaultValue = "1", paramLabel = "R", description = "(default: ${DEFAULT-VALUE}: off).")
-    float repetitionPenalty;
-
-    @Option(names = "--presence-penalty", defaultValue = "0", paramLabel = "P", description = "(default: ${DEFAULT-VALUE}: off).")
-    float presencePenalty;
-
-    @Option(names = "--frequency-penalty", defaultValue = "0", paramLabel = "F", description = "(default: ${DEFAULT-VALUE}: off).")
-    float frequencyPenalty;
-
-    @Option(names = "--stop", paramLabel = "TEXT", description = "A stop string (repeatable).")
-    List<String> stop;
-
-    @Option(names = "--ignore-eos", description = "Keep generating past the model's EOS.")
-    boolean ignoreEos;
-
-    @Option(names = "--logprobs", defaultValue = "0", paramLabel = "N", description = "Report the N most likely ids per generated token (default: none).")
-    int logprobs;
+    @Mixin
+    SamplingOptions sampling;
 
     @Option(names = "--streaming", paramLabel = "SINKS,WINDOW",
             description = "StreamingLLM: keep the first SINKS and the last WINDOW tokens of each sequence in its cache (any RoPE model).")
@@ -98,17 +68,10 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Session.Streaming stream = parseStreaming(streaming);
-        long budget = kvBudget == null ? GeneratorOptions.DEFAULT_KV_BUDGET : parseBytes(kvBudget);
+        Session.Streaming stream = OptionParsers.streaming("--streaming", streaming);
+        long budget = kvBudget == null ? GeneratorOptions.DEFAULT_KV_BUDGET : OptionParsers.bytes("--kv-budget", kvBudget);
         if (batchSize < 1) throw new IllegalArgumentException("usage: --batch-size must be >= 1, got " + batchSize);
-        SamplingParams defaults;
-        try {
-            defaults = SamplingParams.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
-                    .repetitionPenalty(repetitionPenalty).presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty)
-                    .stop(stop == null ? List.of() : stop).ignoreEos(ignoreEos).logprobs(logprobs).build();
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("usage: --" + e.getMessage().replaceFirst("^(\\w+)", "$1").replace('_', '-'));
-        }
+        SamplingParams defaults = sampling.params();
         List<Line> lines = read(prompts, defaults, common.seed);
         long t0 = System.nanoTime();
         Device device = common.device();
@@ -223,36 +186,5 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         if (out.isEmpty()) throw new IllegalArgumentException(file + ": no prompts (the file has no JSON lines)");
         return out;
-    }
-
-    static Session.Streaming parseStreaming(String s) {
-        if (s == null) return null;
-        String[] p = s.split(",");
-        try {
-            if (p.length != 2) throw new NumberFormatException();
-            return new Session.Streaming(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("usage: --streaming takes SINKS,WINDOW (two integers, e.g. 4,1020), got '" + s + "'");
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("usage: --" + e.getMessage());
-        }
-    }
-
-    static long parseBytes(String s) {
-        String t = s.trim().toUpperCase(Locale.ROOT);
-        long mul = 1;
-        if (t.endsWith("B")) t = t.substring(0, t.length() - 1);
-        if (t.endsWith("K")) mul = 1L << 10;
-        else if (t.endsWith("M")) mul = 1L << 20;
-        else if (t.endsWith("G")) mul = 1L << 30;
-        else if (t.endsWith("T")) mul = 1L << 40;
-        if (mul > 1) t = t.substring(0, t.length() - 1);
-        try {
-            double v = Double.parseDouble(t);
-            if (!(v > 0)) throw new NumberFormatException();
-            return (long) (v * mul);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("usage: --kv-budget takes a size in bytes such as 2G, 512M or 1000000, got '" + s + "'");
-        }
     }
 }

@@ -57,6 +57,7 @@ public final class Generator implements AutoCloseable {
     private final Stats stats = new Stats();
     private volatile boolean closed;
     private volatile Throwable fatal;
+    private boolean stopped; // the engine thread takes no more requests; guarded by incoming
 
     /** A generator over {@code model} with the tokenizer of its directory (or byte-level / ids only). */
     public static Generator of(Transformer model, GeneratorOptions options) {
@@ -203,8 +204,8 @@ public final class Generator implements AutoCloseable {
             Consumer<GeneratedToken> cb = onToken == null ? null : onToken.get(onToken.size() == 1 ? 0 : i);
             CompletableFuture<Completion> f = new CompletableFuture<>();
             out.add(f);
-            if (closed) {
-                f.completeExceptionally(new IllegalStateException("generate: the generator is closed"));
+            if (closed || fatal != null) {
+                f.completeExceptionally(notRunning());
                 continue;
             }
             try {
@@ -220,9 +221,27 @@ public final class Generator implements AutoCloseable {
             }
         }
         synchronized (incoming) { // admit() takes the queue under the same lock: a batch arrives whole
-            incoming.addAll(ready);
+            if (!stopped) {
+                incoming.addAll(ready);
+                return out;
+            }
         }
+        for (Sequence s : ready) s.fail(notRunning()); // the engine thread has ended: nobody would serve them
         return out;
+    }
+
+    /**
+     * Whether requests submitted now will be served: the generator is not closed and its engine
+     * thread has not died on an error (after which every request fails at once).
+     */
+    public boolean isRunning() {
+        return !closed && fatal == null && worker.isAlive();
+    }
+
+    private IllegalStateException notRunning() {
+        Throwable t = fatal;
+        if (t == null) return new IllegalStateException("generate: the generator is closed");
+        return new IllegalStateException("generate: the generator failed: " + (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage()), t);
     }
 
     public CompletableFuture<Completion> submit(Prompt prompt, SamplingParams params) {
@@ -303,6 +322,9 @@ public final class Generator implements AutoCloseable {
             fatal = t;
             failAll(t);
         } finally {
+            synchronized (incoming) {
+                stopped = true; // submitAll fails what comes later itself; failAll drains what came before
+            }
             failAll(new CancellationException("generate: the generator was closed"));
         }
     }

@@ -1,5 +1,6 @@
 package dev.braindrip.generate;
 
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -8,7 +9,7 @@ import java.util.List;
  * SamplingParams, with this library's defaults where the CLI contract sets them). Logits are
  * processed in this order: penalties, temperature, top-k, top-p, min-p, then the draw from what is
  * left, renormalized; {@code temperature 0} is greedy. Validated on build: a bad value names the
- * field.
+ * field. Serializable (its lists are immutable copies), so it can travel to other JVMs (the Spark job).
  *
  * @param maxTokens         most tokens to generate (≥ 1)
  * @param temperature       ≥ 0; 0 is greedy
@@ -26,7 +27,9 @@ import java.util.List;
  */
 public record SamplingParams(int maxTokens, float temperature, int topK, float topP, float minP, float repetitionPenalty,
                              float presencePenalty, float frequencyPenalty, List<String> stop, List<Integer> stopTokenIds,
-                             boolean ignoreEos, Long seed, int logprobs) {
+                             boolean ignoreEos, Long seed, int logprobs) implements Serializable {
+    private static final long serialVersionUID = 1L;
+
     /** The most top logprobs a request may ask for. */
     public static final int MAX_LOGPROBS = 64;
 

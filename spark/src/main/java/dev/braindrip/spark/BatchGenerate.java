@@ -1,9 +1,11 @@
 package dev.braindrip.spark;
 
+import dev.braindrip.cli.OptionParsers;
+import dev.braindrip.cli.SamplingOptions;
 import dev.braindrip.generate.GeneratorOptions;
+import dev.braindrip.model.Session;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
@@ -14,6 +16,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -80,17 +83,8 @@ public final class BatchGenerate implements Callable<Integer> {
     @Option(names = "--streaming", paramLabel = "SINKS,WINDOW", description = "StreamingLLM caches (any RoPE model).")
     String streaming;
 
-    @Option(names = "--max-tokens", defaultValue = "128", paramLabel = "N") int maxTokens;
-    @Option(names = "--temperature", defaultValue = "1", paramLabel = "T") float temperature;
-    @Option(names = "--top-k", defaultValue = "-1", paramLabel = "K") int topK;
-    @Option(names = "--top-p", defaultValue = "1", paramLabel = "P") float topP;
-    @Option(names = "--min-p", defaultValue = "0", paramLabel = "P") float minP;
-    @Option(names = "--repetition-penalty", defaultValue = "1", paramLabel = "R") float repetitionPenalty;
-    @Option(names = "--presence-penalty", defaultValue = "0", paramLabel = "P") float presencePenalty;
-    @Option(names = "--frequency-penalty", defaultValue = "0", paramLabel = "F") float frequencyPenalty;
-    @Option(names = "--stop", paramLabel = "TEXT", description = "A stop string (repeatable).") List<String> stop;
-    @Option(names = "--ignore-eos") boolean ignoreEos;
-    @Option(names = "--logprobs", defaultValue = "0", paramLabel = "N") int logprobs;
+    @Mixin
+    SamplingOptions sampling; // braindrip generate's own options, defaults and checks (CLI.md)
 
     public static void main(String[] args) {
         int code = run(args);
@@ -130,18 +124,10 @@ public final class BatchGenerate implements Callable<Integer> {
     GenerateSpec spec() {
         GenerateSpec.Builder b = GenerateSpec.builder().model(shipModel ? Path.of(model).getFileName().toString() : model, shipModel || shipped)
                 .device(device).dtype(dtype).seed(seed).batchSize(batchSize).maxSequenceLength(maxSequenceLength).partitions(partitions)
-                .kvBudgetBytes(kvBudget == null ? GeneratorOptions.DEFAULT_KV_BUDGET : bytes(kvBudget)).maxTokens(maxTokens).temperature(temperature)
-                .topK(topK).topP(topP).minP(minP).repetitionPenalty(repetitionPenalty).presencePenalty(presencePenalty)
-                .frequencyPenalty(frequencyPenalty).stop(stop).ignoreEos(ignoreEos).logprobs(logprobs);
-        if (streaming != null) {
-            String[] p = streaming.split(",");
-            try {
-                if (p.length != 2) throw new NumberFormatException();
-                b.streaming(Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim()));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("usage: --streaming takes SINKS,WINDOW (two integers, e.g. 4,1020), got '" + streaming + "'");
-            }
-        }
+                .kvBudgetBytes(kvBudget == null ? GeneratorOptions.DEFAULT_KV_BUDGET : OptionParsers.bytes("--kv-budget", kvBudget))
+                .sampling(sampling.params());
+        Session.Streaming s = OptionParsers.streaming("--streaming", streaming);
+        if (s != null) b.streaming(s.sinks(), s.window());
         try {
             return b.build();
         } catch (IllegalArgumentException e) {
@@ -193,24 +179,6 @@ public final class BatchGenerate implements Callable<Integer> {
                 spark.stop();
                 if (local) ExecutorEngines.closeAll(); // this JVM was the executor
             }
-        }
-    }
-
-    static long bytes(String s) {
-        String t = s.trim().toUpperCase(Locale.ROOT);
-        long mul = 1;
-        if (t.endsWith("B")) t = t.substring(0, t.length() - 1);
-        if (t.endsWith("K")) mul = 1L << 10;
-        else if (t.endsWith("M")) mul = 1L << 20;
-        else if (t.endsWith("G")) mul = 1L << 30;
-        else if (t.endsWith("T")) mul = 1L << 40;
-        if (mul > 1) t = t.substring(0, t.length() - 1);
-        try {
-            double v = Double.parseDouble(t);
-            if (!(v > 0)) throw new NumberFormatException();
-            return (long) (v * mul);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("usage: --kv-budget takes a size in bytes such as 2G, 512M or 1000000, got '" + s + "'");
         }
     }
 }

@@ -6,7 +6,9 @@ import static org.apache.spark.sql.functions.to_json;
 
 import dev.braindrip.generate.JsonlBatch;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
+import org.apache.spark.Partitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -48,12 +50,95 @@ public final class BatchGeneration {
      * a malformed one reaches the generation and becomes an error row there.
      */
     public static Dataset<Row> readJsonl(SparkSession spark, String path) {
-        JavaRDD<String> lines = spark.read().textFile(path).javaRDD();
-        JavaRDD<Row> rows = lines.zipWithIndex()
-                .filter(t -> !JsonlBatch.isBlank(t._1()))
-                .zipWithIndex()
-                .map(t -> RowFactory.create(t._2(), t._1()._2() + 1, t._1()._1()));
+        JavaRDD<Row> rows = numbered(spark.read().textFile(path).javaRDD(), new long[1]).map(t -> RowFactory.create(t._1(), t._2()._1(), t._2()._2()));
         return spark.createDataFrame(rows, REQUESTS);
+    }
+
+    /**
+     * The non-blank lines as {@code (index, (line number, text))}, numbered as the CLI numbers
+     * them, with one Spark job that counts each partition's lines (two {@code zipWithIndex} ran
+     * two); {@code total[0]} gets the number of requests.
+     */
+    static JavaPairRDD<Long, Tuple2<Long, String>> numbered(JavaRDD<String> lines, long[] total) {
+        List<long[]> counts = lines.mapPartitions(it -> {
+            long all = 0, requests = 0;
+            for (; it.hasNext(); all++) {
+                if (!JsonlBatch.isBlank(it.next())) requests++;
+            }
+            return List.of(new long[] {all, requests}).iterator();
+        }).collect(); // in partition order
+        long[] firstLine = new long[counts.size()], firstIndex = new long[counts.size()];
+        long line = 0, index = 0;
+        for (int p = 0; p < counts.size(); p++) {
+            firstLine[p] = line;
+            firstIndex[p] = index;
+            line += counts.get(p)[0];
+            index += counts.get(p)[1];
+        }
+        total[0] = index;
+        return JavaPairRDD.fromJavaRDD(lines.mapPartitionsWithIndex((p, it) -> new Iterator<Tuple2<Long, Tuple2<Long, String>>>() {
+            long nextLine = firstLine[p], nextIndex = firstIndex[p];
+            String ahead; // the next non-blank line, read ahead
+            long aheadLine;
+
+            @Override
+            public boolean hasNext() {
+                while (ahead == null && it.hasNext()) {
+                    String s = it.next();
+                    nextLine++;
+                    if (!JsonlBatch.isBlank(s)) {
+                        ahead = s;
+                        aheadLine = nextLine;
+                    }
+                }
+                return ahead != null;
+            }
+
+            @Override
+            public Tuple2<Long, Tuple2<Long, String>> next() {
+                if (!hasNext()) throw new java.util.NoSuchElementException();
+                Tuple2<Long, Tuple2<Long, String>> t = new Tuple2<>(nextIndex++, new Tuple2<>(aheadLine, ahead));
+                ahead = null;
+                return t;
+            }
+        }, true));
+    }
+
+    /**
+     * Request index to partition when the number of requests is known: consecutive ranges of equal
+     * size, so part files come out in request order without sampling the keys (RangePartitioner's
+     * extra job). A pure function of the index, as a retried shuffle needs.
+     */
+    static final class IndexPartitioner extends Partitioner {
+        private static final long serialVersionUID = 1L;
+        private final int partitions;
+        private final long total;
+
+        IndexPartitioner(int partitions, long total) {
+            this.partitions = partitions;
+            this.total = total;
+        }
+
+        @Override
+        public int numPartitions() {
+            return partitions;
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            long i = (Long) key;
+            return total == 0 ? 0 : (int) Math.min(partitions - 1, i * partitions / total);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof IndexPartitioner x && x.partitions == partitions && x.total == total;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(total) * 31 + partitions;
+        }
     }
 
     /**
@@ -94,19 +179,18 @@ public final class BatchGeneration {
     }
 
     /**
-     * JSONL in, the CLI's output lines out, on Spark's RDD API: the same requests, partitioning and
-     * rows as {@link #readJsonl} + {@link #generateRequests} + {@link #write} to JSONL, without the
-     * SQL planner (whose start-up costs seconds on a small machine). Lazy; save it once
-     * ({@code saveAsTextFile} commits through the same Hadoop committer).
+     * JSONL in, the CLI's output lines out, on Spark's RDD API: the same requests and rows as
+     * {@link #readJsonl} + {@link #generateRequests} + {@link #write} to JSONL, without the SQL
+     * planner (whose start-up costs seconds on a small machine). The requests are counted while
+     * they are numbered, so they split into equal index ranges with no sampling job. Lazy; save it
+     * once ({@code saveAsTextFile} commits through the same Hadoop committer).
      */
     public static JavaRDD<String> generateJsonl(JavaSparkContext sc, String path, GenerateSpec spec, LongAccumulator rows, LongAccumulator errors) {
         int n = spec.partitions() > 0 ? spec.partitions() : sc.defaultParallelism();
-        JavaPairRDD<Long, Tuple2<Long, String>> requests = sc.textFile(path).zipWithIndex()
-                .filter(t -> !JsonlBatch.isBlank(t._1()))
-                .zipWithIndex()
-                .mapToPair(t -> new Tuple2<>(t._2(), new Tuple2<>(t._1()._2() + 1, t._1()._1())));
+        long[] total = new long[1];
+        JavaPairRDD<Long, Tuple2<Long, String>> requests = numbered(sc.textFile(path), total);
         PartitionGeneration generation = new PartitionGeneration(spec, rows, errors);
-        return requests.sortByKey(true, n).mapPartitions(it -> {
+        return requests.repartitionAndSortWithinPartitions(new IndexPartitioner(n, total[0])).mapPartitions(it -> {
             Iterator<Row> in = new Iterator<>() {
                 @Override
                 public boolean hasNext() {

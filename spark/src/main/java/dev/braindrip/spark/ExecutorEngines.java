@@ -22,9 +22,14 @@ import org.apache.spark.SparkFiles;
  * generator shape), loaded by the first task that needs it and reused by every later task and
  * partition, also by tasks running at the same time (a {@link Generator} takes requests from
  * several threads and batches them together). Closed when the JVM shuts down.
+ *
+ * <p>An engine whose generator stopped running (closed, or its engine thread died on an error) is
+ * evicted by the next {@link #get}, which loads a fresh one; the broken one is closed once the
+ * tasks that still hold it have {@link #release}d it.
  */
 public final class ExecutorEngines {
     private static final Map<Key, Engine> ENGINES = new HashMap<>();
+    private static final List<Engine> EVICTED = new ArrayList<>(); // still held by a task; closed on their last release
     private static final AtomicInteger LOADS = new AtomicInteger();
     private static boolean hooked;
 
@@ -38,6 +43,8 @@ public final class ExecutorEngines {
         private final Transformer model;
         private final Tokenizer tokenizer;
         private final Generator generator;
+        private int users; // tasks holding it (guarded by ENGINES)
+        private boolean evicted;
 
         private Engine(Transformer model, Tokenizer tokenizer, Generator generator) {
             this.model = model;
@@ -70,21 +77,56 @@ public final class ExecutorEngines {
         }
     }
 
-    /** The engine for this spec on this device, loading it on first use in this JVM. */
+    /**
+     * The engine for this spec on this device, loading it on first use in this JVM (and again when
+     * the cached one stopped running). The caller holds it until {@link #release}.
+     */
     public static Engine get(GenerateSpec spec, Device device) {
         DType dtype = spec.dtype(device);
         Key key = new Key(spec.model(), spec.shippedModel(), device.toString(), dtype, spec.generatorOptions());
+        Engine broken = null;
         synchronized (ENGINES) {
             Engine e = ENGINES.get(key);
-            if (e != null) return e;
+            if (e != null && e.generator.isRunning()) {
+                e.users++;
+                return e;
+            }
+            if (e != null) { // closed or failed: never handed out again
+                ENGINES.remove(key);
+                e.evicted = true;
+                if (e.users == 0) broken = e;
+                else EVICTED.add(e);
+            }
             if (!hooked) {
                 Runtime.getRuntime().addShutdownHook(new Thread(ExecutorEngines::closeAll, "braindrip-engines-close"));
                 hooked = true;
             }
-            e = load(spec, device, dtype);
+            try {
+                e = load(spec, device, dtype);
+            } finally {
+                if (broken != null) closeQuietly(broken);
+            }
             ENGINES.put(key, e);
             LOADS.incrementAndGet();
+            e.users++;
             return e;
+        }
+    }
+
+    /** A task is done with an engine from {@link #get}: an evicted one closes when its last task lets it go. */
+    public static void release(Engine e) {
+        synchronized (ENGINES) {
+            if (e.users > 0) e.users--;
+            if (!e.evicted || e.users > 0 || !EVICTED.remove(e)) return;
+        }
+        closeQuietly(e);
+    }
+
+    private static void closeQuietly(Engine e) {
+        try {
+            e.close();
+        } catch (RuntimeException ignored) {
+            // already broken: its failure reached the requests that were running on it
         }
     }
 
@@ -127,14 +169,10 @@ public final class ExecutorEngines {
         List<Engine> es;
         synchronized (ENGINES) {
             es = new ArrayList<>(ENGINES.values());
+            es.addAll(EVICTED);
             ENGINES.clear();
+            EVICTED.clear();
         }
-        for (Engine e : es) {
-            try {
-                e.close();
-            } catch (RuntimeException ignored) {
-                // shutting down: nothing left to report to
-            }
-        }
+        for (Engine e : es) closeQuietly(e); // shutting down: nothing left to report to
     }
 }

@@ -6,7 +6,6 @@ import dev.braindrip.model.Session;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -34,13 +33,7 @@ public final class GenerateSpec implements Serializable {
     private final int streamingSinks, streamingWindow; // window 0: off
     private final long seed;
     private final int partitions; // 0: the session's default parallelism
-    private final int maxTokens;
-    private final float temperature;
-    private final int topK;
-    private final float topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty;
-    private final ArrayList<String> stop;
-    private final boolean ignoreEos;
-    private final int logprobs;
+    private final SamplingParams sampling; // the defaults of lines that omit a field
     private final int failPartition, failAfterRows; // testing: fail attempt 0 of this partition after this many rows (-1: never)
 
     private GenerateSpec(Builder b) {
@@ -55,17 +48,7 @@ public final class GenerateSpec implements Serializable {
         streamingWindow = b.streamingWindow;
         seed = b.seed;
         partitions = b.partitions;
-        maxTokens = b.maxTokens;
-        temperature = b.temperature;
-        topK = b.topK;
-        topP = b.topP;
-        minP = b.minP;
-        repetitionPenalty = b.repetitionPenalty;
-        presencePenalty = b.presencePenalty;
-        frequencyPenalty = b.frequencyPenalty;
-        stop = new ArrayList<>(b.stop);
-        ignoreEos = b.ignoreEos;
-        logprobs = b.logprobs;
+        sampling = b.sampling.build();
         failPartition = b.failPartition;
         failAfterRows = b.failAfterRows;
     }
@@ -87,17 +70,7 @@ public final class GenerateSpec implements Serializable {
         b.streamingWindow = streamingWindow;
         b.seed = seed;
         b.partitions = partitions;
-        b.maxTokens = maxTokens;
-        b.temperature = temperature;
-        b.topK = topK;
-        b.topP = topP;
-        b.minP = minP;
-        b.repetitionPenalty = repetitionPenalty;
-        b.presencePenalty = presencePenalty;
-        b.frequencyPenalty = frequencyPenalty;
-        b.stop = new ArrayList<>(stop);
-        b.ignoreEos = ignoreEos;
-        b.logprobs = logprobs;
+        b.sampling = sampling.toBuilder();
         b.failPartition = failPartition;
         b.failAfterRows = failAfterRows;
         return b;
@@ -129,9 +102,7 @@ public final class GenerateSpec implements Serializable {
 
     /** The sampling values of lines that omit a field. */
     public SamplingParams samplingDefaults() {
-        return SamplingParams.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
-                .repetitionPenalty(repetitionPenalty).presencePenalty(presencePenalty).frequencyPenalty(frequencyPenalty).stop(stop)
-                .ignoreEos(ignoreEos).logprobs(logprobs).build();
+        return sampling;
     }
 
     /** The generator each executor runs (its sequence length: {@link Builder#maxSequenceLength}, 0 for the model's context). */
@@ -186,13 +157,7 @@ public final class GenerateSpec implements Serializable {
         private int streamingSinks, streamingWindow;
         private long seed;
         private int partitions;
-        private int maxTokens = 128;
-        private float temperature = 1f;
-        private int topK = -1;
-        private float topP = 1f, minP = 0f, repetitionPenalty = 1f, presencePenalty = 0f, frequencyPenalty = 0f;
-        private ArrayList<String> stop = new ArrayList<>();
-        private boolean ignoreEos;
-        private int logprobs;
+        private SamplingParams.Builder sampling = SamplingParams.builder();
         private int failPartition = -1, failAfterRows = -1;
 
         private Builder() {}
@@ -210,24 +175,25 @@ public final class GenerateSpec implements Serializable {
         public Builder seed(long v) { seed = v; return this; }
         /** Partitions the prompts are spread over (0: the session's default parallelism). */
         public Builder partitions(int v) { partitions = v; return this; }
-        public Builder maxTokens(int v) { maxTokens = v; return this; }
-        public Builder temperature(float v) { temperature = v; return this; }
-        public Builder topK(int v) { topK = v; return this; }
-        public Builder topP(float v) { topP = v; return this; }
-        public Builder minP(float v) { minP = v; return this; }
-        public Builder repetitionPenalty(float v) { repetitionPenalty = v; return this; }
-        public Builder presencePenalty(float v) { presencePenalty = v; return this; }
-        public Builder frequencyPenalty(float v) { frequencyPenalty = v; return this; }
-        public Builder stop(List<String> v) { stop = new ArrayList<>(v == null ? List.of() : v); return this; }
-        public Builder ignoreEos(boolean v) { ignoreEos = v; return this; }
-        public Builder logprobs(int v) { logprobs = v; return this; }
+        /** All the sampling defaults at once (replacing the values set so far); the single-field setters below change one. */
+        public Builder sampling(SamplingParams v) { sampling = v.toBuilder(); return this; }
+        public Builder maxTokens(int v) { sampling.maxTokens(v); return this; }
+        public Builder temperature(float v) { sampling.temperature(v); return this; }
+        public Builder topK(int v) { sampling.topK(v); return this; }
+        public Builder topP(float v) { sampling.topP(v); return this; }
+        public Builder minP(float v) { sampling.minP(v); return this; }
+        public Builder repetitionPenalty(float v) { sampling.repetitionPenalty(v); return this; }
+        public Builder presencePenalty(float v) { sampling.presencePenalty(v); return this; }
+        public Builder frequencyPenalty(float v) { sampling.frequencyPenalty(v); return this; }
+        public Builder stop(List<String> v) { sampling.stop(v == null ? List.of() : v); return this; }
+        public Builder ignoreEos(boolean v) { sampling.ignoreEos(v); return this; }
+        public Builder logprobs(int v) { sampling.logprobs(v); return this; }
         /** Testing retries: the first attempt of partition {@code partition} fails after writing {@code afterRows} rows. */
         public Builder failOnce(int partition, int afterRows) { failPartition = partition; failAfterRows = afterRows; return this; }
 
         private List<Object> fields() {
             return List.of(Objects.toString(model), shippedModel, Objects.toString(device), Objects.toString(dtype), batchSize, kvBudgetBytes,
-                    maxSequenceLength, streamingSinks, streamingWindow, seed, partitions, maxTokens, temperature, topK, topP, minP,
-                    repetitionPenalty, presencePenalty, frequencyPenalty, stop, ignoreEos, logprobs, failPartition, failAfterRows);
+                    maxSequenceLength, streamingSinks, streamingWindow, seed, partitions, sampling.build(), failPartition, failAfterRows);
         }
 
         public GenerateSpec build() {
@@ -235,8 +201,7 @@ public final class GenerateSpec implements Serializable {
             if (batchSize < 1) throw new IllegalArgumentException("batch size (" + batchSize + ") must be >= 1");
             if (partitions < 0) throw new IllegalArgumentException("partitions (" + partitions + ") must be >= 0 (0: the default parallelism)");
             if (device != null) Device.parse(device);
-            GenerateSpec s = new GenerateSpec(this);
-            s.samplingDefaults(); // the same checks as SamplingParams (field names as in CLI.md)
+            GenerateSpec s = new GenerateSpec(this); // checks the sampling defaults as SamplingParams does (field names as in CLI.md)
             s.generatorOptions();
             if (dtype != null) s.dtype(Device.cpu());
             return s;

@@ -41,6 +41,7 @@ final class PartitionGeneration implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> requests) {
+        if (!requests.hasNext()) return java.util.Collections.emptyIterator(); // no engine for an empty partition
         TaskContext task = TaskContext.get();
         String[] gpus = null;
         if (task != null) {
@@ -54,6 +55,7 @@ final class PartitionGeneration implements MapPartitionsFunction<Row, Row> {
                 @Override
                 public void onTaskCompletion(TaskContext context) {
                     out.cancel();
+                    ExecutorEngines.release(engine);
                 }
             });
         }

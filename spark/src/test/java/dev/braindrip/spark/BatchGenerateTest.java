@@ -20,8 +20,10 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -152,6 +154,31 @@ class BatchGenerateTest {
             assertTrue(failures.get(0).contains("injected failure: partition 1, attempt 0, after 7 rows"), failures.get(0));
             assertSameLines(cli, readParts(rdd), "every row once through the RDD path");
             assertEquals(LINES - 1, rows2.value());
+        } finally {
+            spark.sparkContext().removeSparkListener(listener);
+        }
+    }
+
+    @Test
+    void theJsonlPathRunsOneCountingJobAndTheWrite() throws Exception {
+        AtomicInteger jobs = new AtomicInteger();
+        SparkListener listener = new SparkListener() {
+            @Override
+            public void onJobStart(SparkListenerJobStart start) {
+                jobs.incrementAndGet();
+            }
+        };
+        spark.sparkContext().listenerBus().waitUntilEmpty();
+        spark.sparkContext().addSparkListener(listener);
+        try {
+            GenerateSpec spec = GenerateSpec.builder().model(model.toString()).batchSize(16).maxTokens(10).temperature(0.8f).seed(11).partitions(4).build();
+            Path out = tmp.resolve("spark-jobs");
+            BatchGeneration.generateJsonl(org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext()), prompts.toString(),
+                    spec, null, null).saveAsTextFile(out.toString());
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+            assertEquals(2, jobs.get(), "numbering (one count per partition) and the write; no zipWithIndex or key-sampling jobs");
+            assertEquals(4, partFiles(out).size());
+            assertSameLines(cli, readParts(out), "the same rows, in order");
         } finally {
             spark.sparkContext().removeSparkListener(listener);
         }

@@ -57,7 +57,7 @@ class GenerateSpecTest {
     void badUsageExitsTwoWithOneLine() throws Exception {
         BatchGenerateTest.Captured r = BatchGenerateTest.capture(() -> BatchGenerate.run("--model", "demo", "--input", "x.jsonl", "--output", "o", "--top-p", "2"));
         assertEquals(2, r.code());
-        assertEquals("braindrip-spark: usage: top_p must be in (0, 1], got 2.0", r.err().strip());
+        assertEquals("braindrip-spark: usage: --top-p must be in (0, 1], got 2.0", r.err().strip(), "the option's name, as braindrip generate says it");
         r = BatchGenerateTest.capture(() -> BatchGenerate.run("--model", "demo", "--input", "x.jsonl", "--output", "o", "--output-format", "csv"));
         assertEquals(2, r.code());
         assertTrue(r.err().contains("format must be jsonl or parquet, got 'csv'"), r.err());
