@@ -537,11 +537,7 @@ extern "C" int bd_cpu_attention_biased(const void* q, const void* k, const void*
         bd::attn::flat_params(q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v,
                     cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right,
                     sink_tokens, sinks, k_rope_positions, rope_theta, num_splits == 0 ? 1 : num_splits, workspace);
-    p.rel_bias = rel_bias;
-    p.rel_num_buckets = rel_num_buckets;
-    p.rel_max_distance = rel_max_distance;
-    p.rel_bidirectional = rel_bidirectional;
-    p.alibi_slopes = alibi_slopes;
+    bd::attn::set_position_biases(&p, rel_bias, rel_num_buckets, rel_max_distance, rel_bidirectional, alibi_slopes);
     if (num_splits == 0 && workspace && heads_q > 0 && heads_kv > 0 && heads_q % heads_kv == 0) {
         p.num_splits = bd::cpu::auto_splits(p);
         if (p.num_splits > 1) p.o_accum = static_cast<float*>(workspace);

@@ -140,28 +140,9 @@ inline V round8(V v) {
 
 // ---- math
 
-// e^x within ~1 ulp of expf: n = round(x log2 e), r = x - n ln 2 in two FMA steps (|r| <= ln2/2),
-// e^r by Cephes' expf polynomial, times 2^n built in two halves so that results in the subnormal
-// range come out right. -inf (and x < -104) gives 0, x > 88.73 gives inf, NaN stays NaN.
-inline V vexp(V x) {
-    // clamp with the constant first: max/min return the second operand, x, when x is NaN
-    x = (V)_mm256_min_ps((__m256)bc(89.f), _mm256_max_ps((__m256)bc(-105.f), (__m256)x));
-    const V magic = bc(12582912.f);  // 1.5 * 2^23
-    const V t = x * bc(1.44269504088896341f) + magic;
-    const V n = t - magic;
-    V r = x - n * bc(0.693359375f);
-    r = r - n * bc(-2.12194440e-4f);
-    V p = bc(1.9875691500e-4f);
-    p = p * r + bc(1.3981999507e-3f);
-    p = p * r + bc(8.3334519073e-3f);
-    p = p * r + bc(4.1665795894e-2f);
-    p = p * r + bc(1.6666665459e-1f);
-    p = p * r + bc(5.0000001201e-1f);
-    p = p * (r * r) + r + bc(1.f);
-    const VI e = (VI)t - (VI)magic;  // round(x log2 e), in [-152, 129]
-    const VI e1 = e >> 1, e2 = e - e1;
-    return p * (V)((e1 + 127) << 23) * (V)((e2 + 127) << 23);
-}
+// clamp with the constant first: max/min return the second operand, x, when x is NaN
+inline V clamp_exp_arg(V x) { return (V)_mm256_min_ps((__m256)bc(89.f), _mm256_max_ps((__m256)bc(-105.f), (__m256)x)); }
+#include "vec_exp.inc"
 
 // sin and cos of 4 F32 angles, computed in F64 (reduction by pi/2 in F64, exact enough for
 // angles up to 2^24; Taylor polynomials on [-pi/4, pi/4] to 1e-16) and rounded once to F32, so they

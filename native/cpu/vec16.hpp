@@ -60,25 +60,8 @@ inline void store16(void* p, int64_t i, V v) {
     }
 }
 
-// vec::vexp, 16 lanes (the same operations in the same order, so the same results)
-inline V vexp(V x) {
-    x = (V)_mm512_min_ps((__m512)bc(89.f), _mm512_max_ps((__m512)bc(-105.f), (__m512)x));
-    const V magic = bc(12582912.f);
-    const V t = x * bc(1.44269504088896341f) + magic;
-    const V n = t - magic;
-    V r = x - n * bc(0.693359375f);
-    r = r - n * bc(-2.12194440e-4f);
-    V p = bc(1.9875691500e-4f);
-    p = p * r + bc(1.3981999507e-3f);
-    p = p * r + bc(8.3334519073e-3f);
-    p = p * r + bc(4.1665795894e-2f);
-    p = p * r + bc(1.6666665459e-1f);
-    p = p * r + bc(5.0000001201e-1f);
-    p = p * (r * r) + r + bc(1.f);
-    const VI e = (VI)t - (VI)magic;
-    const VI e1 = e >> 1, e2 = e - e1;
-    return p * (V)((e1 + 127) << 23) * (V)((e2 + 127) << 23);
-}
+inline V clamp_exp_arg(V x) { return (V)_mm512_min_ps((__m512)bc(89.f), _mm512_max_ps((__m512)bc(-105.f), (__m512)x)); }
+#include "vec_exp.inc"  // vec::vexp, 16 lanes
 
 // The first n (< W) elements at p[i..], the rest zero; and the store of the first n lanes.
 template <int DT>

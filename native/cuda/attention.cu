@@ -418,18 +418,10 @@ extern "C" int bd_cuda_attention(const void* q, const void* k, const void* v, vo
                                  const int32_t* seqused_k, float scale, float softcap, int causal, int window_left,
                                  int window_right, int sink_tokens, const float* sinks, const int32_t* k_rope_positions,
                                  float rope_theta, int num_splits, void* workspace, void* stream) {
-    // resolve auto here, so the workspace is carved for the split count the call will use
-    bd_attention_params shape;
-    bd_attention_params_init(&shape, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v);
-    shape.num_splits = num_splits;
-    const int resolved = (num_splits == 0 && heads_kv > 0 && heads_q > 0)
-                             ? bd::cuda::resolve_splits(shape, workspace != nullptr)
-                             : num_splits;
-    const bd_attention_params p = bd::attn::flat_params(
-        q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v, cu_seqlens_q,
-        cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right, sink_tokens, sinks,
-        k_rope_positions, rope_theta, resolved, workspace);
-    return bd_cuda_attention_forward(&p, stream);
+    return bd_cuda_attention_biased(q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim,
+                                    head_dim_v, cu_seqlens_q, cu_seqlens_k, seqused_k, scale, softcap, causal,
+                                    window_left, window_right, sink_tokens, sinks, k_rope_positions, rope_theta,
+                                    nullptr, 0, 0, 0, nullptr, num_splits, workspace, stream);
 }
 
 extern "C" int bd_cuda_attention_biased(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
@@ -441,6 +433,7 @@ extern "C" int bd_cuda_attention_biased(const void* q, const void* k, const void
                                         const float* rel_bias, int rel_num_buckets, int rel_max_distance,
                                         int rel_bidirectional, const float* alibi_slopes, int num_splits,
                                         void* workspace, void* stream) {
+    // resolve auto here, so the workspace is carved for the split count the call will use
     bd_attention_params shape;
     bd_attention_params_init(&shape, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v);
     shape.num_splits = num_splits;
@@ -451,11 +444,7 @@ extern "C" int bd_cuda_attention_biased(const void* q, const void* k, const void
         q, k, v, o, lse, dtype, batch, seqlen_q, seqlen_k, heads_q, heads_kv, head_dim, head_dim_v, cu_seqlens_q,
         cu_seqlens_k, seqused_k, scale, softcap, causal, window_left, window_right, sink_tokens, sinks,
         k_rope_positions, rope_theta, resolved, workspace);
-    p.rel_bias = rel_bias;
-    p.rel_num_buckets = rel_num_buckets;
-    p.rel_max_distance = rel_max_distance;
-    p.rel_bidirectional = rel_bidirectional;
-    p.alibi_slopes = alibi_slopes;
+    bd::attn::set_position_biases(&p, rel_bias, rel_num_buckets, rel_max_distance, rel_bidirectional, alibi_slopes);
     return bd_cuda_attention_forward(&p, stream);
 }
 

@@ -647,6 +647,16 @@ BD_HD float finish_split(float m_raw, float l, float lse_scale, float* lse) {
 // The flat entry points' layouts (attention.h): dense (B, S, H, D) or packed (total, H, D), lse
 // (B, Hq, Sq) or (total_q, Hq) when packed; the workspace split into o_accum then lse_accum.
 // `splits` is the already resolved split count (>= 1).
+// The position-bias fields of the flat *_attention_biased entries.
+inline void set_position_biases(bd_attention_params* p, const float* rel_bias, int rel_num_buckets, int rel_max_distance,
+                                int rel_bidirectional, const float* alibi_slopes) {
+    p->rel_bias = rel_bias;
+    p->rel_num_buckets = rel_num_buckets;
+    p->rel_max_distance = rel_max_distance;
+    p->rel_bidirectional = rel_bidirectional;
+    p->alibi_slopes = alibi_slopes;
+}
+
 inline bd_attention_params flat_params(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
                                        int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q,
                                        int heads_kv, int head_dim, int head_dim_v, const int32_t* cu_seqlens_q,
