@@ -218,8 +218,8 @@ int bd_cuda_attention(const void* q, const void* k, const void* v, void* o, floa
                       int num_splits, void* workspace, void* stream);
 
 /* The flat form with the position biases (rel_bias ... alibi_slopes as in bd_attention_params;
- * NULL rel_bias and alibi_slopes give bd_*_attention). CUDA: not implemented yet (returns
- * BD_ERR_UNSUPPORTED when a bias is given). */
+ * NULL rel_bias and alibi_slopes give bd_*_attention); with cu_seqlens, positions are each
+ * sequence's own. The CUDA form is compiled but unverified on a GPU (docs/perf/). */
 int bd_cpu_attention_biased(const void* q, const void* k, const void* v, void* o, float* lse, int dtype,
                             int64_t batch, int64_t seqlen_q, int64_t seqlen_k, int heads_q, int heads_kv,
                             int head_dim, int head_dim_v, const int32_t* cu_seqlens_q,

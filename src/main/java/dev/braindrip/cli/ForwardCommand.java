@@ -18,7 +18,8 @@ import picocli.CommandLine.Option;
 /** braindrip forward (CLI.md): a model on token ids, one --tokens per row, logits or hidden states to a safetensors file. */
 @Command(name = "forward", mixinStandardHelpOptions = true,
         description = "Runs a model on token ids (rows of different lengths as one ragged batch) and writes F32 'logits' (B, S, V) "
-                + "for causal LMs or 'hidden' (B, S, H) for encoders; positions past a row's length hold zeros.")
+                + "for causal LMs or 'hidden' (B, S, H) for encoders; positions past a row's length hold zeros. Encoder-decoder models "
+                + "(T5) take one --decoder-tokens row per source row and write the decoder's 'logits' (B, S_dec, V).")
 public final class ForwardCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
@@ -35,6 +36,10 @@ public final class ForwardCommand implements Callable<Integer> {
     @Option(names = "--add-special-tokens", description = "With --text: add the tokenizer's special tokens (BOS...) as Hugging Face does.")
     boolean addSpecialTokens;
 
+    @Option(names = "--decoder-tokens", paramLabel = "0,5,6", description = "Encoder-decoder models: the decoder's input ids of one row "
+            + "(repeatable, one per --tokens / --text row, usually starting with the decoder start token); the output is the decoder's logits.")
+    List<String> decoderTokens;
+
     @Option(names = "--out", required = true, paramLabel = "OUT.safetensors", description = "Output file.")
     Path out;
 
@@ -46,8 +51,31 @@ public final class ForwardCommand implements Callable<Integer> {
         Device device = common.device();
         try (Transformer m = ModelArg.load(model, device, common.dtype(device))) {
             int[][] rows = text != null ? encode(m) : new int[tokens.size()][];
-            if (text == null) for (int r = 0; r < rows.length; r++) rows[r] = parseIds(tokens.get(r), r);
-            write(m, TokenBatch.of(rows));
+            if (text == null) for (int r = 0; r < rows.length; r++) rows[r] = parseIds(tokens.get(r), r, "--tokens");
+            boolean seq2seq = m.config().isEncoderDecoder();
+            boolean hasDecoder = decoderTokens != null && !decoderTokens.isEmpty();
+            if (seq2seq != hasDecoder) {
+                throw new IllegalArgumentException(seq2seq ? "usage: " + model + " is an encoder-decoder (" + m.config().architecture()
+                        + "): give one --decoder-tokens row per source row" : "usage: --decoder-tokens is for encoder-decoder models; " + model
+                        + " is " + m.config().architecture());
+            }
+            if (seq2seq) {
+                if (decoderTokens.size() != rows.length) {
+                    throw new IllegalArgumentException("usage: " + rows.length + " source rows but " + decoderTokens.size()
+                            + " --decoder-tokens rows (one each)");
+                }
+                int[][] dec = new int[rows.length][];
+                for (int r = 0; r < dec.length; r++) dec[r] = parseIds(decoderTokens.get(r), r, "--decoder-tokens");
+                TokenBatch decoder = TokenBatch.of(dec);
+                try (Tensor y = m.forward(TokenBatch.of(rows), decoder)) {
+                    write(y, decoder, "logits");
+                }
+                return 0;
+            }
+            TokenBatch batch = TokenBatch.of(rows);
+            try (Tensor y = m.forward(batch)) {
+                write(y, batch, m.config().stack() == ModelConfig.Stack.ENCODER ? "hidden" : "logits");
+            }
         }
         return 0;
     }
@@ -65,28 +93,29 @@ public final class ForwardCommand implements Callable<Integer> {
         }
     }
 
-    private void write(Transformer m, TokenBatch batch) throws java.io.IOException {
-        try (Tensor y = m.forward(batch)) {
-            ModelConfig c = m.config();
-            boolean hidden = c.stack() == ModelConfig.Stack.ENCODER;
-            int width = (int) y.dim(1), s = batch.maxLength();
-            float[] packed = y.toFloatArray();
-            float[] padded = new float[batch.rows() * s * width];
-            for (int r = 0; r < batch.rows(); r++) {
-                System.arraycopy(packed, batch.offset(r) * width, padded, r * s * width, batch.length(r) * width);
-            }
-            new SafeTensorsWriter().addF32(hidden ? "hidden" : "logits", new long[] {batch.rows(), s, width}, padded).write(out);
+    /** Packed rows y (T, W) of {@code batch} as (B, S, W) F32, zeros past each row's length. */
+    private void write(Tensor y, TokenBatch batch, String name) throws java.io.IOException {
+        int width = (int) y.dim(1), s = batch.maxLength();
+        float[] packed = y.toFloatArray();
+        float[] padded = new float[batch.rows() * s * width];
+        for (int r = 0; r < batch.rows(); r++) {
+            System.arraycopy(packed, batch.offset(r) * width, padded, r * s * width, batch.length(r) * width);
         }
+        new SafeTensorsWriter().addF32(name, new long[] {batch.rows(), s, width}, padded).write(out);
     }
 
     static int[] parseIds(String s, int row) {
+        return parseIds(s, row, "--tokens");
+    }
+
+    static int[] parseIds(String s, int row, String option) {
         String[] parts = s.split(",");
         int[] ids = new int[parts.length];
         for (int i = 0; i < parts.length; i++) {
             try {
                 ids[i] = Integer.parseInt(parts[i].trim());
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("usage: --tokens row " + row + ": '" + parts[i].trim() + "' is not a token id");
+                throw new IllegalArgumentException("usage: " + option + " row " + row + ": '" + parts[i].trim() + "' is not a token id");
             }
         }
         return ids;

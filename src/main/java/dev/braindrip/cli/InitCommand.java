@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 @Command(name = "init", mixinStandardHelpOptions = true,
         description = "Writes a randomly initialized model (config.json + model.safetensors, Hugging Face names) for tests and benchmarks.",
         footer = {"", "Architectures and presets:",
-                "  llama (tiny, small, llama-3.2-1b), mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma2, gpt_oss, phi3small, gpt2, bert (tiny, small)"})
+                "  llama (tiny, small, llama-3.2-1b), mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma2, gpt_oss, phi3small, gpt2, bert (tiny, small)",
+                "  t5 (tiny, small, t5-small, t5-base: original, ReLU, tied; t5-v1_1-small, t5-v1_1-base: gated-GELU, untied)"})
 public final class InitCommand implements Callable<Integer> {
     @Option(names = "--arch", required = true, paramLabel = "NAME", description = "Hugging Face model_type (see the list below).")
     String arch;

@@ -32,7 +32,9 @@ import picocli.CommandLine.Option;
         footer = {"", "Text goes through tokenizer.json with its special tokens (a Llama gets its BOS), or as UTF-8 bytes after config.json's BOS",
                 "for a byte-level model. With --tokens the ids are scored as given; bytes and bits_per_byte are then unknown (null in --json).",
                 "--json FILE: {\"tokens\", \"bytes\", \"mean_nll\", \"perplexity\", \"bits_per_byte\", \"window\", \"stride\"};",
-                "tokens counts every id (the first is context only: tokens - 1 are scored)."})
+                "tokens counts every id (the first is context only: tokens - 1 are scored).",
+                "Encoder-decoder models (T5): --source FILE (or --source-tokens) and --text FILE (or --tokens): the target is scored",
+                "given the source, every target id, in one forward; tokens then counts the decoder's ids (start token + target)."})
 public final class ScoreCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
@@ -45,6 +47,12 @@ public final class ScoreCommand implements Callable<Integer> {
 
     @Option(names = "--tokens", paramLabel = "1,2,3", description = "Token ids to score instead of --text.")
     String tokens;
+
+    @Option(names = "--source", paramLabel = "FILE", description = "Encoder-decoder models: the source (UTF-8 text) the --text target is scored given.")
+    Path source;
+
+    @Option(names = "--source-tokens", paramLabel = "1,2,3", description = "Encoder-decoder models: source ids instead of --source.")
+    String sourceTokens;
 
     @Option(names = "--window", paramLabel = "N", description = "Tokens per window (default: the model's context, at most "
             + Scorer.MAX_DEFAULT_WINDOW + ").")
@@ -61,15 +69,31 @@ public final class ScoreCommand implements Callable<Integer> {
         if ((text == null) == (tokens == null)) throw new IllegalArgumentException("usage: give --text FILE or --tokens 1,2,3 (one of them)");
         int[] given = tokens == null ? null : parseIds(tokens);
         String content = text == null ? null : readText(text);
+        if (source != null && sourceTokens != null) throw new IllegalArgumentException("usage: give --source FILE or --source-tokens 1,2,3, not both");
+        boolean seq2seq = source != null || sourceTokens != null;
+        if (seq2seq && (window != null || stride != null)) {
+            throw new IllegalArgumentException("usage: --window and --stride are for a text alone; a target given a source is scored whole");
+        }
+        String sourceText = source == null ? null : readText(source);
         Device device = common.device();
         ScoreResult r;
         try (Transformer m = ModelArg.load(model, device, common.dtype(device))) {
+            if (seq2seq != m.config().isEncoderDecoder()) {
+                throw new IllegalArgumentException(seq2seq ? "usage: --source and --source-tokens are for encoder-decoder models; " + model + " is "
+                        + m.config().architecture() : "usage: " + model + " is an encoder-decoder (" + m.config().architecture()
+                        + "): give the source with --source FILE or --source-tokens, and the target with --text or --tokens");
+            }
+            if (seq2seq) {
+                r = scoreTarget(m, sourceText, sourceTokens == null ? null : parseIds(sourceTokens), content, given);
+                print(r);
+                if (json != null) writeJson(r);
+                return 0;
+            }
             Scorer scorer = scorer(m);
             if (given != null) {
                 r = scorer.score(given);
             } else {
-                Optional<Tokenizer> tok = m.directory().isPresent() ? ModelText.tokenizer(m.directory().get(), m.config())
-                        : ModelText.isByteLevel(m.config()) ? Optional.of(ModelText.byteLevel(m.config())) : Optional.empty();
+                Optional<Tokenizer> tok = tokenizer(m);
                 if (tok.isEmpty()) {
                     throw new IllegalArgumentException("usage: " + model + " has no tokenizer.json and its vocabulary (" + m.config().vocabSize()
                             + ") does not hold the 256 byte values; score ids with --tokens");
@@ -84,6 +108,26 @@ public final class ScoreCommand implements Callable<Integer> {
         print(r);
         if (json != null) writeJson(r);
         return 0;
+    }
+
+    /** A target (text or ids) given a source (text or ids) of an encoder-decoder, through its tokenizer with special tokens. */
+    private ScoreResult scoreTarget(Transformer m, String srcText, int[] srcIds, String targetText, int[] targetIds) throws IOException {
+        if (srcText == null && targetText == null) return Scorer.scoreTarget(m, srcIds, targetIds, -1);
+        Optional<Tokenizer> tok = tokenizer(m);
+        if (tok.isEmpty()) {
+            throw new IllegalArgumentException("usage: " + model + " has no tokenizer.json and its vocabulary (" + m.config().vocabSize()
+                    + ") does not hold the 256 byte values; give ids with --source-tokens and --tokens");
+        }
+        try (Tokenizer t = tok.get()) {
+            int[] s = srcText != null ? t.encode(srcText, true) : srcIds;
+            int[] tg = targetText != null ? t.encode(targetText, true) : targetIds;
+            return Scorer.scoreTarget(m, s, tg, targetText == null ? -1 : targetText.getBytes(StandardCharsets.UTF_8).length);
+        }
+    }
+
+    private static Optional<Tokenizer> tokenizer(Transformer m) throws IOException {
+        return m.directory().isPresent() ? ModelText.tokenizer(m.directory().get(), m.config())
+                : ModelText.isByteLevel(m.config()) ? Optional.of(ModelText.byteLevel(m.config())) : Optional.empty();
     }
 
     private Scorer scorer(Transformer m) {

@@ -38,7 +38,7 @@ final class BatchSampler implements AutoCloseable {
         SampleBatch.Builder b = SampleBatch.builder(rows);
         for (int r = 0; r < rows; r++) {
             Generator.Sequence s = seqs.get(r);
-            b.row(r, s.rowParams, s.step(), s.prompt, s.prompt.length, s.tokens.raw(), s.tokens.size());
+            b.row(r, s.rowParams, s.step(), s.context, s.context.length, s.tokens.raw(), s.tokens.size());
         }
         TokenLogprob[] lps = new TokenLogprob[rows];
         try (SampleResult res = ops.sample(logits, b.build())) {

@@ -40,6 +40,11 @@ import java.util.function.Consumer;
  * {@link GeneratorOptions#streaming} is set). A request's samples depend only on its own seed and
  * step, never on the batch around it.
  *
+ * <p>An encoder-decoder model (T5) takes each prompt as its source: admission encodes it once,
+ * keeps every decoder layer's cross-attention keys and values in a static per-slot cache, and the
+ * decoder starts at the model's decoder start token; decode steps run the decoder alone, and the
+ * penalties and the length limit count the decoder's tokens (start token and output).
+ *
  * <p>The model must not be used by other threads while a generator runs on it.
  */
 public final class Generator implements AutoCloseable {
@@ -48,6 +53,7 @@ public final class Generator implements AutoCloseable {
     private final boolean ownsTokenizer;
     private final GeneratorOptions options;
     private final Set<Integer> eos;
+    private final int[] decoderStart; // an encoder-decoder's first decoder ids (the start token), or null for a decoder
     private final int capacity, slots, context;
     private final Session session;
     private final BatchSampler sampler;
@@ -95,9 +101,10 @@ public final class Generator implements AutoCloseable {
         this.ownsTokenizer = ownsTokenizer;
         this.options = options;
         ModelConfig c = model.config();
-        if (c.stack() != ModelConfig.Stack.DECODER) {
+        if (c.stack() == ModelConfig.Stack.ENCODER) {
             throw new UnsupportedOperationException("generate: " + c.architecture() + " is an encoder; generation needs a decoder");
         }
+        this.decoderStart = c.isEncoderDecoder() ? new int[] {c.decoderStartTokenId()} : null;
         Set<Integer> e = new HashSet<>(c.eosTokenIds());
         if (tokenizer != null) e.addAll(tokenizer.eosIds());
         this.eos = Set.copyOf(e);
@@ -215,7 +222,8 @@ public final class Generator implements AutoCloseable {
                     if (id >= model.config().vocabSize()) throw new IllegalArgumentException("stop_token_ids: " + id + " is out of range for vocab size " + model.config().vocabSize());
                 }
                 long seed = p.seed() != null ? p.seed() : options.seed() + first + i;
-                ready.add(new Sequence(ids, p, seed, f, cb, tokenizer == null ? null : tokenizer.incremental(true)));
+                ready.add(new Sequence(ids, decoderStart == null ? ids : decoderStart, p, seed, f, cb,
+                        tokenizer == null ? null : tokenizer.incremental(true)));
             } catch (RuntimeException e) {
                 f.completeExceptionally(e);
             }
@@ -453,10 +461,12 @@ public final class Generator implements AutoCloseable {
                 stopped = true;
             }
         }
+        // the tokens the decoder holds: the prompt and the output (an encoder-decoder: the start token and the output)
+        long held = (long) s.context.length + s.tokens.size();
         FinishReason done = stopped ? FinishReason.STOP
                 : s.tokens.size() >= p.maxTokens() ? FinishReason.LENGTH
-                : (long) s.prompt.length + s.tokens.size() >= session.maxTokens() ? FinishReason.LENGTH
-                : session.streaming() == null && s.prompt.length + s.tokens.size() >= context ? FinishReason.LENGTH
+                : held >= session.maxTokens() ? FinishReason.LENGTH
+                : session.streaming() == null && held >= context ? FinishReason.LENGTH
                 : null;
         if (stopped) {
             s.emit(token, lp, true);
@@ -522,6 +532,7 @@ public final class Generator implements AutoCloseable {
     /** One request's state on the engine thread. */
     static final class Sequence {
         final int[] prompt;
+        final int[] context; // the decoder's ids before the output: the prompt, or an encoder-decoder's start token (penalties see these)
         final SamplingParams params;
         final long seed;
         final CompletableFuture<Completion> future;
@@ -536,9 +547,10 @@ public final class Generator implements AutoCloseable {
         int released;     // chars of text given to the callback
         Completion result; // set when the sequence finishes; the future completes when it leaves the batch
 
-        Sequence(int[] prompt, SamplingParams params, long seed, CompletableFuture<Completion> future, Consumer<GeneratedToken> onToken,
-                 Tokenizer.IncrementalDecoder decoder) {
+        Sequence(int[] prompt, int[] context, SamplingParams params, long seed, CompletableFuture<Completion> future,
+                 Consumer<GeneratedToken> onToken, Tokenizer.IncrementalDecoder decoder) {
             this.prompt = prompt;
+            this.context = context;
             this.params = params;
             this.seed = seed;
             this.future = future;

@@ -23,6 +23,7 @@ public final class ModelText {
 
     /** The model's tokenizer (the caller closes it), or empty when the model takes ids only. */
     public static Optional<Tokenizer> tokenizer(Path dir, ModelConfig config) throws IOException {
+        if (!isByteLevel(config) && !java.nio.file.Files.isRegularFile(dir.resolve("tokenizer.json"))) return Optional.empty();
         return Tokenizers.forModel(dir, config.vocabSize(), hints(config));
     }
 
@@ -31,9 +32,13 @@ public final class ModelText {
         return new TokenizerHints(config.bosTokenId(), config.eosTokenIds(), byteOffset(config));
     }
 
-    /** Whether a model without a tokenizer file reads bytes: its vocabulary holds the 256 byte values. */
+    /**
+     * Whether a model without a tokenizer file reads bytes: its vocabulary holds the 256 byte
+     * values. Never for an encoder-decoder (T5: ids 0-2 are pad, EOS and unk of a SentencePiece
+     * vocabulary), which reads text only through its tokenizer.json.
+     */
     public static boolean isByteLevel(ModelConfig config) {
-        return config.vocabSize() >= byteOffset(config) + 256;
+        return !config.isEncoderDecoder() && config.vocabSize() >= byteOffset(config) + 256;
     }
 
     /** The byte-level mapping of {@code config} (its BOS and EOS ids from config.json), whether or not the directory has a tokenizer. */

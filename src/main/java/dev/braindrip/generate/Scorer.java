@@ -87,6 +87,41 @@ public final class Scorer {
     }
 
     /**
+     * An encoder-decoder's likelihood of {@code target} given {@code source} (both ids; the target
+     * of a text of {@code bytes} UTF-8 bytes, -1 when unknown): the decoder reads the start token
+     * and the target but its last id, and every target id is scored, in one forward. In the result
+     * {@code tokens} counts the decoder's ids (the start token, context only, and the target's), and
+     * window and stride are that length (one window).
+     */
+    public static ScoreResult scoreTarget(Transformer model, int[] source, int[] target, long bytes) {
+        ModelConfig c = model.config();
+        if (!c.isEncoderDecoder()) {
+            throw new IllegalArgumentException("scoring a target given a source needs an encoder-decoder model; " + c.architecture() + " is not one");
+        }
+        if (source.length == 0) throw new IllegalArgumentException("the source is empty; give at least one token");
+        if (target.length == 0) throw new IllegalArgumentException("the target is empty; give at least one token to score");
+        int[] in = new int[target.length];
+        in[0] = c.decoderStartTokenId();
+        System.arraycopy(target, 0, in, 1, target.length - 1);
+        Ops ops = Ops.on(model.activations());
+        float[] loss;
+        try (Tensor logits = model.forward(TokenBatch.of(source), TokenBatch.of(in));
+             Tensor tgt = model.activations().fromInts(target, target.length);
+             Tensor l = ops.crossEntropy(logits, tgt)) {
+            loss = l.toFloatArray();
+        }
+        double total = 0;
+        for (int p = 0; p < loss.length; p++) {
+            if (!Float.isFinite(loss[p])) throw new ArithmeticException("the loss of target token " + p + " is " + loss[p] + " (non-finite logits?)");
+            total += loss[p];
+        }
+        double mean = total / target.length;
+        double bpb = bytes > 0 ? total / Math.log(2) / bytes : bytes == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
+        int n = target.length + 1;
+        return new ScoreResult(n, bytes, mean, Math.exp(mean), bpb, n, n);
+    }
+
+    /**
      * One window: tokens [begin, end) go in; the tokens at [firstTarget, end) are scored, each from
      * the logits of the position before it.
      */
@@ -172,6 +207,10 @@ public final class Scorer {
 
         public Scorer build() {
             ModelConfig c = model.config();
+            if (c.isEncoderDecoder()) {
+                throw new IllegalArgumentException("scoring a text alone needs a causal language model; " + c.architecture()
+                        + " is an encoder-decoder: score a target given a source (Scorer.scoreTarget, score --source)");
+            }
             if (c.stack() != ModelConfig.Stack.DECODER || !c.isCausal()) {
                 throw new IllegalArgumentException("scoring needs a causal language model; " + c.architecture() + " is not one");
             }

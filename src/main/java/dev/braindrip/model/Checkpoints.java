@@ -75,6 +75,7 @@ public final class Checkpoints {
         out.put("vocab_size", c.vocabSize());
         out.put("hidden", c.hidden());
         out.put("layers", c.layerCount());
+        if (c.isEncoderDecoder()) out.put("decoder_layers", c.decoderLayers());
         out.put("heads", c.heads());
         out.put("kv_heads", c.kvHeads());
         out.put("head_dim", c.headDim());
@@ -94,7 +95,13 @@ public final class Checkpoints {
             f.add("RoPE theta " + r.theta() + (r.scaling() == RopeConfig.Scaling.NONE ? "" : " " + r.scaling().name().toLowerCase() + " x" + r.factor())
                     + (r.rotaryDim() > 0 ? " partial " + r.rotaryDim() : ""));
         }
+        if (c.isEncoderDecoder()) f.add("encoder-decoder " + c.layerCount() + "+" + c.decoderLayers() + " layers, cross-attention, decoder start id "
+                + c.decoderStartTokenId());
         if (c.positions() == ModelConfig.Positions.LEARNED) f.add("learned positions");
+        if (c.positions() == ModelConfig.Positions.RELATIVE) {
+            f.add("relative position bias " + c.relBuckets() + " buckets, max distance " + c.relMaxDistance());
+        }
+        if (c.attentionScale() == 1.0) f.add("no attention score scaling");
         f.add(c.norm().name().toLowerCase().replace('_', '+') + " norm, " + c.normPlacement().name().toLowerCase());
         f.add((c.ffnGated() ? "gated FFN " : "FFN ") + c.activation().name().toLowerCase());
         if (c.moe() != null) f.add("MoE " + c.moe().experts() + " experts top-" + c.moe().topK() + (c.moe().sharedFfn() > 0 ? " + shared expert" : ""));
@@ -123,6 +130,11 @@ public final class Checkpoints {
      * matrices and embeddings N(0, 0.02²), biases N(0, 0.02²), norm weights 1 (0 for Gemma's 1 + w).
      */
     public static void writeRandom(ModelConfig c, DType dtype, long seed, Path dir) throws IOException {
+        writeRandom(c, dtype, seed, dir, 0.02);
+    }
+
+    /** As {@link #writeRandom(ModelConfig, DType, long, Path)} with matrices, embeddings and biases N(0, std²) (tests want a real spread). */
+    static void writeRandom(ModelConfig c, DType dtype, long seed, Path dir, double std) throws IOException {
         if (!dtype.isFloat()) throw new IllegalArgumentException("init: --dtype must be f32, bf16 or f16, not " + dtype);
         Architecture arch = Architectures.of(c.architecture());
         List<WeightRule> rules = arch.weights(c, new HashSet<>());
@@ -139,7 +151,7 @@ public final class Checkpoints {
                 ByteBuffer b = ByteBuffer.allocate(n * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
                 float fill = c.norm() == ModelConfig.NormKind.RMS_PLUS_ONE ? 0f : 1f;
                 for (int i = 0; i < n; i++) {
-                    float v = norm && !r.name().endsWith(".bias") ? fill : (float) (0.02 * gauss(rng));
+                    float v = norm && !r.name().endsWith(".bias") ? fill : (float) (std * gauss(rng));
                     switch (dtype) {
                         case F32 -> b.putFloat(v);
                         case BF16 -> b.putShort(Half.f32ToBf16(v));

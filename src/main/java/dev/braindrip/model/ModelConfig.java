@@ -17,8 +17,9 @@ import java.util.Locale;
  * config.json is mapped to one by the architecture of its {@code model_type}; the forward pass is
  * the one block assembly of {@link Transformer} for every architecture.
  *
- * <p>Stacks: {@link Stack#DECODER} (causal LM: logits) and {@link Stack#ENCODER} (bidirectional,
- * last hidden state); encoder-decoder and byte-latent stacks get their own values when they land.
+ * <p>Stacks: {@link Stack#DECODER} (causal LM: logits), {@link Stack#ENCODER} (bidirectional,
+ * last hidden state) and {@link Stack#ENCODER_DECODER} (T5: {@code layers} are the encoder's,
+ * {@code decoderLayers} causal layers with cross-attention follow; logits of the decoder).
  * Every layer has its own {@link LayerSpec}: attention kind (full, sliding window W, block-sparse,
  * differential; sink tokens, learned sinks) and feed-forward kind (dense, gated, MoE), and an
  * optional Mixture-of-Depths capacity.
@@ -60,6 +61,12 @@ import java.util.Locale;
  * @param maskedTokens   token ids whose logits are set to the lowest finite value of the logits'
  *                       dtype after every scale and softcap (Phi-3-small's dummy tokens; F32: HF's
  *                       masked_fill with torch.finfo(float32).min), empty for none
+ * @param decoderLayers  ENCODER_DECODER: the decoder's layer count (dense, full causal self-attention,
+ *                       cross-attention over the encoder, the FFN of {@code activation}); 0 otherwise
+ * @param relBuckets     positions RELATIVE: T5's relative_attention_num_buckets (the bias table of
+ *                       block 0 of each stack is shared by all its layers); 0 otherwise
+ * @param relMaxDistance positions RELATIVE: relative_attention_max_distance; 0 otherwise
+ * @param decoderStartTokenId ENCODER_DECODER: the first decoder input id; -1 otherwise
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record ModelConfig(String architecture, Stack stack, int vocabSize, int hidden, int heads, int kvHeads, int headDim,
@@ -68,10 +75,11 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
                           double attentionScale, double attnSoftcap, double finalSoftcap, boolean qkvBias, boolean outBias,
                           boolean mlpBias, boolean normBias, boolean qkNorm, FfnActivation activation, boolean ffnGated,
                           MoeSpec moe, int typeVocab, int bosTokenId, List<Integer> eosTokenIds, List<LayerSpec> layers,
-                          double gluLimit, List<Integer> maskedTokens) {
+                          double gluLimit, List<Integer> maskedTokens, int decoderLayers, int relBuckets, int relMaxDistance,
+                          int decoderStartTokenId) {
 
     /** Which stack a model is. */
-    public enum Stack { DECODER, ENCODER }
+    public enum Stack { DECODER, ENCODER, ENCODER_DECODER }
 
     /** Normalization: RMSNorm, Gemma's RMSNorm × (1 + w), LayerNorm. */
     public enum NormKind { RMS, RMS_PLUS_ONE, LAYER }
@@ -82,7 +90,8 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
      */
     public enum NormPlacement { PRE, POST, SANDWICH }
 
-    public enum Positions { ROPE, LEARNED, NONE }
+    /** RoPE, learned absolute embeddings, T5's bucketed relative bias in the attention scores, or none. */
+    public enum Positions { ROPE, LEARNED, RELATIVE, NONE }
 
     /**
      * FFN activations. Plain: RELU, GELU (erf), GELU_TANH, SILU. Gated act(gate) ⊙ up: SWIGLU,
@@ -109,6 +118,32 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
             require(t >= 0 && t < vocabSize, "maskedTokens[" + i + "] (" + t + ") must be in [0, vocabSize (" + vocabSize + "))");
         }
         require(maskedTokens.isEmpty() || stack == Stack.DECODER, "maskedTokens are for a decoder's logits, not an " + stack);
+        validateSeq2Seq(stack, positions, layers, moe, decoderLayers, relBuckets, relMaxDistance, decoderStartTokenId, vocabSize);
+    }
+
+    private static void validateSeq2Seq(Stack stack, Positions positions, List<LayerSpec> layers, MoeSpec moe, int decoderLayers,
+                                        int relBuckets, int relMaxDistance, int decoderStartTokenId, int vocabSize) {
+        if (stack == Stack.ENCODER_DECODER) {
+            require(decoderLayers > 0, "decoderLayers (" + decoderLayers + ") must be > 0 for an ENCODER_DECODER stack");
+            require(moe == null, "an ENCODER_DECODER stack has dense layers only (no moe)");
+            require(decoderStartTokenId >= 0 && decoderStartTokenId < vocabSize,
+                    "decoderStartTokenId (" + decoderStartTokenId + ") must be in [0, vocabSize (" + vocabSize + "))");
+            for (int i = 0; i < layers.size(); i++) {
+                LayerSpec l = layers.get(i);
+                require(l.equals(LayerSpec.dense()), "layers[" + i + "]: an ENCODER_DECODER stack has plain dense full-attention layers");
+            }
+        } else {
+            require(decoderLayers == 0, "decoderLayers (" + decoderLayers + ") is only for an ENCODER_DECODER stack, not " + stack);
+            require(decoderStartTokenId == -1,
+                    "decoderStartTokenId (" + decoderStartTokenId + ") is only for an ENCODER_DECODER stack, not " + stack);
+        }
+        if (positions == Positions.RELATIVE) {
+            require(relBuckets >= 4, "relBuckets (" + relBuckets + ") must be >= 4 (half of them per direction in the encoder)");
+            require(relMaxDistance > relBuckets / 4 && relMaxDistance <= (1 << 24),
+                    "relMaxDistance (" + relMaxDistance + ") must be in (" + relBuckets / 4 + ", 2^24] (past the exact buckets)");
+        } else {
+            require(relBuckets == 0 && relMaxDistance == 0, "relBuckets and relMaxDistance are only for RELATIVE positions, not " + positions);
+        }
     }
 
     private static void validateGegelu(FfnActivation activation, double gluLimit, List<LayerSpec> layers) {
@@ -191,14 +226,21 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         return attentionScale > 0 ? attentionScale : 1.0 / Math.sqrt(headDim);
     }
 
+    /** Whether the (first) stack's self-attention is causal: a decoder's; an encoder's and T5's encoder are bidirectional. */
     public boolean isCausal() {
         return stack == Stack.DECODER;
+    }
+
+    /** An encoder-decoder (T5): {@link Transformer#forward(TokenBatch, TokenBatch)}, generation from a source. */
+    public boolean isEncoderDecoder() {
+        return stack == Stack.ENCODER_DECODER;
     }
 
     /** KV-cache bytes per token for all layers at {@code bytesPerElement} (sliding layers counted in full). */
     public long kvBytesPerToken(int bytesPerElement) {
         long per = 0;
         for (LayerSpec l : layers) per += 2L * kvHeads * headDim * (l.attention() == LayerSpec.Attention.DIFFERENTIAL ? 2 : 1);
+        if (stack == Stack.ENCODER_DECODER) per = 2L * kvHeads * headDim * decoderLayers; // the decoder's self-attention cache
         return per * bytesPerElement;
     }
 
@@ -244,6 +286,8 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         b.qkNorm = qkNorm; b.activation = activation; b.ffnGated = ffnGated; b.moe = moe; b.typeVocab = typeVocab;
         b.bosTokenId = bosTokenId; b.eosTokenIds = new ArrayList<>(eosTokenIds); b.layers = new ArrayList<>(layers);
         b.gluLimit = gluLimit; b.maskedTokens = new ArrayList<>(maskedTokens);
+        b.decoderLayers = decoderLayers; b.relBuckets = relBuckets; b.relMaxDistance = relMaxDistance;
+        b.decoderStartTokenId = decoderStartTokenId;
         return b;
     }
 
@@ -268,6 +312,7 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         private List<LayerSpec> layers = new ArrayList<>();
         private double gluLimit;
         private List<Integer> maskedTokens = new ArrayList<>();
+        private int decoderLayers, relBuckets, relMaxDistance, decoderStartTokenId = -1;
 
         public Builder architecture(String v) { architecture = v == null ? null : v.toLowerCase(Locale.ROOT); return this; }
         public Builder stack(Stack v) { stack = v; return this; }
@@ -311,6 +356,12 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         public Builder layer(LayerSpec spec) { layers.add(spec); return this; }
         public Builder gluLimit(double v) { gluLimit = v; return this; }
         public Builder maskedTokens(List<Integer> v) { maskedTokens = new ArrayList<>(v); return this; }
+        public Builder decoderLayers(int v) { decoderLayers = v; return this; }
+        /** T5's relative position bias (sets positions RELATIVE). */
+        public Builder relativeBias(int buckets, int maxDistance) {
+            relBuckets = buckets; relMaxDistance = maxDistance; positions = Positions.RELATIVE; rope = null; return this;
+        }
+        public Builder decoderStartTokenId(int v) { decoderStartTokenId = v; return this; }
 
         public ModelConfig build() {
             int kv = kvHeads == 0 ? heads : kvHeads;
@@ -318,7 +369,7 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
             return new ModelConfig(architecture, stack, vocabSize, hidden, heads, kv, hd, intermediate, maxPositions, norm, normEps,
                     normPlacement, positions, rope, tieEmbeddings, embeddingScale, logitScale, attentionScale, attnSoftcap, finalSoftcap,
                     qkvBias, outBias, mlpBias, normBias, qkNorm, activation, ffnGated, moe, typeVocab, bosTokenId, eosTokenIds, layers,
-                    gluLimit, maskedTokens);
+                    gluLimit, maskedTokens, decoderLayers, relBuckets, relMaxDistance, decoderStartTokenId);
         }
     }
 }

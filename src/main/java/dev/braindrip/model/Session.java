@@ -13,6 +13,9 @@ import java.util.List;
  * sliding-window layers, a dense cache of {@code capacity} tokens otherwise, a StreamingLLM cache
  * when the session was opened with {@link Streaming} — and {@link #step} runs one new token per
  * sequence. prefill followed by steps gives the logits of a full forward over the same tokens.
+ * An encoder-decoder's session (T5) takes sources as prompts: prefill encodes them once, keeps
+ * each decoder layer's cross-attention keys and values in a static cache, and runs the decoder on
+ * its start token; steps run the decoder alone.
  *
  * <p>A generation engine uses the slots as a pool: {@link #prefill(TokenBatch, int)} starts new
  * sequences in chosen slots, {@link #step} runs the first n slots, and {@link #move} keeps the
@@ -39,6 +42,7 @@ public final class Session implements AutoCloseable {
     private final boolean bounded;                                   // some layer's cache holds at most `capacity` tokens
     private final List<KvCache> caches = new ArrayList<>();          // per layer (null for routed layers)
     private final List<KvCache[]> routed = new ArrayList<>();        // per layer: one cache per sequence for MoD layers
+    private final List<KvCache> cross = new ArrayList<>();           // encoder-decoder: per decoder layer, the sources' keys and values
     private final int[] lengths;
     private boolean prefilled, closed;
 
@@ -58,7 +62,16 @@ public final class Session implements AutoCloseable {
         if (streaming != null) checkStreaming(c);
         boolean anyBounded = false;
         try {
-            for (int i = 0; i < c.layerCount(); i++) {
+            if (c.isEncoderDecoder()) {
+                // the decoder's self-attention caches (decoder tokens) and static cross caches (source tokens), both of `capacity`
+                for (int i = 0; i < c.decoderLayers(); i++) {
+                    caches.add(KvCache.dense(model.arena(), batch, capacity, c.kvHeads(), c.headDim(), model.dtype()));
+                    routed.add(null);
+                    cross.add(KvCache.dense(model.arena(), batch, capacity, c.kvHeads(), c.headDim(), model.dtype()));
+                }
+                anyBounded = true;
+            }
+            for (int i = 0; i < (c.isEncoderDecoder() ? 0 : c.layerCount()); i++) {
                 LayerSpec l = c.layer(i);
                 if (l.modCapacity() > 0) {
                     // routed tokens differ per sequence: each sequence gets its own cache of this layer
@@ -87,6 +100,7 @@ public final class Session implements AutoCloseable {
      */
     public static long slotBytes(ModelConfig c, dev.braindrip.tensor.DType dtype, int capacity, Streaming streaming) {
         long perToken = 2L * c.kvHeads() * c.headDim() * dtype.bytes(); // K and V rows of one token
+        if (c.isEncoderDecoder()) return 2 * perToken * capacity * c.decoderLayers(); // self (decoder tokens) + cross (source tokens)
         long total = 0;
         for (int i = 0; i < c.layerCount(); i++) {
             LayerSpec l = c.layer(i);
@@ -150,6 +164,11 @@ public final class Session implements AutoCloseable {
         return caches.get(layer);
     }
 
+    /** An encoder-decoder's static cross-attention cache of decoder layer {@code layer} (the sources' keys and values). */
+    KvCache crossCache(int layer) {
+        return cross.get(layer);
+    }
+
     /** Sequence b's own cache of a Mixture-of-Depths layer. */
     KvCache cache(int layer, int b) {
         return routed.get(layer)[b];
@@ -159,7 +178,12 @@ public final class Session implements AutoCloseable {
         return batch;
     }
 
-    /** Tokens held for sequence b. */
+    /** Whether this is an encoder-decoder's session: prompts are sources, and lengths count decoder tokens. */
+    public boolean encoderDecoder() {
+        return !cross.isEmpty();
+    }
+
+    /** Tokens held for sequence b (an encoder-decoder: decoder tokens, the start token included). */
     public int length(int b) {
         return lengths[b];
     }
@@ -169,6 +193,7 @@ public final class Session implements AutoCloseable {
         long n = 0;
         for (KvCache c : caches) if (c != null) n += c.bytes();
         for (KvCache[] per : routed) if (per != null) for (KvCache c : per) if (c != null) n += c.bytes();
+        for (KvCache c : cross) n += c.bytes();
         return n;
     }
 
@@ -194,7 +219,7 @@ public final class Session implements AutoCloseable {
         if (prompts.rows() != batch) throw new IllegalArgumentException("session: " + prompts.rows() + " prompts for a batch of " + batch);
         checkPrompts(prompts);
         Tensor logits = model.run(prompts, this);
-        for (int b = 0; b < batch; b++) lengths[b] = prompts.length(b);
+        for (int b = 0; b < batch; b++) lengths[b] = encoderDecoder() ? 1 : prompts.length(b);
         prefilled = true;
         return logits;
     }
@@ -211,7 +236,7 @@ public final class Session implements AutoCloseable {
         checkPrompts(prompts);
         for (int r = 0; r < prompts.rows(); r++) release(firstSlot + r);
         Tensor logits = model.run(prompts, this, firstSlot, true);
-        for (int r = 0; r < prompts.rows(); r++) lengths[firstSlot + r] = prompts.length(r);
+        for (int r = 0; r < prompts.rows(); r++) lengths[firstSlot + r] = encoderDecoder() ? 1 : prompts.length(r);
         prefilled = true;
         return logits;
     }
@@ -247,6 +272,7 @@ public final class Session implements AutoCloseable {
         }
         if (from == to) return;
         for (KvCache c : caches) if (c != null) c.move(from, to);
+        for (KvCache c : cross) c.move(from, to);
         for (KvCache[] per : routed) {
             if (per == null) continue;
             KvCache t = per[to];
@@ -262,6 +288,7 @@ public final class Session implements AutoCloseable {
         check();
         if (b < 0 || b >= batch) throw new IllegalArgumentException("session: slot " + b + " outside the " + batch + " slots");
         for (KvCache c : caches) if (c != null) c.reset(b);
+        for (KvCache c : cross) c.reset(b);
         for (KvCache[] per : routed) if (per != null) per[b].reset(0);
         lengths[b] = 0;
     }
@@ -281,6 +308,7 @@ public final class Session implements AutoCloseable {
         closed = true;
         for (KvCache c : caches) if (c != null) c.close();
         for (KvCache[] per : routed) if (per != null) for (KvCache c : per) if (c != null) c.close();
+        for (KvCache c : cross) c.close();
     }
 
 }

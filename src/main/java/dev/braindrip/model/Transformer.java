@@ -68,6 +68,7 @@ public final class Transformer implements AutoCloseable {
     private final Tensor head;
     private Path directory; // where it was loaded from (its tokenizer files), or null
     private final Tensor tokenMask; // (V): 0, or the dtype's lowest finite value for config.maskedTokens(); null when none
+    private final EncoderDecoder seq2seq; // the encoder-decoder assembly (T5), or null for a single stack
     private boolean closed;
 
     private Transformer(ModelConfig config, Architecture arch, Arena weightArena, Weights weights) {
@@ -78,6 +79,13 @@ public final class Transformer implements AutoCloseable {
         this.arena = Arena.on(weightArena.device(), ACTIVATION_LIMIT);
         this.ops = Ops.on(arena);
         try {
+            if (config.isEncoderDecoder()) {
+                seq2seq = new EncoderDecoder(config, weights, arena, ops);
+                finalNorm = embedNorm = null;
+                head = tokenMask = null;
+                return;
+            }
+            seq2seq = null;
             for (int i = 0; i < config.layerCount(); i++) blocks.add(block(i));
             finalNorm = config.stack() == ModelConfig.Stack.ENCODER && config.normPlacement() == ModelConfig.NormPlacement.POST ? null
                     : norm("final_norm");
@@ -430,7 +438,32 @@ public final class Transformer implements AutoCloseable {
      * (totalTokens, H) for an encoder, in the model dtype; row offset(r) + i is token i of row r.
      */
     public Tensor forward(TokenBatch batch) {
+        if (config.isEncoderDecoder()) {
+            throw new IllegalArgumentException("forward: " + config.architecture() + " is an encoder-decoder; give the decoder's tokens too "
+                    + "(forward(source, decoder)), or run encode(source)");
+        }
         return run(batch, null);
+    }
+
+    /**
+     * An encoder-decoder's decoder logits (total decoder tokens, V) in the model dtype: row r of
+     * {@code decoder} (decoder input ids, starting with {@link ModelConfig#decoderStartTokenId()})
+     * attends over the encoder output of row r of {@code source}; rows of both are ragged and packed.
+     */
+    public Tensor forward(TokenBatch source, TokenBatch decoder) {
+        checkOpen();
+        return encoderDecoder("forward(source, decoder)").forward(source, decoder);
+    }
+
+    /** An encoder-decoder's encoder output (total source tokens, H): the last hidden state after the encoder's final norm. */
+    public Tensor encode(TokenBatch source) {
+        checkOpen();
+        return encoderDecoder("encode").encode(source);
+    }
+
+    private EncoderDecoder encoderDecoder(String what) {
+        if (seq2seq == null) throw new IllegalArgumentException(what + ": " + config.architecture() + " is not an encoder-decoder model");
+        return seq2seq;
     }
 
     /** An incremental session over {@code batch} sequences of at most {@code capacity} tokens each. */
@@ -445,7 +478,7 @@ public final class Transformer implements AutoCloseable {
      */
     public Session session(int batch, int capacity, Session.Streaming streaming) {
         checkOpen();
-        if (config.stack() != ModelConfig.Stack.DECODER) throw new UnsupportedOperationException("an encoder has no incremental session");
+        if (config.stack() == ModelConfig.Stack.ENCODER) throw new UnsupportedOperationException("an encoder has no incremental session");
         return new Session(this, batch, capacity, streaming);
     }
 
@@ -460,6 +493,10 @@ public final class Transformer implements AutoCloseable {
      */
     Tensor run(TokenBatch batch, Session session, int firstSlot, boolean lastOnly) {
         checkOpen();
+        if (seq2seq != null) {
+            // an encoder-decoder session: the rows are sources; each decoder starts at the start token
+            return seq2seq.prefill(batch, seq2seq.startTokens(batch.rows()), session, firstSlot);
+        }
         checkIds(batch.packed());
         if (config.positions() == ModelConfig.Positions.LEARNED && batch.maxLength() > config.maxPositions()) {
             throw new IllegalArgumentException("a row of " + batch.maxLength() + " tokens exceeds max_position_embeddings (" + config.maxPositions() + ")");
@@ -494,6 +531,7 @@ public final class Transformer implements AutoCloseable {
     /** One decode step of a session: ids (B) at positions (B). */
     Tensor step(int[] ids, int[] positions, Session session) {
         checkOpen();
+        if (seq2seq != null) return seq2seq.step(ids, positions, session);
         checkIds(ids);
         try (Tensor idt = arena.fromInts(ids, ids.length); Tensor pos = arena.fromInts(positions, positions.length)) {
             Tensor h = embed(idt, pos);

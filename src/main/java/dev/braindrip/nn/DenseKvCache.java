@@ -6,6 +6,7 @@ import dev.braindrip.ops.BlockSparseLayout;
 import dev.braindrip.ops.DiffAttentionSpec;
 
 import dev.braindrip.ops.Ops;
+import dev.braindrip.ops.PositionBias;
 import dev.braindrip.tensor.Arena;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Tensor;
@@ -125,6 +126,15 @@ public final class DenseKvCache implements KvCache {
     public AttentionResult attend(Tensor q, Tensor sinks, AttentionSpec spec) {
         int n = s.checkQuery(KIND, q, false);
         return Ops.on(s.arena).attentionKvCache(q, s.keys(n), s.values(n), s.used(n), null, sinks, spec);
+    }
+
+    /**
+     * As {@link #attend(Tensor, AttentionSpec)} with position biases (T5, ALiBi) by absolute
+     * position: query i of Sq is at length − Sq + i, key j at j.
+     */
+    public AttentionResult attendBiased(Tensor q, PositionBias bias, AttentionSpec spec) {
+        int n = s.checkQuery(KIND, q, false);
+        return Ops.on(s.arena).attentionKvCacheBiased(q, s.keys(n), s.values(n), s.used(n), bias, spec);
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.braindrip.nn;
 import dev.braindrip.ops.AttentionResult;
 import dev.braindrip.ops.AttentionSpec;
 import dev.braindrip.ops.Ops;
+import dev.braindrip.ops.PositionBias;
 import dev.braindrip.tensor.Tensor;
 
 /**
@@ -22,6 +23,7 @@ public final class SelfAttention {
     private final Tensor sinks;            // learned sink logits (Hq) F32, or null
     private final int window;              // sliding window W, or 0
     private final SparseLayouts sparse;    // block-sparse layouts, or null
+    private final PositionBias bias;       // position biases added in the kernel (T5), or null
 
     public SelfAttention(Linear q, Linear k, Linear v, Linear o, Norm qNorm, Norm kNorm, Rotary rotary, int heads, int kvHeads,
                          int headDim, boolean causal, int window, float softcap, float scale, Tensor sinks) {
@@ -35,6 +37,22 @@ public final class SelfAttention {
     public SelfAttention(Linear q, Linear k, Linear v, Linear o, Norm qNorm, Norm kNorm, Rotary rotary, int heads, int kvHeads,
                          int headDim, boolean causal, int window, int sinkTokens, SparseLayouts sparse, float softcap, float scale,
                          Tensor sinks) {
+        this(q, k, v, o, qNorm, kNorm, rotary, heads, kvHeads, headDim, causal, window, sinkTokens, sparse, softcap, scale, sinks, null);
+    }
+
+    /**
+     * T5's attention: no RoPE, norms, window or sinks; {@code bias} (or null) is added to the scores in
+     * the kernel by each sequence's own positions, and by absolute position over a dense cache.
+     */
+    public static SelfAttention biased(Linear q, Linear k, Linear v, Linear o, int heads, int kvHeads, int headDim, boolean causal,
+                                       float scale, PositionBias bias) {
+        return new SelfAttention(q, k, v, o, null, null, null, heads, kvHeads, headDim, causal, 0, 0, null, 0f, scale, null, bias);
+    }
+
+    private SelfAttention(Linear q, Linear k, Linear v, Linear o, Norm qNorm, Norm kNorm, Rotary rotary, int heads, int kvHeads,
+                          int headDim, boolean causal, int window, int sinkTokens, SparseLayouts sparse, float softcap, float scale,
+                          Tensor sinks, PositionBias bias) {
+        this.bias = bias;
         this.q = q;
         this.k = k;
         this.v = v;
@@ -164,8 +182,9 @@ public final class SelfAttention {
                     return o.apply(ops, rows);
                 }
             }
-            try (AttentionResult r = ops.attentionVarlen(heads(qkv[0], x.dim(0), heads),
-                    heads(qkv[1], x.dim(0), kvHeads), heads(qkv[2], x.dim(0), kvHeads), cuSeqlens, cuSeqlens, sinks, spec)) {
+            Tensor qh = heads(qkv[0], x.dim(0), heads), kh = heads(qkv[1], x.dim(0), kvHeads), vh = heads(qkv[2], x.dim(0), kvHeads);
+            try (AttentionResult r = bias != null ? ops.attentionVarlenBiased(qh, kh, vh, cuSeqlens, cuSeqlens, bias, spec)
+                    : ops.attentionVarlen(qh, kh, vh, cuSeqlens, cuSeqlens, sinks, spec)) {
                 return o.apply(ops, r.o().reshape(x.dim(0), (long) heads * headDim));
             }
         } finally {
@@ -189,6 +208,14 @@ public final class SelfAttention {
             }
             if (sparse != null) {
                 try (AttentionResult r = cache.attendSparse(q1, sparse.forLength(cache.capacity()), stepSpec)) {
+                    return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
+                }
+            }
+            if (bias != null) {
+                if (!(cache instanceof DenseKvCache dense)) {
+                    throw new IllegalArgumentException("attention: position biases need a dense KV cache, not " + cache.getClass().getSimpleName());
+                }
+                try (AttentionResult r = dense.attendBiased(q1, bias, stepSpec)) {
                     return o.apply(ops, r.o().reshape(b, (long) heads * headDim));
                 }
             }

@@ -57,6 +57,11 @@ final class AttentionOps {
      * maximum lengths. Outputs o (totalQ, Hq, Dv) and lse (totalQ, Hq).
      */
     AttentionResult varlen(Tensor q, Tensor kk, Tensor v, Tensor cuQ, Tensor cuK, Tensor sinks, AttentionSpec spec) {
+        return varlen(q, kk, v, cuQ, cuK, sinks, spec, null);
+    }
+
+    /** As above with position biases (or null), by each sequence's own positions. */
+    AttentionResult varlen(Tensor q, Tensor kk, Tensor v, Tensor cuQ, Tensor cuK, Tensor sinks, AttentionSpec spec, PositionBias bias) {
         common(q, kk, v, sinks, spec, 3, "(totalQ, Hq, D)", "(totalK, Hkv, D)", "(totalK, Hkv, Dv)");
         onDevice(cuQ, cuK);
         if (cuQ == null || cuK == null) throw new IllegalArgumentException(OP + ": varlen needs cuSeqlensQ and cuSeqlensK");
@@ -73,8 +78,9 @@ final class AttentionOps {
         }
         long tq = q.dim(0);
         int hq = (int) q.dim(1), hkv = (int) kk.dim(1), d = (int) q.dim(2), dv = (int) v.dim(2);
+        biasMatches(bias, hq);
         return execute(new Call(q, kk, v, b, maxQ, maxK, hq, hkv, d, dv, new long[] {tq, hq, dv}, new long[] {tq, hq},
-                cuQ.address(), cuK.address(), 0, address(sinks), 0, 0f, spec, null));
+                cuQ.address(), cuK.address(), 0, address(sinks), 0, 0f, spec, bias));
     }
 
     /**

@@ -474,6 +474,12 @@ final class NativeOps implements Ops {
     }
 
     @Override
+    public AttentionResult attentionVarlenBiased(Tensor q, Tensor kk, Tensor v, Tensor cuSeqlensQ, Tensor cuSeqlensK, PositionBias bias,
+                                                 AttentionSpec spec) {
+        return attention.varlen(q, kk, v, cuSeqlensQ, cuSeqlensK, null, spec, bias);
+    }
+
+    @Override
     public AttentionResult attentionKvCacheBiased(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, PositionBias bias,
                                                   AttentionSpec spec) {
         return attention.kvCache(q, kCache, vCache, seqUsedK, null, null, spec, bias);

@@ -165,6 +165,13 @@ public interface Ops {
      */
     AttentionResult attentionBiased(Tensor q, Tensor k, Tensor v, PositionBias bias, AttentionSpec spec);
 
+    /**
+     * {@link #attentionVarlen} with position biases, from each sequence's own positions (query i and
+     * key j of sequence b, bottom-right aligned within b); no learned sinks.
+     */
+    AttentionResult attentionVarlenBiased(Tensor q, Tensor k, Tensor v, Tensor cuSeqlensQ, Tensor cuSeqlensK, PositionBias bias,
+                                          AttentionSpec spec);
+
     /** {@link #attentionKvCache} with position biases, applied by absolute position (decode). */
     AttentionResult attentionKvCacheBiased(Tensor q, Tensor kCache, Tensor vCache, Tensor seqUsedK, PositionBias bias,
                                            AttentionSpec spec);

@@ -15,8 +15,8 @@ import dev.braindrip.tensor.Tensor;
  *   <li>ALiBi: {@code alibiSlopes[h] · (j − i')}, F32 (Hq) (equal under softmax to Bloom's
  *       {@code slope · j} for causal rows).</li>
  * </ul>
- * Either or both may be given. The CPU backend implements them; CUDA does not yet (the call
- * fails with UnsupportedOperationException naming the limit).
+ * Either or both may be given. Both backends implement them (the CUDA paths have been compiled
+ * but, as of this writing, never run on a GPU: see docs/perf/).
  */
 public record PositionBias(Tensor relBias, int buckets, int maxDistance, boolean bidirectional, Tensor alibiSlopes) {
     public PositionBias {
