@@ -34,7 +34,8 @@ import org.junit.jupiter.api.TestFactory;
 /**
  * Checks {@link HfReference} against logits / hidden states that Hugging Face transformers wrote
  * for small random models under {@code src/test/resources/hf/<fixture>/}, plus a few hand-made
- * cases whose answers follow from first principles.
+ * cases whose answers follow from first principles. The encoder-decoder fixtures (model_type t5) are checked
+ * with {@link T5Reference} instead ({@link T5ReferenceTest#checkFixture}).
  */
 class HfReferenceTest {
 
