@@ -46,11 +46,20 @@ def read_safetensors(path):
     return out, meta
 
 
+def ids(t, name):
+    return ",".join(str(int(v)) for v in t[name][2])
+
+
 def hf_token_args(fixture_dir):
-    """The --tokens arguments of braindrip forward for a fixture's rows (expected.safetensors tokens_<r>)."""
+    """The token arguments of braindrip forward for a fixture's rows, in row order: --tokens <tokens_r> per row, or
+    for a seq2seq fixture (encoder-decoder) --tokens <source_r> --decoder-tokens <decoder_r> per row."""
     t, meta = read_safetensors(os.path.join(fixture_dir, "expected.safetensors"))
+    if meta.get("output") == "seq2seq":
+        rows = int(meta.get("rows") or sum(1 for k in t if k.startswith("source_")))
+        return " ".join(f"--tokens {ids(t, f'source_{r}')} --decoder-tokens {ids(t, f'decoder_{r}')}"
+                        for r in range(rows))
     rows = int(meta.get("rows") or sum(1 for k in t if k.startswith("tokens_")))
-    return " ".join("--tokens " + ",".join(str(int(v)) for v in t[f"tokens_{r}"][2]) for r in range(rows))
+    return " ".join("--tokens " + ids(t, f"tokens_{r}") for r in range(rows))
 
 
 def nmse(got, want):
@@ -61,7 +70,7 @@ def nmse(got, want):
 
 def hf_models(d):
     """Per fixture under d/hf-fixtures: NMSE (F32) of braindrip forward (d/hf-java/<name>.safetensors, the
-    device of the hf-models step) vs Hugging Face per row, NMSE of the CPU test (HfFixtureModelTest's lines in
+    device of the hf-models step) vs Hugging Face per row (seq2seq fixtures: the decoder logits), NMSE of the CPU test (HfFixtureModelTest's lines in
     hf-models-junit.log), and the JUnit verdicts (junit-hf/*.xml) of CudaModelTest and HfFixtureModelTest."""
     gen = read(os.path.join(d, "hf-models.log"))
     junit_log = read(os.path.join(d, "hf-models-junit.log"))
@@ -107,6 +116,11 @@ def hf_models(d):
         try:
             exp, meta = read_safetensors(os.path.join(fd, "expected.safetensors"))
             key = meta.get("output", "logits")
+            # seq2seq (encoder-decoder): braindrip forward writes the decoder's logits (B, T, V), zeros past a row's
+            # T_r; compare them with logits_<r> over the row's decoder ids (decoder_<r>)
+            seq2seq = key == "seq2seq"
+            if seq2seq:
+                key = "logits"
             rows = int(meta.get("rows") or 0)
             entry["model_class"] = meta.get("model_class")
             entry["transformers"] = meta.get("transformers")
@@ -117,7 +131,7 @@ def hf_models(d):
                 per_row = []
                 for r in range(rows):
                     want = exp[f"{key}_{r}"][2]
-                    n_r = len(exp[f"tokens_{r}"][2])
+                    n_r = len(exp[f"decoder_{r}" if seq2seq else f"tokens_{r}"][2])
                     per_row.append(nmse(g[r * S * W:r * S * W + n_r * W], want))
                 entry["forward_nmse_vs_hf"] = per_row
                 entry["forward_max_nmse_vs_hf"] = max(per_row) if per_row else None

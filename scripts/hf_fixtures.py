@@ -6,6 +6,10 @@ model.safetensors) and expected.safetensors: tokens_<r> (int64, (S_r,)) and logi
 causal LMs, or hidden_<r> (float32, (S_r, H), last_hidden_state) for BERT; metadata rows, transformers, output,
 model_class. Every row is run alone (batch 1, no padding, no attention mask, use_cache=False) in float64 from the
 saved (float32, or bf16 for llama-bf16) weights, eager attention.
+Encoder-decoder (T5ForConditionalGeneration, output "seq2seq"): source_<r> (int64, (S_r,)), decoder_<r> (int64,
+(T_r,), decoder input ids starting with decoder_start_token_id), logits_<r> (float32, (T_r, V)) and encoder_<r>
+(float32, (S_r, d_model), the encoder's last hidden state after its final_layer_norm); each row alone as above, and
+(asserted, not stored) the rows as one right-padded batch with attention_mask give the same logits and encoder states.
 
 Run it through scripts/hf_fixtures.sh, which sets up both environments (see /work/shared/tools/hf-env.sh):
     /usr/bin/python3 scripts/hf_fixtures.py --env 4.47 [--out DIR] [--only a,b]   transformers 4.47.1 fixtures
@@ -28,6 +32,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "src", "test", "resources", "hf")
 ROW_LENGTHS = (1, 7, 13)  # 13 > every sliding window used here (4) by a few tokens
+# seq2seq (t5): decoder input lengths; 12 > relative_attention_max_distance (10) + 1, so that the decoder's
+# distances pass it as the encoder's do (13)
+DECODER_LENGTHS = (1, 5, 12)
 
 
 def setup_env(env):
@@ -76,6 +83,15 @@ def tokens_for(seed, vocab):
     import torch
     g = torch.Generator().manual_seed(10_000 + seed)
     return [torch.randint(0, vocab, (n,), generator=g, dtype=torch.int64) for n in ROW_LENGTHS]
+
+
+def seq2seq_rows(seed, vocab, start):
+    """(source, decoder input ids) per row: sources as tokens_for; decoder ids start with decoder_start_token_id."""
+    import torch
+    g = torch.Generator().manual_seed(20_000 + seed)
+    dec = [torch.cat([torch.tensor([start], dtype=torch.int64),
+                      torch.randint(0, vocab, (n - 1,), generator=g, dtype=torch.int64)]) for n in DECODER_LENGTHS]
+    return list(zip(tokens_for(seed, vocab), dec))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -311,27 +327,95 @@ def fx_gpt_oss(T):
                      f"attention_scaling={m.model.rotary_emb.attention_scaling:.4f}")
 
 
+def t5_config(T, **kw):
+    c = dict(vocab_size=128, d_model=32, num_heads=4, d_kv=12, d_ff=64, num_layers=2, num_decoder_layers=3,
+             relative_attention_num_buckets=8, relative_attention_max_distance=10, feed_forward_proj="relu",
+             tie_word_embeddings=True, layer_norm_epsilon=1e-6, dropout_rate=0.0, decoder_start_token_id=0,
+             pad_token_id=0, eos_token_id=1, attn_implementation="eager")
+    c.update(kw)
+    return T.T5Config(**c)
+
+
+# q scaled down (T5 has no 1/sqrt(d_kv): with N(0, 0.3) everywhere the softmax would be one-hot and the position
+# bias irrelevant); relative_attention_bias tables N(0, 0.6) so that the bias matters
+T5_STD = {".q.weight": 0.08, "relative_attention_bias": 0.6}
+
+
+def t5_ablations(tied):
+    import torch
+
+    def no_bias(mm):
+        with torch.no_grad():
+            for stack in (mm.encoder, mm.decoder):
+                stack.block[0].layer[0].SelfAttention.relative_attention_bias.weight.fill_(0.0)
+
+    def no_cross(mm):
+        with torch.no_grad():
+            for b in mm.decoder.block:
+                b.layer[1].EncDecAttention.o.weight.fill_(0.0)
+
+    def no_rescale(mm):  # tied head without the d_model^-0.5 rescale
+        mm.config.tie_word_embeddings = False
+    abl = {"no relative bias": no_bias, "no cross-attention": no_cross}
+    if tied:
+        abl["tied head without rescale"] = no_rescale
+    return abl
+
+
+def fx_t5(T):
+    m = T.T5ForConditionalGeneration(t5_config(T))
+    assert m.encoder.block[0].layer[0].SelfAttention.inner_dim == 48 and not m.config.is_gated_act
+    # tied: logits = (out * d_model^-0.5) @ shared^T, so shared N(0, 1) keeps the logits' spread > 0.5
+    randomize(m, overrides={**T5_STD, "shared": 1.0})
+    return dict(model=m, output="seq2seq", ablate=t5_ablations(True),
+                note=t5_note(m))
+
+
+def fx_t5_v1_1(T):
+    m = T.T5ForConditionalGeneration(t5_config(T, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                                               num_layers=3, num_decoder_layers=2, d_kv=8))
+    assert m.config.is_gated_act and m.config.dense_act_fn == "gelu_new"
+    randomize(m, overrides=T5_STD)
+    return dict(model=m, output="seq2seq", ablate=t5_ablations(False), note=t5_note(m))
+
+
+def t5_note(m):
+    import torch
+    c = m.config
+    a = m.encoder.block[0].layer[0].SelfAttention
+    s, t = max(ROW_LENGTHS), max(DECODER_LENGTHS)
+    enc = a._relative_position_bucket(torch.arange(s)[None, :] - torch.arange(s)[:, None], True,
+                                      c.relative_attention_num_buckets, c.relative_attention_max_distance)
+    dec = a._relative_position_bucket(torch.arange(t)[None, :] - torch.arange(t)[:, None], False,
+                                      c.relative_attention_num_buckets, c.relative_attention_max_distance)
+    return (f"ffn {c.feed_forward_proj} ({c.dense_act_fn}, gated {c.is_gated_act}), tied {c.tie_word_embeddings}; "
+            f"encoder buckets of query 0: {enc[0].tolist()}; decoder buckets of query {t - 1}: {dec[-1].tolist()}")
+
+
 FIXTURES_47 = {
     "llama": fx_llama, "llama3-rope": fx_llama3_rope, "llama-linear-rope": fx_llama_linear_rope,
     "llama-bf16": fx_llama_bf16, "mistral": fx_mistral, "mixtral": fx_mixtral, "qwen2": fx_qwen2,
     "qwen2-sliding": fx_qwen2_sliding, "qwen2_moe": fx_qwen2_moe, "gemma2": fx_gemma2, "gpt2": fx_gpt2,
-    "gpt2-noprefix": fx_gpt2_noprefix, "bert": fx_bert,
+    "gpt2-noprefix": fx_gpt2_noprefix, "bert": fx_bert, "t5": fx_t5, "t5-v1_1": fx_t5_v1_1,
 }
 FIXTURES_57 = {"qwen3": fx_qwen3, "qwen3_moe": fx_qwen3_moe, "gpt_oss": fx_gpt_oss,
                "qwen2-sliding-4.57": fx_qwen2_sliding}
 # seeds: fixtures that must share weights share a seed
 SEEDS = {"llama": 1, "llama-bf16": 1, "llama3-rope": 2, "llama-linear-rope": 3, "mistral": 4, "mixtral": 5,
          "qwen2": 6, "qwen2-sliding": 7, "qwen2-sliding-4.57": 7, "qwen2_moe": 8, "gemma2": 9, "gpt2": 10,
-         "gpt2-noprefix": 10, "bert": 11, "qwen3": 12, "qwen3_moe": 13, "gpt_oss": 14}
+         "gpt2-noprefix": 10, "bert": 11, "qwen3": 12, "qwen3_moe": 13, "gpt_oss": 14,
+         "t5": 15, "t5-v1_1": 16}
 # the transformers classes each fixture needs (--site system: a version without them skips the fixture)
 REQUIRES = {"llama": ("LlamaConfig", "LlamaForCausalLM"), "mistral": ("MistralConfig", "MistralForCausalLM"),
             "mixtral": ("MixtralConfig", "MixtralForCausalLM"), "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
             "qwen2_moe": ("Qwen2MoeConfig", "Qwen2MoeForCausalLM"), "gemma2": ("Gemma2Config", "Gemma2ForCausalLM"),
             "gpt2": ("GPT2Config", "GPT2LMHeadModel"), "gpt2-noprefix": ("GPT2Config", "GPT2LMHeadModel", "GPT2Model"),
             "bert": ("BertConfig", "BertModel"), "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
-            "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM"), "gpt_oss": ("GptOssConfig", "GptOssForCausalLM")}
+            "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM"), "gpt_oss": ("GptOssConfig", "GptOssForCausalLM"),
+            "t5": ("T5Config", "T5ForConditionalGeneration")}
 for _n in ("llama3-rope", "llama-linear-rope", "llama-bf16"):
     REQUIRES[_n] = REQUIRES["llama"]
+REQUIRES["t5-v1_1"] = REQUIRES["t5"]
 for _n in ("qwen2-sliding", "qwen2-sliding-4.57"):
     REQUIRES[_n] = REQUIRES["qwen2"]
 
@@ -360,13 +444,60 @@ def dtype_kwarg(T):
 
 
 def run_rows(model, output, rows):
+    """Each row alone (batch 1). seq2seq: rows are (source, decoder ids), the result per row its decoder logits
+    (T_r, V); the encoder's last hidden states come from run_encoder."""
     import torch
     outs = []
     with torch.no_grad():
         for ids in rows:
+            if output == "seq2seq":
+                src, dec = ids
+                o = model(input_ids=src[None, :], decoder_input_ids=dec[None, :], use_cache=False)
+                outs.append(o.logits[0])
+                continue
             o = model(input_ids=ids[None, :], use_cache=False)
             outs.append((o.logits if output == "logits" else o.last_hidden_state)[0])
     return outs
+
+
+def run_encoder(model, rows):
+    """seq2seq: the encoder's last hidden state (after encoder.final_layer_norm) per row, (S_r, d_model)."""
+    import torch
+    with torch.no_grad():
+        return [model(input_ids=src[None, :], decoder_input_ids=dec[None, :], use_cache=False)
+                .encoder_last_hidden_state[0] for src, dec in rows]
+
+
+def check_padded_batch(model, rows, outs, encs):
+    """seq2seq: the 3 rows as one right-padded batch (pad_token_id; attention_mask over the sources,
+    decoder_attention_mask over the decoder ids) give each row's logits and encoder states as the row alone."""
+    import torch
+    pad = model.config.pad_token_id
+    S, T = max(len(s) for s, _ in rows), max(len(d) for _, d in rows)
+    src = torch.full((len(rows), S), pad, dtype=torch.int64)
+    dec = torch.full((len(rows), T), pad, dtype=torch.int64)
+    am = torch.zeros((len(rows), S), dtype=torch.int64)
+    dm = torch.zeros((len(rows), T), dtype=torch.int64)
+    for r, (s, d) in enumerate(rows):
+        src[r, :len(s)], am[r, :len(s)] = s, 1
+        dec[r, :len(d)], dm[r, :len(d)] = d, 1
+    with torch.no_grad():
+        o = model(input_ids=src, attention_mask=am, decoder_input_ids=dec, decoder_attention_mask=dm, use_cache=False)
+        unmasked = model(input_ids=src, decoder_input_ids=dec, use_cache=False).logits
+
+    def diff(lg, enc):
+        w = 0.0
+        for r, (s, d) in enumerate(rows):
+            for got, want in ((lg[r, :len(d)], outs[r]), (None if enc is None else enc[r, :len(s)], encs[r])):
+                if got is not None:
+                    w = max(w, float((got - want).abs().max() / want.abs().max()))
+        return w
+    worst = diff(o.logits, o.encoder_last_hidden_state)
+    # HF's T5 softmax and norm variance run in float32 even in a float64 model: batched vs alone differ at ~1e-7
+    assert worst < 1e-5, f"padded batch differs from the rows alone by {worst}"
+    leak = diff(unmasked, None)  # the same batch without the masks: the pads are attended to
+    assert leak > 1e-3, f"padded batch without attention_mask is within {leak} of the rows alone: masks untested"
+    return worst
 
 
 def make(T, name, builder, out_dir):
@@ -393,13 +524,25 @@ def make(T, name, builder, out_dir):
             if b.is_floating_point():
                 b.copy_(buffers[n].to(b.dtype))
     vocab = model.config.vocab_size
-    rows = tokens_for(SEEDS[name], vocab)
-    outs = run_rows(model, output, rows)
-    key = "logits" if output == "logits" else "hidden"
     tensors = {}
-    for r, (ids, o) in enumerate(zip(rows, outs)):
-        tensors[f"tokens_{r}"] = ids.clone()
-        tensors[f"{key}_{r}"] = o.to(torch.float32).contiguous()
+    if output == "seq2seq":
+        rows = seq2seq_rows(SEEDS[name], vocab, model.config.decoder_start_token_id)
+        outs = run_rows(model, output, rows)
+        encs = run_encoder(model, rows)
+        spec["padded_batch"] = check_padded_batch(model, rows, outs, encs)
+        key = output
+        for r, ((src, dec), o, e) in enumerate(zip(rows, outs, encs)):
+            tensors[f"source_{r}"] = src.clone()
+            tensors[f"decoder_{r}"] = dec.clone()
+            tensors[f"logits_{r}"] = o.to(torch.float32).contiguous()
+            tensors[f"encoder_{r}"] = e.to(torch.float32).contiguous()
+    else:
+        rows = tokens_for(SEEDS[name], vocab)
+        outs = run_rows(model, output, rows)
+        key = "logits" if output == "logits" else "hidden"
+        for r, (ids, o) in enumerate(zip(rows, outs)):
+            tensors[f"tokens_{r}"] = ids.clone()
+            tensors[f"{key}_{r}"] = o.to(torch.float32).contiguous()
     model_class = spec.get("model_class", type(model).__name__)
     save_file(tensors, os.path.join(d, "expected.safetensors"),
               metadata={"rows": str(len(rows)), "transformers": T.__version__, "output": key,
@@ -424,10 +567,19 @@ def verify(T, name, spec, outs, rows, model_class, out_dir):
     else:
         got = run_rows(re, key, rows)
     worst = 0.0
+    pairs = []  # (got, expected name)
     for r, g in enumerate(got):
-        e = exp[f"{'logits' if key == 'logits' else 'hidden'}_{r}"].double()
-        assert torch.equal(exp[f"tokens_{r}"], rows[r])
-        assert g.shape == e.shape, (g.shape, e.shape)
+        if key == "seq2seq":
+            assert torch.equal(exp[f"source_{r}"], rows[r][0]) and torch.equal(exp[f"decoder_{r}"], rows[r][1])
+            pairs.append((g, f"logits_{r}"))
+        else:
+            assert torch.equal(exp[f"tokens_{r}"], rows[r])
+            pairs.append((g, f"{'logits' if key == 'logits' else 'hidden'}_{r}"))
+    if key == "seq2seq":
+        pairs += [(g, f"encoder_{r}") for r, g in enumerate(run_encoder(re, rows))]
+    for g, ename in pairs:
+        e = exp[ename].double()
+        assert g.shape == e.shape, (ename, g.shape, e.shape)
         worst = max(worst, float((g - e).abs().max() / max(1.0, float(e.abs().max()))))
     assert worst < 1e-5, f"{name}: reload differs from expected by {worst}"
     stds = torch.cat([o.std(dim=-1) for o in outs])
@@ -502,6 +654,7 @@ def main():
             worst, frac, smin, abl = verify(T, name, spec, outs, rows, mc, a.out)
             print(f"[{T.__version__}] {name:20s} {mc:22s} reload rel.diff {worst:.1e}  std>0.5 on {frac:.0%} "
                   f"(min {smin:.2f})" + ("  ablations: " + "; ".join(abl) if abl else "")
+                  + (f"  padded batch rel.diff {spec['padded_batch']:.1e}" if "padded_batch" in spec else "")
                   + (f"\n    {spec['note']}" if spec.get("note") else ""), flush=True)
             made += 1
         except Exception as e:  # report and go on with the others

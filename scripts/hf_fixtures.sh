@@ -7,7 +7,7 @@
 #
 # --site hf47 (the default): the two environments of the build machine, made by /work/shared/tools/hf-env.sh --new
 # (as root; it apt-get installs Debian's python3-torch):
-#   transformers 4.47.1 in /tmp/hf47/{stubs,site}            llama*, mistral, mixtral, qwen2*, qwen2_moe, gemma2, gpt2*, bert
+#   transformers 4.47.1 in /tmp/hf47/{stubs,site}            llama*, mistral, mixtral, qwen2*, qwen2_moe, gemma2, gpt2*, bert, t5*
 #   transformers 4.57.6 in /tmp/hf47/new/{shim,stubs,site}   qwen3, qwen3_moe, gpt_oss, qwen2-sliding-4.57
 # The setup runs only when an environment is missing (or SETUP=1); TRANSFORMERS_GIT/HUB_GIT are needed only then.
 # --site system: whatever transformers + torch $PY imports (the GPU machine's, in scripts/gpu-check.sh): every fixture

@@ -55,7 +55,11 @@ final class Fixtures {
     private static final List<String> KNOWN_EXPECTED = List.of("llama", "llama3-rope", "llama-linear-rope", "llama-bf16",
             "mistral", "mixtral", "qwen2", "qwen2-sliding", "qwen2-sliding-4.57", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
             "gpt2", "gpt2-noprefix", "bert", "gpt_oss");
-    private static final List<String> KNOWN_OPTIONAL = List.of();
+    /**
+     * t5, t5-v1_1: encoder-decoder (output "seq2seq"); the model layer has no T5 yet (dev.braindrip.reference.T5Reference
+     * and T5ReferenceTest check the fixtures themselves). Move them to KNOWN_EXPECTED with the T5 loader.
+     */
+    private static final List<String> KNOWN_OPTIONAL = List.of("t5", "t5-v1_1");
 
     /**
      * Fixtures whose architecture the model layer must implement: a failure here is a failure. Under a custom
@@ -202,6 +206,16 @@ final class Fixtures {
         int rows = rowsMeta != null ? Integer.parseInt(rowsMeta)
                 : (int) f.tensors.keySet().stream().filter(n -> n.startsWith("tokens_")).count();
         String output = f.metadata.getOrDefault("output", f.tensors.containsKey("hidden_0") ? "hidden" : "logits");
+        if (output.equals("seq2seq")) {
+            // encoder-decoder rows (source_r, decoder_r, logits_r, encoder_r) are no Expected: while the architecture
+            // is unimplemented, load() skips the (OPTIONAL) fixture as it does for every caller; once it loads, the
+            // calling test must get its encoder-decoder variant
+            try (Transformer t = load(name, Device.cpu(), DType.F32)) {
+                throw new AssertionError("fixture " + name + " is seq2seq (encoder-decoder: source_<r>, decoder_<r>, "
+                        + "logits_<r>, encoder_<r>) and now loads as " + t.config().architecture()
+                        + ", but this test reads decoder-only rows (tokens_<r>): give it its encoder-decoder check");
+            }
+        }
         int[][] tokens = new int[rows][];
         double[][] values = new double[rows][];
         int cols = -1;
