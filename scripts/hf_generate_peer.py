@@ -4,7 +4,8 @@
     hf_generate_peer.py --model DIR --shape TEST:B:P:G [--shape ...] [--repeats N] [--warmup N]
                         [--dtype f32|bf16] [--threads T]
 
-Loads DIR once with AutoModelForCausalLM (attn_implementation "eager"; on CUDA device 0 when
+Loads DIR once with AutoModelForCausalLM, or AutoModelForSeq2SeqLM for an encoder-decoder (T5: the prompt is
+the source, the decoder starts at its start token) (attn_implementation "eager"; on CUDA device 0 when
 torch.cuda.is_available()) and, for each shape, makes B prompts of P random token ids (a fixed seed; all
 rows the same length, so no padding) and times
 
@@ -116,8 +117,11 @@ def max_positions(config):
     return None
 
 
-def fits(prompt, gen, limit):
-    """The Java bench's rule: prompt and output within the positions (one token past them when only one is made, as it is never fed back)."""
+def fits(prompt, gen, limit, encoder_decoder=False):
+    """The Java bench's rule: prompt and output within the positions (one token past them when only one is made, as it is never fed
+    back); an encoder-decoder's source, and its decoder's start token and output, each within them."""
+    if encoder_decoder:
+        return prompt <= limit and gen <= limit
     return prompt <= limit and (gen == 1 or prompt + gen <= limit)
 
 
@@ -149,7 +153,8 @@ def one_call(torch, model, ids, gen, pad, cuda):
     if cuda:
         torch.cuda.synchronize()
     t_end = time.perf_counter()
-    made = out.shape[1] - ids.shape[1]
+    # an encoder-decoder returns the decoder's ids (start token + output); a decoder returns prompt + output
+    made = out.shape[1] - (1 if model.config.is_encoder_decoder else ids.shape[1])
     if made != gen or len(clock.times) != gen + 1:
         raise RuntimeError(f"generate made {made} tokens in {len(clock.times) - 1} steps, not {gen}")
     first, last = clock.times[1], clock.times[-1]
@@ -184,7 +189,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     dtype = torch.float32 if args.dtype == "f32" else torch.bfloat16
     try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=dtype, attn_implementation="eager")
+        config = transformers.AutoConfig.from_pretrained(args.model)
+        auto = transformers.AutoModelForSeq2SeqLM if getattr(config, "is_encoder_decoder", False) else transformers.AutoModelForCausalLM
+        model = auto.from_pretrained(args.model, torch_dtype=dtype, attn_implementation="eager")
         model = model.to(device).eval()
     except Exception as e:  # an architecture or a format this transformers does not know
         skip(f"transformers {transformers.__version__} cannot load {args.model} ({one_line(e)})")
@@ -201,7 +208,7 @@ def main(argv=None):
     gen_rng = torch.Generator().manual_seed(SEED)
 
     for test, batch, prompt, gen in args.shape:
-        if limit is not None and not fits(prompt, gen, limit):
+        if limit is not None and not fits(prompt, gen, limit, bool(getattr(model.config, "is_encoder_decoder", False))):
             emit({"test": test, "skipped": f"prompt {prompt} + gen {gen} exceeds the model's {limit} positions"})
             continue
         ids = torch.randint(0, vocab, (batch, prompt), generator=gen_rng, dtype=torch.long).to(device)

@@ -84,6 +84,11 @@ public final class GenerateBench {
         public boolean fits(int positions) {
             return promptTokens <= positions && (genTokens == 1 || promptTokens + genTokens <= positions);
         }
+
+        /** An encoder-decoder's source within the positions, and its decoder's start token and output too (apart). */
+        public boolean fitsEncoderDecoder(int positions) {
+            return promptTokens <= positions && genTokens <= positions;
+        }
     }
 
     /** The tests of a spec, in order: pp, tg, then one per batch (those --tests names). */
@@ -117,8 +122,10 @@ public final class GenerateBench {
         ModelConfig c = m.config();
         String dtype = m.dtype().name().toLowerCase(Locale.ROOT);
         int threads = Runtime.getRuntime().availableProcessors();
-        if (!sh.fits(c.maxPositions())) {
-            String why = "prompt " + sh.promptTokens() + " + gen " + sh.genTokens() + " exceeds the model's " + c.maxPositions() + " positions";
+        if (c.isEncoderDecoder() ? !sh.fitsEncoderDecoder(c.maxPositions()) : !sh.fits(c.maxPositions())) {
+            String why = c.isEncoderDecoder() ? "source " + sh.promptTokens() + " or start + gen " + sh.genTokens() + " exceeds the model's "
+                    + c.maxPositions() + " positions" : "prompt " + sh.promptTokens() + " + gen " + sh.genTokens() + " exceeds the model's "
+                    + c.maxPositions() + " positions";
             return GenerateResult.skipped(s.name(), s.device().toString(), dtype, sh, threads, why);
         }
         int[][] prompts = prompts(sh, c.vocabSize(), s.seed());
@@ -139,6 +146,7 @@ public final class GenerateBench {
     /** Prefill FLOPs as bench forward counts them; a decode step's bytes read: the weights a token multiplies through and the batch's KV at the mean context. */
     static GenerateResult.Work work(Transformer m, Shape sh) {
         ModelConfig c = m.config();
+        if (c.isEncoderDecoder()) return encoderDecoderWork(m, sh);
         long flopParams = ForwardBench.flopParameters(m);
         double attention = 4.0 * c.layerCount() * c.heads() * c.headDim() * (double) sh.promptTokens() * sh.promptTokens() / 2 * sh.batch();
         double flops = 2.0 * flopParams * sh.batch() * sh.promptTokens() + attention;
@@ -147,6 +155,31 @@ public final class GenerateBench {
         int meanContext = sh.promptTokens() + sh.genTokens() / 2;
         long kvRead = Session.slotBytes(c, m.dtype(), meanContext, null);
         return new GenerateResult.Work(flops, weightRead + (double) kvRead * sh.batch(), m.weightBytes());
+    }
+
+    /**
+     * An encoder-decoder's: prefill = the encoder over the P source tokens (bidirectional
+     * attention), each decoder layer's cross keys and values of them, and the decoder on the start
+     * token; a decode step reads the decoder's weights (and the head) and, per sequence, its self
+     * KV at the mean decoder length and the cross KV of its P source tokens.
+     */
+    static GenerateResult.Work encoderDecoderWork(Transformer m, Shape sh) {
+        ModelConfig c = m.config();
+        double enc = 0, crossKv = 0, dec = 0;
+        for (java.util.Map.Entry<String, Tensor> e : m.weights().all().entrySet()) {
+            String n = e.getKey();
+            long k = e.getValue().numel();
+            if (n.endsWith("rel_bias")) continue;
+            if (n.startsWith("enc.")) enc += k;
+            else if (n.startsWith("dec.") && (n.contains(".cross.k.") || n.contains(".cross.v."))) crossKv += k;
+            else if (n.startsWith("dec.") || n.equals("lm_head") || n.equals("embed") && c.tieEmbeddings()) dec += k;
+        }
+        double p = sh.promptTokens(), b = sh.batch(), hd = (double) c.heads() * c.headDim();
+        double flops = 2.0 * (enc + crossKv) * p * b + 2.0 * dec * b + 4.0 * c.layerCount() * hd * p * p * b + 4.0 * c.decoderLayers() * hd * (1 + p) * b;
+        double bytesPerParam = (double) m.weightBytes() / Math.max(1, m.weights().parameters());
+        double meanDecoder = 1 + sh.genTokens() / 2.0;
+        double kv = 2.0 * c.kvHeads() * c.headDim() * m.dtype().bytes() * c.decoderLayers() * (meanDecoder + p);
+        return new GenerateResult.Work(flops, bytesPerParam * dec + kv * b, m.weightBytes());
     }
 
     /**

@@ -39,21 +39,24 @@ final class T5 implements Architecture {
         String proj = hf.has("feed_forward_proj") ? hf.string("feed_forward_proj") : "relu";
         String[] parts = proj.split("-");
         boolean gated = parts.length == 2 && parts[0].equals("gated");
-        if (parts.length > 2 || parts.length == 2 && !gated) {
+        if (parts.length > 2 || parts.length == 2 && !gated || proj.isEmpty()) {
             throw hf.error("feed_forward_proj '" + proj + "' is not of the form 'ACT' or 'gated-ACT'");
         }
-        String act = proj.equals("gated-gelu") ? "gelu_new" : parts[parts.length - 1]; // T5Config's own special case
+        // T5Config's own special case; config.json's dense_act_fn and is_gated_act, when saved, win over both (HF sets them after __init__)
+        String act = hf.has("dense_act_fn") ? hf.string("dense_act_fn") : proj.equals("gated-gelu") ? "gelu_new" : parts[parts.length - 1];
+        gated = hf.bool("is_gated_act", gated);
+        String described = (gated ? "gated " : "") + act + " (feed_forward_proj '" + proj + "')";
         ModelConfig.FfnActivation a = gated ? switch (act) {
             case "gelu_new", "gelu_pytorch_tanh" -> ModelConfig.FfnActivation.GEGLU_TANH;
             case "gelu" -> ModelConfig.FfnActivation.GEGLU;
             case "silu", "swish" -> ModelConfig.FfnActivation.SWIGLU;
-            default -> throw hf.error("feed_forward_proj '" + proj + "' is not supported (gated: gelu, gelu_new, silu)");
+            default -> throw hf.error("FFN activation " + described + " is not supported (gated: gelu, gelu_new, silu)");
         } : switch (act) {
             case "relu" -> ModelConfig.FfnActivation.RELU;
             case "gelu" -> ModelConfig.FfnActivation.GELU;
             case "gelu_new", "gelu_pytorch_tanh" -> ModelConfig.FfnActivation.GELU_TANH;
             case "silu", "swish" -> ModelConfig.FfnActivation.SILU;
-            default -> throw hf.error("feed_forward_proj '" + proj + "' is not supported (relu, gelu, gelu_new, silu, or gated-)");
+            default -> throw hf.error("FFN activation " + described + " is not supported (relu, gelu, gelu_new, silu, or gated-)");
         };
         boolean tied = hf.bool("tie_word_embeddings", true);
         int pad = hf.integer("pad_token_id", 0);
@@ -77,19 +80,20 @@ final class T5 implements Architecture {
         ObjectNode o = HfConfig.newObject();
         o.put("model_type", "t5");
         o.putArray("architectures").add("T5ForConditionalGeneration");
-        String proj = switch (c.activation()) {
+        String act = switch (c.activation()) {
             case RELU -> "relu";
-            case GELU -> "gelu";
-            case GELU_TANH -> "gelu_new";
-            case SILU -> "silu";
-            case GEGLU_TANH -> "gated-gelu";
-            case SWIGLU -> "gated-silu";
+            case GELU, GEGLU -> "gelu";
+            case GELU_TANH, GEGLU_TANH -> "gelu_new";
+            case SILU, SWIGLU -> "silu";
             default -> throw new IllegalArgumentException("t5: activation " + c.activation() + " has no feed_forward_proj");
         };
+        // "gated-gelu" means tanh GELU to T5Config; an erf-GELU GLU keeps its meaning through dense_act_fn
+        String proj = c.activation() == ModelConfig.FfnActivation.GEGLU_TANH ? "gated-gelu" : (c.ffnGated() ? "gated-" : "") + act;
         o.put("vocab_size", c.vocabSize()).put("d_model", c.hidden()).put("d_kv", c.headDim()).put("d_ff", c.intermediate())
                 .put("num_layers", c.layerCount()).put("num_decoder_layers", c.decoderLayers()).put("num_heads", c.heads())
                 .put("relative_attention_num_buckets", c.relBuckets()).put("relative_attention_max_distance", c.relMaxDistance())
-                .put("layer_norm_epsilon", c.normEps()).put("feed_forward_proj", proj).put("tie_word_embeddings", c.tieEmbeddings())
+                .put("layer_norm_epsilon", c.normEps()).put("feed_forward_proj", proj).put("dense_act_fn", act)
+                .put("is_gated_act", c.ffnGated()).put("tie_word_embeddings", c.tieEmbeddings())
                 .put("is_encoder_decoder", true).put("n_positions", c.maxPositions()).put("pad_token_id", 0)
                 .put("decoder_start_token_id", c.decoderStartTokenId()).put("dropout_rate", 0.1).put("initializer_factor", 1.0)
                 .put("use_cache", true).put("torch_dtype", "float32");

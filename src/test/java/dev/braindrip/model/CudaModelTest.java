@@ -24,7 +24,7 @@ class CudaModelTest {
         return Fixtures.EXPECTED.stream().map(n -> DynamicTest.dynamicTest(n, () -> {
             Fixtures.Expected exp = Fixtures.expected(n);
             try (Transformer m = Fixtures.load(n, Device.cuda(0), DType.F32)) {
-                float[] got = Fixtures.forward(m, exp.batch(), exp.cols());
+                float[] got = Fixtures.forward(m, exp);
                 int off = 0;
                 for (int r = 0; r < exp.rows(); r++) {
                     double e = Fixtures.nmse(got, off, exp.cols(), exp.values()[r]);
@@ -33,9 +33,48 @@ class CudaModelTest {
                 }
             }
             try (Transformer g = Fixtures.load(n, Device.cuda(0), DType.BF16); Transformer c = Fixtures.load(n, Device.cpu(), DType.BF16)) {
-                float[] a = Fixtures.forward(g, exp.batch(), exp.cols()), b = Fixtures.forward(c, exp.batch(), exp.cols());
+                float[] a = Fixtures.forward(g, exp), b = Fixtures.forward(c, exp);
                 double e = Fixtures.nmse(a, 0, b, 0, a.length);
                 assertTrue(e <= 1e-3, n + ": BF16 CUDA vs BF16 CPU NMSE " + e);
+            }
+        }));
+    }
+
+    /** An encoder-decoder session on CUDA: prefill of two ragged sources, then steps (and a slot move), against full forwards. */
+    @TestFactory
+    Stream<DynamicTest> t5StepsEqualFullForwardOnCuda() {
+        return Stream.of("t5", "t5-v1_1").map(n -> DynamicTest.dynamicTest(n, () -> {
+            try (Transformer m = Fixtures.load(n, Device.cuda(0), DType.F32)) {
+                int v = m.config().vocabSize(), start = m.config().decoderStartTokenId();
+                int[][] src = {{5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}, {20, 21}};
+                int[][] seen = {{start}, {start}};
+                try (Session s = m.session(2, 32)) {
+                    s.prefill(TokenBatch.of(src), 0).close();
+                    for (int t = 0; t < 14; t++) {
+                        int live = t < 7 ? 2 : 1;
+                        if (t == 7) { // sequence 0 leaves; sequence 1 moves into slot 0
+                            s.move(1, 0);
+                            src = new int[][] {src[1]};
+                            seen = new int[][] {seen[1]};
+                        }
+                        int[] ids = new int[live];
+                        for (int b = 0; b < live; b++) ids[b] = (3 + 7 * t + b) % v;
+                        float[] step;
+                        try (Tensor lg = s.step(ids)) {
+                            step = lg.toFloatArray();
+                        }
+                        for (int b = 0; b < live; b++) {
+                            seen[b] = java.util.Arrays.copyOf(seen[b], seen[b].length + 1);
+                            seen[b][seen[b].length - 1] = ids[b];
+                            float[] full;
+                            try (Tensor y = m.forward(TokenBatch.of(src[b]), TokenBatch.of(seen[b]))) {
+                                full = y.toFloatArray();
+                            }
+                            double e = Fixtures.nmse(step, b * v, full, (seen[b].length - 1) * v, v);
+                            assertTrue(e <= 1e-9, n + " step " + t + " row " + b + ": NMSE " + e);
+                        }
+                    }
+                }
             }
         }));
     }

@@ -54,12 +54,8 @@ final class Fixtures {
 
     private static final List<String> KNOWN_EXPECTED = List.of("llama", "llama3-rope", "llama-linear-rope", "llama-bf16",
             "mistral", "mixtral", "qwen2", "qwen2-sliding", "qwen2-sliding-4.57", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
-            "gpt2", "gpt2-noprefix", "bert", "gpt_oss");
-    /**
-     * t5, t5-v1_1: encoder-decoder (output "seq2seq"); the model layer has no T5 yet (dev.braindrip.reference.T5Reference
-     * and T5ReferenceTest check the fixtures themselves). Move them to KNOWN_EXPECTED with the T5 loader.
-     */
-    private static final List<String> KNOWN_OPTIONAL = List.of("t5", "t5-v1_1");
+            "gpt2", "gpt2-noprefix", "bert", "gpt_oss", "t5", "t5-v1_1");
+private static final List<String> KNOWN_OPTIONAL = List.of();
 
     /**
      * Fixtures whose architecture the model layer must implement: a failure here is a failure. Under a custom
@@ -190,9 +186,27 @@ final class Fixtures {
     // =====================================================================================
 
     /** The rows of a fixture's expected.safetensors: tokens and the expected outputs (S_r × cols each). */
-    record Expected(String output, int[][] tokens, double[][] values, int cols, Map<String, String> metadata) {
+    /**
+     * One fixture's rows. Encoder-decoder fixtures (output "seq2seq"): {@code tokens} are the decoder's
+     * input rows and {@code values} their logits, {@code sources} the encoder's input rows and
+     * {@code encoder} its last hidden states; both null otherwise.
+     */
+    record Expected(String output, int[][] tokens, double[][] values, int cols, Map<String, String> metadata, int[][] sources,
+                    double[][] encoder) {
+        Expected(String output, int[][] tokens, double[][] values, int cols, Map<String, String> metadata) {
+            this(output, tokens, values, cols, metadata, null, null);
+        }
+
         int rows() {
             return tokens.length;
+        }
+
+        boolean seq2seq() {
+            return sources != null;
+        }
+
+        TokenBatch sourceBatch() {
+            return TokenBatch.of(sources);
         }
 
         TokenBatch batch() {
@@ -206,16 +220,7 @@ final class Fixtures {
         int rows = rowsMeta != null ? Integer.parseInt(rowsMeta)
                 : (int) f.tensors.keySet().stream().filter(n -> n.startsWith("tokens_")).count();
         String output = f.metadata.getOrDefault("output", f.tensors.containsKey("hidden_0") ? "hidden" : "logits");
-        if (output.equals("seq2seq")) {
-            // encoder-decoder rows (source_r, decoder_r, logits_r, encoder_r) are no Expected: while the architecture
-            // is unimplemented, load() skips the (OPTIONAL) fixture as it does for every caller; once it loads, the
-            // calling test must get its encoder-decoder variant
-            try (Transformer t = load(name, Device.cpu(), DType.F32)) {
-                throw new AssertionError("fixture " + name + " is seq2seq (encoder-decoder: source_<r>, decoder_<r>, "
-                        + "logits_<r>, encoder_<r>) and now loads as " + t.config().architecture()
-                        + ", but this test reads decoder-only rows (tokens_<r>): give it its encoder-decoder check");
-            }
-        }
+        if (output.equals("seq2seq")) return seq2seq(name, f, rows);
         int[][] tokens = new int[rows][];
         double[][] values = new double[rows][];
         int cols = -1;
@@ -234,6 +239,44 @@ final class Fixtures {
         }
         assertTrue(rows > 0, name + ": expected.safetensors has no rows");
         return new Expected(output, tokens, values, cols, f.metadata);
+    }
+
+    /** An encoder-decoder fixture: source_r, decoder_r (int64), logits_r (T_r, V), encoder_r (S_r, H). */
+    private static Expected seq2seq(String name, SafeTensorsFile f, int rows) {
+        int[][] src = new int[rows][], dec = new int[rows][];
+        double[][] logits = new double[rows][], enc = new double[rows][];
+        int cols = -1;
+        for (int r = 0; r < rows; r++) {
+            src[r] = ints(f.get("source_" + r));
+            dec[r] = ints(f.get("decoder_" + r));
+            long[] ls = f.shape("logits_" + r), es = f.shape("encoder_" + r);
+            assertEquals(dec[r].length, ls[0], name + " logits_" + r + " rows");
+            assertEquals(src[r].length, es[0], name + " encoder_" + r + " rows");
+            cols = (int) ls[1];
+            logits[r] = f.get("logits_" + r);
+            enc[r] = f.get("encoder_" + r);
+        }
+        assertTrue(rows > 0, name + ": expected.safetensors has no rows");
+        return new Expected("seq2seq", dec, logits, cols, f.metadata, src, enc);
+    }
+
+    private static int[] ints(double[] t) {
+        int[] out = new int[t.length];
+        for (int i = 0; i < t.length; i++) out[i] = (int) t[i];
+        return out;
+    }
+
+    /** The model's packed output rows for a fixture's rows: the decoder's logits over the sources for an encoder-decoder. */
+    static float[] forward(Transformer model, Expected exp) {
+        if (!exp.seq2seq()) return forward(model, exp.batch(), exp.cols());
+        TokenBatch dec = exp.batch();
+        try (Tensor t = model.forward(exp.sourceBatch(), dec)) {
+            assertEquals(2, t.rank(), "forward output rank: " + Arrays.toString(t.shape()));
+            assertEquals(dec.totalTokens(), t.dim(0), "forward output rows: " + Arrays.toString(t.shape()));
+            assertEquals(exp.cols(), t.dim(1), "forward output columns: " + Arrays.toString(t.shape()));
+            assertEquals(model.dtype(), t.dtype(), "forward output dtype");
+            return t.toFloatArray();
+        }
     }
 
     // =====================================================================================

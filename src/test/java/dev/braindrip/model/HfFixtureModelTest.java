@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.braindrip.reference.HfReference;
+import dev.braindrip.reference.T5Reference;
+import dev.braindrip.tensor.Tensor;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;
 import java.util.ArrayList;
@@ -51,20 +53,21 @@ class HfFixtureModelTest {
 
     private static void check(String name) throws Exception {
         Fixtures.Expected exp = Fixtures.expected(name);
-        HfReference ref = HfReference.of(Fixtures.JSON.readTree(Fixtures.dir(name).resolve("config.json").toFile()),
-                Fixtures.weights(Fixtures.dir(name)));
+        com.fasterxml.jackson.databind.JsonNode cfg = Fixtures.JSON.readTree(Fixtures.dir(name).resolve("config.json").toFile());
+        HfReference ref = exp.seq2seq() ? null : HfReference.of(cfg, Fixtures.weights(Fixtures.dir(name)));
+        T5Reference t5 = exp.seq2seq() ? T5Reference.of(cfg, Fixtures.weights(Fixtures.dir(name))) : null;
         try (Transformer model = Fixtures.load(name, Device.cpu(), DType.F32)) {
             assertEquals(DType.F32, model.dtype(), name + ": dtype");
             TokenBatch batch = exp.batch();
             assertEquals(exp.rows(), batch.rows());
-            float[] got = Fixtures.forward(model, batch, exp.cols());
+            float[] got = Fixtures.forward(model, exp);
             List<String> failures = new ArrayList<>();
             StringBuilder report = new StringBuilder();
             int off = 0;
             for (int r = 0; r < exp.rows(); r++) {
                 assertEquals(off, batch.offset(r), name + ": offset of row " + r);
                 double vsHf = Fixtures.nmse(got, off, exp.cols(), exp.values()[r]);
-                double[][] refRows = ref.forward(exp.tokens()[r]);
+                double[][] refRows = t5 != null ? t5.logits(exp.sources()[r], exp.tokens()[r]) : ref.forward(exp.tokens()[r]);
                 double vsRef = Fixtures.nmse(got, off, exp.cols(), Fixtures.flatten(refRows));
                 report.append(String.format("  %s row %d (S=%d, offset %d): NMSE vs HF %.3e, vs HfReference %.3e%n",
                         name, r, exp.tokens()[r].length, off, vsHf, vsRef));
@@ -75,6 +78,18 @@ class HfFixtureModelTest {
                     failures.add(String.format("row %d vs HfReference NMSE %.3e", r, vsRef));
                 }
                 off += exp.tokens()[r].length;
+            }
+            if (exp.seq2seq()) { // the encoder's last hidden state too
+                try (Tensor enc = model.encode(exp.sourceBatch())) {
+                    float[] h = enc.toFloatArray();
+                    int hidden = (int) enc.dim(1), so = 0;
+                    for (int r = 0; r < exp.rows(); r++) {
+                        double e = Fixtures.nmse(h, so, hidden, exp.encoder()[r]);
+                        report.append(String.format("  %s row %d encoder (S=%d): NMSE vs HF %.3e%n", name, r, exp.sources()[r].length, e));
+                        if (!(e <= MAX_NMSE)) failures.add(String.format("row %d encoder vs HF NMSE %.3e", r, e));
+                        so += exp.sources()[r].length;
+                    }
+                }
             }
             System.out.print(report);
             if (!failures.isEmpty()) {

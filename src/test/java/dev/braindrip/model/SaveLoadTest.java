@@ -60,7 +60,7 @@ class SaveLoadTest {
         ModelConfig config;
         try (Transformer model = Fixtures.load(name, Device.cpu(), null)) {
             config = model.config();
-            before = Fixtures.forward(model, batch, exp.cols());
+            before = Fixtures.forward(model, exp);
             model.save(out);
         }
         assertTrue(Files.exists(out.resolve("config.json")), "save wrote no config.json");
@@ -71,7 +71,7 @@ class SaveLoadTest {
 
         try (Transformer reloaded = Fixtures.load(name, out, Device.cpu(), null)) {
             assertEquals(config, reloaded.config(), "config after save + load");
-            float[] after = Fixtures.forward(reloaded, batch, exp.cols());
+            float[] after = Fixtures.forward(reloaded, exp);
             assertArrayEquals(before, after, name + ": forward after save + load is not bit-identical");
         }
 
