@@ -18,12 +18,30 @@ public final class CrossAttention {
     private final int heads, kvHeads, headDim;
     private final AttentionSpec spec;
 
-    /** Keys and values of packed encoder rows: k (S, Hkv, D), v (S, Hkv, D). */
-    public record Memory(Tensor k, Tensor v) implements AutoCloseable {
+    /** Keys and values of packed encoder rows: k (S, Hkv, D), v (S, Hkv, D), views of the projections' outputs it owns. */
+    public static final class Memory implements AutoCloseable {
+        private final Tensor kOwner, vOwner, k, v;
+
+        private Memory(Tensor kOwner, Tensor vOwner, int kvHeads, int headDim) {
+            long s = kOwner.dim(0);
+            this.kOwner = kOwner;
+            this.vOwner = vOwner;
+            this.k = kOwner.reshape(s, kvHeads, headDim);
+            this.v = vOwner.reshape(s, kvHeads, headDim);
+        }
+
+        public Tensor k() {
+            return k;
+        }
+
+        public Tensor v() {
+            return v;
+        }
+
         @Override
         public void close() {
-            k.close();
-            v.close();
+            kOwner.close();
+            vOwner.close();
         }
     }
 
@@ -47,11 +65,9 @@ public final class CrossAttention {
 
     /** The keys and values of encoder output rows enc (S, H_enc). */
     public Memory memory(Ops ops, Tensor enc) {
-        long s = enc.dim(0);
         Tensor kk = k.apply(ops, enc);
         try {
-            Tensor vv = v.apply(ops, enc);
-            return new Memory(kk.reshape(s, kvHeads, headDim), vv.reshape(s, kvHeads, headDim));
+            return new Memory(kk, v.apply(ops, enc), kvHeads, headDim);
         } catch (RuntimeException e) {
             kk.close();
             throw e;

@@ -283,6 +283,33 @@ class T5ModelTest {
         }
     }
 
+    /** Forward, encode, a session and a generator leave no activation alive: the arena is back where it was. */
+    @Test
+    void nothingStaysAllocated() throws Exception {
+        try (Transformer m = load(false, 71)) {
+            SplittableRandom r = new SplittableRandom(12);
+            int v = m.config().vocabSize();
+            int[][] src = {randomIds(r, 30, v), randomIds(r, 4, v)};
+            long base = m.activations().allocatedBytes();
+            for (int i = 0; i < 3; i++) {
+                m.forward(TokenBatch.of(src), TokenBatch.of(new int[] {0, 5}, new int[] {0})).close();
+                m.encode(TokenBatch.of(src)).close();
+                assertEquals(base, m.activations().allocatedBytes(), "forward / encode " + i + " left activations alive");
+                try (Session s = m.session(2, 40)) {
+                    s.prefill(TokenBatch.of(src), 0).close();
+                    long cache = s.cacheBytes();
+                    for (int t = 0; t < 5; t++) s.step(new int[] {3 + t, 4 + t}).close();
+                    assertEquals(base + cache, m.activations().allocatedBytes(), "session " + i + ": only its caches may stay");
+                }
+                assertEquals(base, m.activations().allocatedBytes(), "session " + i + " left memory alive");
+                try (Generator g = new Generator(m, null, GeneratorOptions.defaults().maxBatch(2))) {
+                    g.generate(Prompt.tokens(src[0]), SamplingParams.greedy(6));
+                }
+                assertEquals(base, m.activations().allocatedBytes(), "generator " + i + " left memory alive");
+            }
+        }
+    }
+
     @Test
     void scoreTargetIsTheForwardsNll() throws Exception {
         try (Transformer m = load(true, 41)) {
