@@ -61,8 +61,21 @@ class ModelCliTest {
         assertTrue(info.get("kv_bytes_per_token").get("f32").asLong() > 0);
 
         Path out = tmp.resolve(arch + "-out.safetensors");
-        Run fwd = cli("forward", "--model", dir.toString(), "--device", "cpu", "--tokens", "1,2,3,4", "--tokens", "5,6", "--out", out.toString());
+        boolean seq2seq = arch.equals("t5"); // an encoder-decoder: one decoder row per source row, the output is the decoder's
+        Run fwd = seq2seq
+                ? cli("forward", "--model", dir.toString(), "--device", "cpu", "--tokens", "1,2,3", "--tokens", "5,6", "--decoder-tokens", "0,7,8,9",
+                        "--decoder-tokens", "0,4", "--out", out.toString())
+                : cli("forward", "--model", dir.toString(), "--device", "cpu", "--tokens", "1,2,3,4", "--tokens", "5,6", "--out", out.toString());
         assertEquals(0, fwd.code(), fwd.err());
+        if (seq2seq) {
+            Run missing = cli("forward", "--model", dir.toString(), "--device", "cpu", "--tokens", "1,2,3", "--out", out.toString());
+            assertEquals(2, missing.code());
+            assertTrue(missing.err().contains("--decoder-tokens"), missing.err());
+            Run count = cli("forward", "--model", dir.toString(), "--device", "cpu", "--tokens", "1,2,3", "--tokens", "4", "--decoder-tokens", "0",
+                    "--out", out.toString());
+            assertEquals(2, count.code());
+            assertTrue(count.err().contains("2 source rows but 1 --decoder-tokens rows"), count.err());
+        }
         try (SafeTensors st = SafeTensors.open(out)) {
             String name = arch.equals("bert") ? "hidden" : "logits";
             long[] shape = st.info(name).shape();

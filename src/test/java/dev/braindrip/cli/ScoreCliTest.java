@@ -36,6 +36,43 @@ class ScoreCliTest {
         text = Files.writeString(tmp.resolve("t.txt"), TEXT, StandardCharsets.UTF_8);
     }
 
+    /** An encoder-decoder: a target given a source (ids), equal to Scorer.scoreTarget; the usage errors of both kinds of model. */
+    @Test
+    void scoresATargetGivenASource() throws Exception {
+        Path t5 = tmp.resolve("t5");
+        Checkpoints.writeRandom(Architectures.of("t5").preset("tiny"), DType.F32, 12, t5);
+        Path json = tmp.resolve("t5.json");
+        ModelCliTest.Run r = ModelCliTest.cli("score", "--model", t5.toString(), "--device", "cpu", "--source-tokens", "5,6,7,8", "--tokens",
+                "9,10,11,1", "--json", json.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode o = new ObjectMapper().readTree(json.toFile());
+        assertEquals(5, o.get("tokens").asInt()); // the start token and the 4 target ids
+        assertTrue(o.get("bytes").isNull());
+        try (Transformer m = Transformer.load(t5, Device.cpu(), DType.F32)) {
+            ScoreResult want = Scorer.scoreTarget(m, new int[] {5, 6, 7, 8}, new int[] {9, 10, 11, 1}, -1);
+            assertEquals(want.meanNll(), o.get("mean_nll").asDouble(), 1e-9);
+        }
+        ModelCliTest.Run noSource = ModelCliTest.cli("score", "--model", t5.toString(), "--device", "cpu", "--tokens", "9,10");
+        assertEquals(2, noSource.code());
+        assertTrue(noSource.err().contains("encoder-decoder") && noSource.err().contains("--source"), noSource.err());
+        ModelCliTest.Run window = ModelCliTest.cli("score", "--model", t5.toString(), "--device", "cpu", "--source-tokens", "5", "--tokens", "9",
+                "--window", "8");
+        assertEquals(2, window.code());
+        assertTrue(window.err().contains("--window and --stride"), window.err());
+        ModelCliTest.Run text = ModelCliTest.cli("score", "--model", t5.toString(), "--device", "cpu", "--source", this.text.toString(), "--text",
+                this.text.toString());
+        assertEquals(2, text.code());
+        assertTrue(text.err().contains("no tokenizer.json"), text.err());
+        ModelCliTest.Run decoderOnly = ModelCliTest.cli("score", "--model", model.toString(), "--device", "cpu", "--source-tokens", "5",
+                "--tokens", "9,10");
+        assertEquals(2, decoderOnly.code());
+        assertTrue(decoderOnly.err().contains("for encoder-decoder models"), decoderOnly.err());
+        ModelCliTest.Run forward = ModelCliTest.cli("forward", "--model", model.toString(), "--device", "cpu", "--tokens", "5", "--decoder-tokens",
+                "0", "--out", tmp.resolve("x.safetensors").toString());
+        assertEquals(2, forward.code());
+        assertTrue(forward.err().contains("--decoder-tokens is for encoder-decoder models"), forward.err());
+    }
+
     @Test
     void scoresTextAndWritesJson() throws Exception {
         Path json = tmp.resolve("out/score.json");

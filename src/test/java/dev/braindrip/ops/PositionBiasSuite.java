@@ -139,6 +139,60 @@ abstract class PositionBiasSuite {
         }
     }
 
+    /**
+     * A packed ragged batch (attentionVarlenBiased, as the T5 model runs it) gives each sequence
+     * what the oracle gives it alone: the bias by each sequence's own positions, in an encoder
+     * (bidirectional, past max distance), a decoder (causal), and queries fewer than keys.
+     */
+    @Test
+    void varlenMatchesEachSequenceAlone() {
+        int hq = 4, hkv = 2, d = 32, nb = 16, md = 40;
+        int[][] shapes = {{1, 1}, {75, 75}, {9, 9}, {130, 130}};          // self-attention rows (Sq = Skv)
+        int[][] chunks = {{3, 50}, {1, 7}, {20, 90}};                      // queries after a prefix
+        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+            for (boolean causal : new boolean[] {false, true}) {
+                varlen(dt, causal, shapes, hq, hkv, d, nb, md);
+            }
+            varlen(dt, true, chunks, hq, hkv, d, nb, md);
+        }
+    }
+
+    private void varlen(DType dt, boolean causal, int[][] lens, int hq, int hkv, int d, int nb, int md) {
+        if (!implementsHeadDim(dt, d)) return;
+        String ctx = "varlen " + dt + (causal ? " causal" : " bidirectional") + " " + java.util.Arrays.deepToString(lens);
+        SplittableRandom rnd = new SplittableRandom(41 + lens.length + (causal ? 1 : 0) + dt.ordinal());
+        int n = lens.length, tq = 0, tk = 0;
+        int[] cuQ = new int[n + 1], cuK = new int[n + 1];
+        for (int b = 0; b < n; b++) {
+            cuQ[b + 1] = tq += lens[b][0];
+            cuK[b + 1] = tk += lens[b][1];
+        }
+        float[] q = randn(rnd, tq * hq * d, dt), k = randn(rnd, tk * hkv * d, dt), v = randn(rnd, tk * hkv * d, dt);
+        float[] table = new float[hq * nb];
+        for (int i = 0; i < table.length; i++) table[i] = (float) (2.0 * rnd.nextDouble() - 1.0) * 3f;
+        AttentionSpec spec = (causal ? AttentionSpec.causal() : AttentionSpec.full()).scale(1f);
+        float[] o, lse;
+        try (Tensor tqT = arena().fromFloats(q, dt, tq, hq, d); Tensor tkT = arena().fromFloats(k, dt, tk, hkv, d);
+             Tensor tvT = arena().fromFloats(v, dt, tk, hkv, d); Tensor tt = arena().fromFloats(table, DType.F32, hq, nb);
+             Tensor cq = arena().fromInts(cuQ, n + 1); Tensor ck = arena().fromInts(cuK, n + 1);
+             AttentionResult r = Ops.on(arena()).attentionVarlenBiased(tqT, tkT, tvT, cq, ck, PositionBias.t5(tt, nb, md, !causal), spec)) {
+            o = r.o().toFloatArray();
+            lse = r.lse().toFloatArray(); // (totalQ, Hq)
+        }
+        for (int b = 0; b < n; b++) {
+            int sq = lens[b][0], sk = lens[b][1];
+            float[] qb = java.util.Arrays.copyOfRange(q, cuQ[b] * hq * d, cuQ[b + 1] * hq * d);
+            float[] kb = java.util.Arrays.copyOfRange(k, cuK[b] * hkv * d, cuK[b + 1] * hkv * d);
+            float[] vb = java.util.Arrays.copyOfRange(v, cuK[b] * hkv * d, cuK[b + 1] * hkv * d);
+            AttentionReference.Problem p = new AttentionReference.Problem(1, sq, sk, hq, hkv, d, d, qb, kb, vb, spec)
+                    .relativeBias(table, nb, md, !causal);
+            float[] ob = java.util.Arrays.copyOfRange(o, cuQ[b] * hq * d, cuQ[b + 1] * hq * d);
+            float[] lb = new float[hq * sq]; // the oracle's (1, Hq, Sq) from the varlen (totalQ, Hq)
+            for (int i = 0; i < sq; i++) for (int h = 0; h < hq; h++) lb[h * sq + i] = lse[(cuQ[b] + i) * hq + h];
+            compare(ctx + " sequence " + b, p, dt, ob, lb);
+        }
+    }
+
     /** A table that does not vary with the bucket adds a constant per row: softmax does not see it. */
     @Test
     void constantTableChangesOnlyTheLse() {
