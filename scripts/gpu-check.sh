@@ -17,7 +17,8 @@
 #                            BD_HF_FORWARD_DEVICE=cpu for a dry run of the forward part without a GPU)
 #   6. braindrip bench       (basic ops with the naive peer; attention, differential attention and MoE
 #                            through the harness, block-sparse attention in the attention harness's --bench;
-#                            bench generate on the Llama-3.2-1B shape in BF16 with transformers' generate as peer)
+#                            bench generate on the Llama-3.2-1B and T5-base shapes in BF16 with transformers' generate
+#                            as peer; the T5 tests run in steps 5 (CudaModelTest, T5 fixtures vs transformers))
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
 #   8. compute-sanitizer     (memcheck and racecheck on --quick subsets)
 # and writes report.md + report.json (+ logs) into the folder given as the first argument.
@@ -209,6 +210,9 @@ if [ -f bundle/braindrip-bundle.tar.xz ]; then
   # pp512 / tg128 / batch 8 and 64, with transformers' generate as the peer when this machine has it
   run_step bench-generate 120 "$out/bench.log" scripts/braindrip bench generate --arch llama --preset llama-3.2-1b \
     --device cuda --dtype bf16 --batch 1,8,64 --repeats 2 --warmup 1 --peer --json "$out/bench-generate.json"
+  # the encoder-decoder (T5-base shape, BF16): cached seq2seq generation against transformers' generate
+  run_step bench-generate-t5 90 "$out/bench.log" scripts/braindrip bench generate --arch t5 --preset t5-base \
+    --device cuda --dtype bf16 --batch 1,8,64 --repeats 2 --warmup 1 --peer --json "$out/bench-generate-t5.json"
 else
   echo "bundle/braindrip-bundle.tar.xz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi

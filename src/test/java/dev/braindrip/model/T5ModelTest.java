@@ -12,6 +12,7 @@ import dev.braindrip.generate.Prompt;
 import dev.braindrip.generate.SamplingParams;
 import dev.braindrip.generate.ScoreResult;
 import dev.braindrip.generate.Scorer;
+import dev.braindrip.reference.T5Reference;
 import dev.braindrip.tensor.DType;
 import dev.braindrip.tensor.Device;
 import dev.braindrip.tensor.Tensor;
@@ -152,6 +153,33 @@ class T5ModelTest {
         }
         double mean = s / x.length;
         return Math.sqrt(Math.max(0, s2 / x.length - mean * mean));
+    }
+
+    /** The whole forward (a ragged batch, distances past max distance 32 in both stacks) against the double-precision T5Reference. */
+    @Test
+    void matchesTheDoublePrecisionReference() throws Exception {
+        for (boolean gated : new boolean[] {false, true}) {
+            try (Transformer m = load(gated, 13)) {
+                Path dir = dir(gated, 13);
+                T5Reference ref = T5Reference.of(Fixtures.JSON.readTree(dir.resolve("config.json").toFile()), Fixtures.weights(dir));
+                int v = m.config().vocabSize();
+                SplittableRandom r = new SplittableRandom(14);
+                int[][] src = {randomIds(r, 45, v), randomIds(r, 2, v)};
+                int[][] dec = {withStart(0, randomIds(r, 37, v), 37), withStart(0, randomIds(r, 3, v), 3)};
+                TokenBatch db = TokenBatch.of(dec), sb = TokenBatch.of(src);
+                float[] got, enc;
+                try (Tensor y = m.forward(sb, db); Tensor h = m.encode(sb)) {
+                    got = y.toFloatArray();
+                    enc = h.toFloatArray();
+                }
+                for (int b = 0; b < 2; b++) {
+                    double e = Fixtures.nmse(got, db.offset(b), v, Fixtures.flatten(ref.logits(src[b], dec[b])));
+                    assertTrue(e <= 1e-9, (gated ? "v1.1" : "t5") + " row " + b + " logits vs T5Reference: NMSE " + e);
+                    double he = Fixtures.nmse(enc, sb.offset(b), m.config().hidden(), Fixtures.flatten(ref.encode(src[b])));
+                    assertTrue(he <= 1e-9, (gated ? "v1.1" : "t5") + " row " + b + " encoder vs T5Reference: NMSE " + he);
+                }
+            }
+        }
     }
 
     @Test
