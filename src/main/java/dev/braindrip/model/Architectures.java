@@ -11,7 +11,7 @@ public final class Architectures {
 
     static {
         for (Architecture a : List.of(new Llama(), new Mistral(), new Mixtral(), new Qwen2(), new QwenMoe(false), new Qwen3(),
-                new QwenMoe(true), new Gemma2(), new GptOss(), new Phi3Small(), new Gpt2(), new Bert(), new T5(), new DiffTransformer(), new SparseLlama(),
+                new QwenMoe(true), new Gemma2(), new GptOss(), new Phi3Small(), new Gpt2(), new Bert(), new T5(), new Blt(), new DiffTransformer(), new SparseLlama(),
                 new ModLlama())) {
             for (String t : a.modelTypes()) BY_TYPE.put(t, a);
         }

@@ -19,7 +19,8 @@ import java.util.Locale;
  *
  * <p>Stacks: {@link Stack#DECODER} (causal LM: logits), {@link Stack#ENCODER} (bidirectional,
  * last hidden state) and {@link Stack#ENCODER_DECODER} (T5: {@code layers} are the encoder's,
- * {@code decoderLayers} causal layers with cross-attention follow; logits of the decoder).
+ * {@code decoderLayers} causal layers with cross-attention follow; logits of the decoder) and
+ * {@link Stack#BYTE_LATENT} (the Byte Latent Transformer: bytes, patches, {@link LatentSpec}).
  * Every layer has its own {@link LayerSpec}: attention kind (full, sliding window W, block-sparse,
  * differential; sink tokens, learned sinks) and feed-forward kind (dense, gated, MoE), and an
  * optional Mixture-of-Depths capacity.
@@ -67,6 +68,9 @@ import java.util.Locale;
  *                       block 0 of each stack is shared by all its layers); 0 otherwise
  * @param relMaxDistance positions RELATIVE: relative_attention_max_distance; 0 otherwise
  * @param decoderStartTokenId ENCODER_DECODER: the first decoder input id; -1 otherwise
+ * @param latent         BYTE_LATENT (BLT): the four stages, hash embeddings and patching; null otherwise.
+ *                       The top-level fields then describe the local decoder (vocab 260, its width,
+ *                       heads and layers) and the byte ids (BOS, EOS)
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record ModelConfig(String architecture, Stack stack, int vocabSize, int hidden, int heads, int kvHeads, int headDim,
@@ -76,10 +80,10 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
                           boolean mlpBias, boolean normBias, boolean qkNorm, FfnActivation activation, boolean ffnGated,
                           MoeSpec moe, int typeVocab, int bosTokenId, List<Integer> eosTokenIds, List<LayerSpec> layers,
                           double gluLimit, List<Integer> maskedTokens, int decoderLayers, int relBuckets, int relMaxDistance,
-                          int decoderStartTokenId) {
+                          int decoderStartTokenId, LatentSpec latent) {
 
     /** Which stack a model is. */
-    public enum Stack { DECODER, ENCODER, ENCODER_DECODER }
+    public enum Stack { DECODER, ENCODER, ENCODER_DECODER, BYTE_LATENT }
 
     /** Normalization: RMSNorm, Gemma's RMSNorm × (1 + w), LayerNorm. */
     public enum NormKind { RMS, RMS_PLUS_ONE, LAYER }
@@ -119,6 +123,8 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         }
         require(maskedTokens.isEmpty() || stack == Stack.DECODER, "maskedTokens are for a decoder's logits, not an " + stack);
         validateSeq2Seq(stack, positions, layers, moe, decoderLayers, relBuckets, relMaxDistance, decoderStartTokenId, vocabSize);
+        require((stack == Stack.BYTE_LATENT) == (latent != null), stack == Stack.BYTE_LATENT ? "a BYTE_LATENT stack needs its latent spec"
+                : "a latent spec is only for a BYTE_LATENT stack, not " + stack);
     }
 
     private static void validateSeq2Seq(Stack stack, Positions positions, List<LayerSpec> layers, MoeSpec moe, int decoderLayers,
@@ -228,7 +234,12 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
 
     /** Whether the (first) stack's self-attention is causal: a decoder's; an encoder's and T5's encoder are bidirectional. */
     public boolean isCausal() {
-        return stack == Stack.DECODER;
+        return stack == Stack.DECODER || stack == Stack.BYTE_LATENT;
+    }
+
+    /** A Byte Latent Transformer (BLT): bytes in, patches inside, {@link LatentSpec}. */
+    public boolean isByteLatent() {
+        return stack == Stack.BYTE_LATENT;
     }
 
     /** An encoder-decoder (T5): {@link Transformer#forward(TokenBatch, TokenBatch)}, generation from a source. */
@@ -287,7 +298,7 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         b.bosTokenId = bosTokenId; b.eosTokenIds = new ArrayList<>(eosTokenIds); b.layers = new ArrayList<>(layers);
         b.gluLimit = gluLimit; b.maskedTokens = new ArrayList<>(maskedTokens);
         b.decoderLayers = decoderLayers; b.relBuckets = relBuckets; b.relMaxDistance = relMaxDistance;
-        b.decoderStartTokenId = decoderStartTokenId;
+        b.decoderStartTokenId = decoderStartTokenId; b.latent = latent;
         return b;
     }
 
@@ -313,6 +324,7 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
         private double gluLimit;
         private List<Integer> maskedTokens = new ArrayList<>();
         private int decoderLayers, relBuckets, relMaxDistance, decoderStartTokenId = -1;
+        private LatentSpec latent;
 
         public Builder architecture(String v) { architecture = v == null ? null : v.toLowerCase(Locale.ROOT); return this; }
         public Builder stack(Stack v) { stack = v; return this; }
@@ -362,6 +374,7 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
             relBuckets = buckets; relMaxDistance = maxDistance; positions = Positions.RELATIVE; rope = null; return this;
         }
         public Builder decoderStartTokenId(int v) { decoderStartTokenId = v; return this; }
+        public Builder latent(LatentSpec v) { latent = v; return this; }
 
         public ModelConfig build() {
             int kv = kvHeads == 0 ? heads : kvHeads;
@@ -369,7 +382,7 @@ public record ModelConfig(String architecture, Stack stack, int vocabSize, int h
             return new ModelConfig(architecture, stack, vocabSize, hidden, heads, kv, hd, intermediate, maxPositions, norm, normEps,
                     normPlacement, positions, rope, tieEmbeddings, embeddingScale, logitScale, attentionScale, attnSoftcap, finalSoftcap,
                     qkvBias, outBias, mlpBias, normBias, qkNorm, activation, ffnGated, moe, typeVocab, bosTokenId, eosTokenIds, layers,
-                    gluLimit, maskedTokens, decoderLayers, relBuckets, relMaxDistance, decoderStartTokenId);
+                    gluLimit, maskedTokens, decoderLayers, relBuckets, relMaxDistance, decoderStartTokenId, latent);
         }
     }
 }

@@ -69,6 +69,7 @@ public final class Transformer implements AutoCloseable {
     private Path directory; // where it was loaded from (its tokenizer files), or null
     private final Tensor tokenMask; // (V): 0, or the dtype's lowest finite value for config.maskedTokens(); null when none
     private final EncoderDecoder seq2seq; // the encoder-decoder assembly (T5), or null for a single stack
+    private final ByteLatent latent;      // the Byte Latent Transformer assembly (BLT), or null
     private boolean closed;
 
     private Transformer(ModelConfig config, Architecture arch, Arena weightArena, Weights weights) {
@@ -79,13 +80,15 @@ public final class Transformer implements AutoCloseable {
         this.arena = Arena.on(weightArena.device(), ACTIVATION_LIMIT);
         this.ops = Ops.on(arena);
         try {
-            if (config.isEncoderDecoder()) {
-                seq2seq = new EncoderDecoder(config, weights, arena, ops);
+            if (config.isEncoderDecoder() || config.isByteLatent()) {
+                seq2seq = config.isEncoderDecoder() ? new EncoderDecoder(config, weights, arena, ops) : null;
+                latent = config.isByteLatent() ? new ByteLatent(config, weights, arena, ops) : null;
                 finalNorm = embedNorm = null;
                 head = tokenMask = null;
                 return;
             }
             seq2seq = null;
+            latent = null;
             for (int i = 0; i < config.layerCount(); i++) blocks.add(block(i));
             finalNorm = config.stack() == ModelConfig.Stack.ENCODER && config.normPlacement() == ModelConfig.NormPlacement.POST ? null
                     : norm("final_norm");
@@ -442,6 +445,10 @@ public final class Transformer implements AutoCloseable {
             throw new IllegalArgumentException("forward: " + config.architecture() + " is an encoder-decoder; give the decoder's tokens too "
                     + "(forward(source, decoder)), or run encode(source)");
         }
+        if (latent != null) {
+            checkOpen();
+            return latent.forward(batch);
+        }
         return run(batch, null);
     }
 
@@ -459,6 +466,11 @@ public final class Transformer implements AutoCloseable {
     public Tensor encode(TokenBatch source) {
         checkOpen();
         return encoderDecoder("encode").encode(source);
+    }
+
+    /** The Byte Latent Transformer assembly of a BLT model (patching, incremental generation), or null. */
+    ByteLatent byteLatent() {
+        return latent;
     }
 
     private EncoderDecoder encoderDecoder(String what) {
