@@ -43,6 +43,7 @@ public final class Session implements AutoCloseable {
     private final List<KvCache> caches = new ArrayList<>();          // per layer (null for routed layers)
     private final List<KvCache[]> routed = new ArrayList<>();        // per layer: one cache per sequence for MoD layers
     private final List<KvCache> cross = new ArrayList<>();           // encoder-decoder: per decoder layer, the sources' keys and values
+    private LatentSession latent;                                    // a Byte Latent Transformer's caches at every level, or null
     private final int[] lengths;
     private boolean prefilled, closed;
 
@@ -59,9 +60,14 @@ public final class Session implements AutoCloseable {
         this.streaming = streaming;
         this.lengths = new int[batch];
         ModelConfig c = model.config();
+        if (streaming != null && c.isByteLatent()) {
+            throw new UnsupportedOperationException("streaming: a Byte Latent Transformer has no StreamingLLM cache (its global model reads every patch)");
+        }
         if (streaming != null) checkStreaming(c);
         boolean anyBounded = false;
         try {
+            if (c.isByteLatent()) latent = new LatentSession(model.byteLatent(), model.arena(), batch, capacity);
+            anyBounded |= c.isByteLatent();
             if (c.isEncoderDecoder()) {
                 // the decoder's self-attention caches (decoder tokens) and static cross caches (source tokens), both of `capacity`
                 for (int i = 0; i < c.decoderLayers(); i++) {
@@ -71,7 +77,7 @@ public final class Session implements AutoCloseable {
                 }
                 anyBounded = true;
             }
-            for (int i = 0; i < (c.isEncoderDecoder() ? 0 : c.layerCount()); i++) {
+            for (int i = 0; i < (c.isEncoderDecoder() || c.isByteLatent() ? 0 : c.layerCount()); i++) {
                 LayerSpec l = c.layer(i);
                 if (l.modCapacity() > 0) {
                     // routed tokens differ per sequence: each sequence gets its own cache of this layer
@@ -101,6 +107,7 @@ public final class Session implements AutoCloseable {
     public static long slotBytes(ModelConfig c, dev.braindrip.tensor.DType dtype, int capacity, Streaming streaming) {
         long perToken = 2L * c.kvHeads() * c.headDim() * dtype.bytes(); // K and V rows of one token
         if (c.isEncoderDecoder()) return 2 * perToken * capacity * c.decoderLayers(); // self (decoder tokens) + cross (source tokens)
+        if (c.isByteLatent()) return LatentSession.slotBytes(c.latent(), dtype, capacity);
         long total = 0;
         for (int i = 0; i < c.layerCount(); i++) {
             LayerSpec l = c.layer(i);
@@ -194,6 +201,7 @@ public final class Session implements AutoCloseable {
         for (KvCache c : caches) if (c != null) n += c.bytes();
         for (KvCache[] per : routed) if (per != null) for (KvCache c : per) if (c != null) n += c.bytes();
         for (KvCache c : cross) n += c.bytes();
+        if (latent != null) n += latent.cacheBytes();
         return n;
     }
 
@@ -218,7 +226,7 @@ public final class Session implements AutoCloseable {
         if (prefilled) throw new IllegalStateException("session: already prefilled");
         if (prompts.rows() != batch) throw new IllegalArgumentException("session: " + prompts.rows() + " prompts for a batch of " + batch);
         checkPrompts(prompts);
-        Tensor logits = model.run(prompts, this);
+        Tensor logits = latent != null ? latent.prefill(prompts, 0) : model.run(prompts, this);
         for (int b = 0; b < batch; b++) lengths[b] = encoderDecoder() ? 1 : prompts.length(b);
         prefilled = true;
         return logits;
@@ -235,7 +243,7 @@ public final class Session implements AutoCloseable {
         }
         checkPrompts(prompts);
         for (int r = 0; r < prompts.rows(); r++) release(firstSlot + r);
-        Tensor logits = model.run(prompts, this, firstSlot, true);
+        Tensor logits = latent != null ? latent.prefill(prompts, firstSlot) : model.run(prompts, this, firstSlot, true);
         for (int r = 0; r < prompts.rows(); r++) lengths[firstSlot + r] = encoderDecoder() ? 1 : prompts.length(r);
         prefilled = true;
         return logits;
@@ -259,7 +267,7 @@ public final class Session implements AutoCloseable {
         for (int b = 0; b < n; b++) {
             if (bounded && lengths[b] >= capacity) throw new IllegalStateException("session: sequence " + b + " is full (" + capacity + " tokens)");
         }
-        Tensor logits = model.step(tokens, Arrays.copyOf(lengths, n), this);
+        Tensor logits = latent != null ? latent.step(tokens, Arrays.copyOf(lengths, n)) : model.step(tokens, Arrays.copyOf(lengths, n), this);
         for (int b = 0; b < n; b++) lengths[b]++;
         return logits;
     }
@@ -273,6 +281,7 @@ public final class Session implements AutoCloseable {
         if (from == to) return;
         for (KvCache c : caches) if (c != null) c.move(from, to);
         for (KvCache c : cross) c.move(from, to);
+        if (latent != null) latent.move(from, to);
         for (KvCache[] per : routed) {
             if (per == null) continue;
             KvCache t = per[to];
@@ -289,6 +298,7 @@ public final class Session implements AutoCloseable {
         if (b < 0 || b >= batch) throw new IllegalArgumentException("session: slot " + b + " outside the " + batch + " slots");
         for (KvCache c : caches) if (c != null) c.reset(b);
         for (KvCache c : cross) c.reset(b);
+        if (latent != null) latent.reset(b);
         for (KvCache[] per : routed) if (per != null) per[b].reset(0);
         lengths[b] = 0;
     }
@@ -309,6 +319,7 @@ public final class Session implements AutoCloseable {
         for (KvCache c : caches) if (c != null) c.close();
         for (KvCache[] per : routed) if (per != null) for (KvCache c : per) if (c != null) c.close();
         for (KvCache c : cross) c.close();
+        if (latent != null) latent.close();
     }
 
 }

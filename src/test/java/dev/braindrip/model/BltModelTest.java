@@ -1,0 +1,208 @@
+package dev.braindrip.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.braindrip.generate.Completion;
+import dev.braindrip.generate.Generator;
+import dev.braindrip.generate.GeneratorOptions;
+import dev.braindrip.generate.Prompt;
+import dev.braindrip.generate.SamplingParams;
+import dev.braindrip.tensor.DType;
+import dev.braindrip.tensor.Device;
+import dev.braindrip.tensor.Tensor;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Byte Latent Transformer on tiny random checkpoints (matrices N(0, 0.15²)), under every
+ * patching rule: incremental decoding (prefill of ragged prompts, then byte steps, a slot moved in
+ * between as the generation engine does) equals row t of the full forward over the whole sequence
+ * at every step, and — where Hugging Face's forward is prefix-consistent (no max_patch_length) —
+ * the last row of the forward over the prefix (the way the reference generates); a ragged batch
+ * equals each row alone; generation over a ragged batch equals each prompt alone.
+ */
+class BltModelTest {
+    static final double MAX_NMSE = 1e-10;
+
+    @TempDir
+    Path tmp;
+
+    static final String TEXT = "In the beginning — naïve café ✓ 🙂, and the word was with God. ";
+
+    /** The tiny preset with a patching rule; ENTROPY's threshold is calibrated to the median entropy of TEXT. */
+    private Transformer model(String name, LatentSpec.Patching patching, double threshold, int patchSize, int maxPatch, long seed)
+            throws Exception {
+        ModelConfig tiny = new Blt().preset("tiny");
+        LatentSpec t = tiny.latent();
+        boolean calibrate = patching == LatentSpec.Patching.ENTROPY && Double.isNaN(threshold);
+        LatentSpec spec = new LatentSpec(t.patcher(), t.encoder(), t.global(), t.decoder(), t.crossAttnK(), t.encoderCrossAll(),
+                t.decoderCrossAll(), t.decoderGlobalHidden(), t.hashSizes(), t.hashFunctions(), t.hashVocab(), patching,
+                calibrate ? t.threshold() : threshold, patchSize, maxPatch);
+        Path dir = tmp.resolve(name);
+        Checkpoints.writeRandom(tiny.toBuilder().latent(spec).build(), DType.F32, seed, dir, 0.15);
+        Transformer m = Transformer.load(dir, Device.cpu(), DType.F32);
+        if (!calibrate) return m;
+        double[] e;
+        try (m) {
+            e = m.byteLatent().entropies(TokenBatch.of(ids(TEXT)))[0].clone();
+        }
+        Arrays.sort(e);
+        spec = new LatentSpec(t.patcher(), t.encoder(), t.global(), t.decoder(), t.crossAttnK(), t.encoderCrossAll(), t.decoderCrossAll(),
+                t.decoderGlobalHidden(), t.hashSizes(), t.hashFunctions(), t.hashVocab(), patching, e[e.length / 2], patchSize, maxPatch);
+        Path dir2 = tmp.resolve(name + "-calibrated");
+        Checkpoints.writeRandom(tiny.toBuilder().latent(spec).build(), DType.F32, seed, dir2, 0.15);
+        return Transformer.load(dir2, Device.cpu(), DType.F32);
+    }
+
+    static int[] ids(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        int[] out = new int[b.length + 1];
+        out[0] = 1; // BOS
+        for (int i = 0; i < b.length; i++) out[i + 1] = (b[i] & 0xFF) + 4;
+        return out;
+    }
+
+    static float[] forward(Transformer m, int[] ids) {
+        try (Tensor y = m.forward(TokenBatch.of(ids))) {
+            return y.toFloatArray();
+        }
+    }
+
+    static double nmse(float[] got, int gotRow, float[] want, int wantRow, int v) {
+        double num = 0, den = 0;
+        for (int j = 0; j < v; j++) {
+            double d = got[gotRow * v + j] - want[wantRow * v + j];
+            num += d * d;
+            den += (double) want[wantRow * v + j] * want[wantRow * v + j];
+        }
+        return num / Math.max(den, 1e-30);
+    }
+
+    @Test
+    void cachedDecodingEqualsTheForwardUnderEveryPatchingRule() throws Exception {
+        check("entropy", model("entropy", LatentSpec.Patching.ENTROPY, Double.NaN, 0, 0, 3), true);
+        check("entropy max 3", model("entropy-max", LatentSpec.Patching.ENTROPY, Double.NaN, 0, 3, 3), false);
+        check("entropy rise", model("rise", LatentSpec.Patching.ENTROPY_RISE, 0.0, 0, 0, 4), true);
+        check("fixed 3", model("fixed", LatentSpec.Patching.FIXED, 0, 3, 0, 5), true);
+        check("space", model("space", LatentSpec.Patching.SPACE, 0, 0, 0, 6), true);
+        check("ones", model("ones", LatentSpec.Patching.ONES, 0, 0, 0, 7), true);
+    }
+
+    private void check(String name, Transformer model, boolean prefixConsistent) {
+        try (Transformer m = model) {
+            int v = m.config().vocabSize();
+            int[] full = ids(TEXT);
+            int[][] seqs = {full, Arrays.copyOfRange(ids(TEXT + TEXT), 0, full.length), ids("Ruth 1:1 Now it came to pass in the days ✓")};
+            int steps = 24;
+            int[] promptLen = {1, 9, 17};
+            float[][] want = new float[3][];
+            for (int b = 0; b < 3; b++) want[b] = forward(m, Arrays.copyOf(seqs[b], promptLen[b] + steps));
+            List<String> bad = new ArrayList<>();
+            double worst = 0;
+            int[] slot = {0, 1, 2};
+            try (Session s = m.session(3, 128)) {
+                int[][] prompts = new int[3][];
+                for (int b = 0; b < 3; b++) prompts[b] = Arrays.copyOf(seqs[b], promptLen[b]);
+                float[] pre;
+                try (Tensor y = s.prefill(TokenBatch.of(prompts), 0)) {
+                    pre = y.toFloatArray();
+                }
+                for (int b = 0; b < 3; b++) worst = Math.max(worst, record(bad, name + " prefill " + b, nmse(pre, b, want[b], promptLen[b] - 1, v)));
+                List<Integer> live = new ArrayList<>(List.of(0, 1, 2));
+                for (int t = 0; t < steps - 1; t++) {
+                    if (t == 9) { // sequence 0 leaves; the last slot moves into its place
+                        s.move(2, 0);
+                        slot[2] = 0;
+                        live = new ArrayList<>(List.of(2, 1));
+                    }
+                    int[] in = new int[live.size()];
+                    for (int q : live) in[slot[q]] = seqs[q][promptLen[q] + t];
+                    float[] y;
+                    try (Tensor lt = s.step(in)) {
+                        y = lt.toFloatArray();
+                    }
+                    for (int q : live) {
+                        int row = promptLen[q] + t;
+                        worst = Math.max(worst, record(bad, name + " step " + t + " seq " + q, nmse(y, slot[q], want[q], row, v)));
+                        if (prefixConsistent && t % 5 == 0) {
+                            float[] prefix = forward(m, Arrays.copyOf(seqs[q], row + 1));
+                            record(bad, name + " step " + t + " seq " + q + " vs the prefix forward", nmse(y, slot[q], prefix, row, v));
+                        }
+                    }
+                }
+            }
+            System.out.printf("  blt %s: cached vs full forward worst NMSE %.2e%n", name, worst);
+            assertTrue(bad.isEmpty(), String.join("\n", bad));
+        }
+    }
+
+    private static double record(List<String> bad, String what, double e) {
+        if (!(e <= MAX_NMSE)) bad.add(what + ": NMSE " + e);
+        return e;
+    }
+
+    @Test
+    void raggedBatchEqualsEachRowAlone() throws Exception {
+        try (Transformer m = model("batch", LatentSpec.Patching.ENTROPY, Double.NaN, 0, 0, 8)) {
+            int v = m.config().vocabSize();
+            int[][] rows = {ids(TEXT), ids("a"), new int[] {1}, ids("✓✓ 🙂 x")};
+            TokenBatch b = TokenBatch.of(rows);
+            float[] all;
+            try (Tensor y = m.forward(b)) {
+                all = y.toFloatArray();
+            }
+            for (int r = 0; r < rows.length; r++) {
+                float[] alone = forward(m, rows[r]);
+                for (int i = 0; i < rows[r].length; i++) {
+                    double e = nmse(all, b.offset(r) + i, alone, i, v);
+                    assertTrue(e <= MAX_NMSE, "row " + r + " byte " + i + ": NMSE " + e);
+                }
+            }
+        }
+    }
+
+    @Test
+    void generationOnARaggedBatchEqualsEachAlone() throws Exception {
+        try (Transformer m = model("gen", LatentSpec.Patching.ENTROPY, Double.NaN, 0, 0, 9)) {
+            int[][] prompts = {ids("In the beginning"), ids("✓"), new int[] {1}, ids("And God said, Let there be light: and")};
+            int[] max = {20, 7, 15, 11};
+            List<SamplingParams> params = new ArrayList<>();
+            for (int i = 0; i < prompts.length; i++) {
+                SamplingParams.Builder p = SamplingParams.builder().maxTokens(max[i]).ignoreEos(true);
+                params.add(i % 2 == 0 ? p.temperature(0).build() : p.temperature(0.9f).topK(40).seed(50 + i).build());
+            }
+            int[][] alone = new int[prompts.length][];
+            for (int i = 0; i < prompts.length; i++) {
+                try (Generator g = new Generator(m, null, GeneratorOptions.defaults().maxBatch(1))) {
+                    Completion c = g.generate(Prompt.tokens(prompts[i]), params.get(i));
+                    assertEquals(max[i], c.tokens().length);
+                    alone[i] = c.tokens();
+                }
+            }
+            try (Generator g = new Generator(m, null, GeneratorOptions.defaults().maxBatch(3))) {
+                List<Prompt> ps = new ArrayList<>();
+                for (int[] p : prompts) ps.add(Prompt.tokens(p));
+                List<CompletableFuture<Completion>> fs = g.submitAll(ps, params, null);
+                for (int i = 0; i < prompts.length; i++) assertArrayEquals(alone[i], Generator.await(fs.get(i)).tokens(), "prompt " + i);
+            }
+            // greedy equals the argmax chain of full recomputation (the reference's way)
+            int[] seq = prompts[0];
+            for (int t = 0; t < max[0]; t++) {
+                float[] y = forward(m, seq);
+                int v = m.config().vocabSize(), best = 0, last = seq.length - 1;
+                for (int j = 1; j < v; j++) if (y[last * v + j] > y[last * v + best]) best = j;
+                assertEquals(best, alone[0][t], "greedy byte " + t);
+                seq = Arrays.copyOf(seq, seq.length + 1);
+                seq[seq.length - 1] = best;
+            }
+        }
+    }
+}
