@@ -41,10 +41,12 @@ public final class GenerateBench {
 
     /**
      * What to run. {@code dtype} null: the checkpoint's own. {@code tests}: which of pp, tg and the
-     * batch tests. {@code split}: also time the model's decode steps alone.
+     * batch tests. {@code split}: also time the model's decode steps alone. {@code recompute}: also
+     * time, at batch 1, greedy decoding by full recomputation (a forward over the whole sequence
+     * for every new token, as generating without a cache does) at the same context.
      */
     public record Spec(Path dir, String name, Device device, DType dtype, int promptTokens, int genTokens, List<Integer> batches,
-                       List<String> tests, boolean split, long seed) {
+                       List<String> tests, boolean split, long seed, boolean recompute) {
         public Spec {
             if (promptTokens < 1) throw new IllegalArgumentException("--prompt-tokens (" + promptTokens + ") must be >= 1");
             if (genTokens < 2) throw new IllegalArgumentException("--gen-tokens (" + genTokens + ") must be >= 2 (decode is timed after the first token)");
@@ -55,6 +57,12 @@ public final class GenerateBench {
             for (String t : tests) {
                 if (!TESTS.contains(t)) throw new IllegalArgumentException("--tests: unknown test '" + t + "' (one of " + String.join(", ", TESTS) + ")");
             }
+        }
+
+        /** Without the recomputation timing. */
+        public Spec(Path dir, String name, Device device, DType dtype, int promptTokens, int genTokens, List<Integer> batches,
+                    List<String> tests, boolean split, long seed) {
+            this(dir, name, device, dtype, promptTokens, genTokens, batches, tests, split, seed, false);
         }
 
         /** All three families. */
@@ -132,7 +140,9 @@ public final class GenerateBench {
         GenerateRun.Figures f = GenerateRun.measure(m, sh, prompts, o, s.seed());
         double forwardStepMs = s.split() && sh.genTokens() > 1 ? forwardOnlyStepMs(m, prompts, sh.genTokens(), o.repeats()) : Double.NaN;
         long[] rss = ForwardBench.rss();
-        return GenerateResult.of(s.name(), s.device().toString(), dtype, sh, o, f, work(m, sh), forwardStepMs, rss, threads);
+        GenerateResult r = GenerateResult.of(s.name(), s.device().toString(), dtype, sh, o, f, work(m, sh), forwardStepMs, rss, threads);
+        if (s.recompute() && sh.batch() == 1 && sh.genTokens() > 1) r = r.withRecompute(recomputeStepMs(m, prompts[0], sh.genTokens(), o.repeats()));
+        return r;
     }
 
     /** B rows of P random ids (seeded, the same for every run of the test). */
@@ -201,6 +211,36 @@ public final class GenerateBench {
                 sync(m.device());
                 ms[i] = (System.nanoTime() - t0) / 1e6 / (gen - 1);
             }
+        }
+        java.util.Arrays.sort(ms);
+        return Timer.median(ms);
+    }
+
+    /**
+     * Greedy decoding without a cache: each new token is the argmax of the last row of a forward over
+     * the prompt and the tokens so far. The median over {@code runs} of the mean ms per token over
+     * min(gen − 1, 16) tokens made after the first (the same context as the cached test's steps).
+     */
+    static double recomputeStepMs(Transformer m, int[] prompt, int gen, int runs) {
+        int steps = Math.min(gen - 1, 16), v = m.config().vocabSize();
+        double[] ms = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            int[] seq = java.util.Arrays.copyOf(prompt, prompt.length + 1);
+            seq[prompt.length] = prompt[prompt.length - 1] % v; // the first generated token (its prefill is not timed here)
+            sync(m.device());
+            long t0 = System.nanoTime();
+            for (int k = 0; k < steps; k++) {
+                float[] last;
+                try (Tensor y = m.forward(TokenBatch.of(seq))) {
+                    last = y.narrow(seq.length - 1, 1).toFloatArray();
+                }
+                int best = 0;
+                for (int j = 1; j < v; j++) if (last[j] > last[best]) best = j;
+                seq = java.util.Arrays.copyOf(seq, seq.length + 1);
+                seq[seq.length - 1] = best;
+            }
+            sync(m.device());
+            ms[i] = (System.nanoTime() - t0) / 1e6 / steps;
         }
         java.util.Arrays.sort(ms);
         return Timer.median(ms);

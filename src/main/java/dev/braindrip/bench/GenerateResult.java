@@ -12,7 +12,7 @@ import java.util.function.ToDoubleFunction;
  */
 public record GenerateResult(String model, String device, String dtype, GenerateBench.Shape shape, int threads, int repeats, int warmup,
                              Times times, Memory memory, Work work, double forwardStepMs, GeneratePeer.Figures peer, String peerSkipped,
-                             String skipped) {
+                             String skipped, double recomputeMsPerStep) {
 
     /** Medians and minimums over the timed runs (ms); decode steps per run; engine-thread heap bytes per decode step (NaN: not counted). */
     public record Times(double prefillMs, double prefillMinMs, double decodeMs, double decodeMinMs, double totalMs, double totalMinMs, long steps,
@@ -62,15 +62,22 @@ public record GenerateResult(String model, String device, String dtype, Generate
     static GenerateResult of(String model, String device, String dtype, GenerateBench.Shape shape, BenchOptions o, GenerateRun.Figures f,
                              Work w, double forwardStepMs, long[] rss, int threads) {
         return new GenerateResult(model, device, dtype, shape, threads, o.repeats(), o.warmup(), Times.of(f.timed()), Memory.of(f, rss), w,
-                forwardStepMs, null, null, null);
+                forwardStepMs, null, null, null, Double.NaN);
     }
 
     static GenerateResult skipped(String model, String device, String dtype, GenerateBench.Shape shape, int threads, String why) {
-        return new GenerateResult(model, device, dtype, shape, threads, 0, 0, null, null, null, Double.NaN, null, null, why);
+        return new GenerateResult(model, device, dtype, shape, threads, 0, 0, null, null, null, Double.NaN, null, null, why, Double.NaN);
     }
 
     GenerateResult withPeer(GeneratePeer.Figures p, String why) {
-        return new GenerateResult(model, device, dtype, shape, threads, repeats, warmup, times, memory, work, forwardStepMs, p, why, skipped);
+        return new GenerateResult(model, device, dtype, shape, threads, repeats, warmup, times, memory, work, forwardStepMs, p, why, skipped,
+                recomputeMsPerStep);
+    }
+
+    /** With the ms per token of greedy decoding by full recomputation at the same context (GenerateBench.recomputeStepMs). */
+    GenerateResult withRecompute(double ms) {
+        return new GenerateResult(model, device, dtype, shape, threads, repeats, warmup, times, memory, work, forwardStepMs, peer, peerSkipped,
+                skipped, ms);
     }
 
     // ---- derived figures
@@ -198,6 +205,8 @@ public record GenerateResult(String model, String device, String dtype, Generate
         o.put("ms_per_step", num(msPerStep()));
         o.put("forward_ms_per_step", num(forwardStepMs));
         o.put("other_ms_per_step", num(msPerStep() - forwardStepMs));
+        o.put("recompute_ms_per_step", num(recomputeMsPerStep));
+        o.put("cached_speedup_vs_recompute", num(recomputeMsPerStep / msPerStep()));
         o.put("prefill_flops", work.prefillFlops());
         o.put("decode_step_bytes", num(times.steps() == 0 ? Double.NaN : work.decodeStepBytes()));
         o.put("weight_bytes", work.weightBytes());

@@ -373,6 +373,10 @@ public final class BenchCommand implements Callable<Integer> {
         @Option(names = "--split", description = "Also time the model's decode steps alone (no sampling, no scheduling) at each decode test.")
         boolean split;
 
+        @Option(names = "--recompute", description = "Also time greedy decoding by full recomputation (a forward over the whole sequence per "
+                + "token, no cache) at batch 1, at the same context.")
+        boolean recompute;
+
         @Option(names = "--json", paramLabel = "FILE", description = "Write the measured tests as a JSON array, one object per test.")
         Path json;
 
@@ -406,7 +410,7 @@ public final class BenchCommand implements Callable<Integer> {
                 String where = device.isCuda() ? CudaRuntime.describe(device.index()) : "cpu (" + Runtime.getRuntime().availableProcessors() + " threads)";
                 System.out.println("braindrip bench generate on " + where + ", " + name + ", greedy, median of " + repeats + " after " + warmup
                         + " warm-up");
-                spec = new GenerateBench.Spec(dir, name, device, load, promptTokens, genTokens, batches, tests, split, common.seed);
+                spec = new GenerateBench.Spec(dir, name, device, load, promptTokens, genTokens, batches, tests, split, common.seed, recompute);
                 List<GenerateResult> rs = GenerateBench.run(spec, options);
                 GenerateTable.print(rs);
                 if (json != null) writeJson(rs);

@@ -54,6 +54,10 @@ final class GenerateTable {
             System.out.printf(Locale.ROOT, "    step split: %.3f ms per step = model step alone %.3f + sampling and scheduling %.3f%n", r.msPerStep(),
                     r.forwardStepMs(), r.msPerStep() - r.forwardStepMs());
         }
+        if (Double.isFinite(r.recomputeMsPerStep())) {
+            System.out.printf(Locale.ROOT, "    full recomputation (no cache, a forward over the whole sequence per token): %.3f ms per token; cached %.3f: %.1fx%n",
+                    r.recomputeMsPerStep(), r.msPerStep(), r.recomputeMsPerStep() / r.msPerStep());
+        }
         if (r.peer() != null) {
             System.out.printf(Locale.ROOT, "    peer: %s on %s, %s, %s attention: prefill %.2f ms, decode %.2f ms, total %.2f ms%n", r.peer().name(),
                     r.peer().device(), r.peer().dtype(), r.peer().attention(), r.peer().prefillMs(), r.peer().decodeMs(), r.peer().totalMs());

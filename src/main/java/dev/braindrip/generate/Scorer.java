@@ -211,7 +211,7 @@ public final class Scorer {
                 throw new IllegalArgumentException("scoring a text alone needs a causal language model; " + c.architecture()
                         + " is an encoder-decoder: score a target given a source (Scorer.scoreTarget, score --source)");
             }
-            if (c.stack() != ModelConfig.Stack.DECODER || !c.isCausal()) {
+            if ((c.stack() != ModelConfig.Stack.DECODER && c.stack() != ModelConfig.Stack.BYTE_LATENT) || !c.isCausal()) {
                 throw new IllegalArgumentException("scoring needs a causal language model; " + c.architecture() + " is not one");
             }
             int w = window == null ? defaultWindow(c) : window;

@@ -205,12 +205,14 @@ final class Blt implements Architecture {
 
     @Override
     public List<String> presets() {
-        return List.of("tiny", "small", "blt-1b");
+        return List.of("tiny", "small", "blt-1b", "blt-1b-hash64k");
     }
 
     /**
      * tiny and small for tests (hash vocab 1021 / 16381); blt-1b: Hugging Face's defaults (facebook/blt-1b's shape:
-     * encoder 1024 × 1, global 2048 × 25, decoder 1024 × 9, patcher 768 × 14, hash vocab 500002 × 6 sizes).
+     * encoder 1024 × 1, global 2048 × 25, decoder 1024 × 9, patcher 768 × 14, hash vocab 500002 × 6 sizes: a 3.1B-row-element
+     * table, more than init writes in one tensor); blt-1b-hash64k: the same with 65536 hash rows per n-gram size (the same
+     * compute per byte, a smaller table), for benchmarks.
      */
     @Override
     public ModelConfig preset(String name) {
@@ -239,6 +241,7 @@ final class Blt implements Architecture {
                         .put("intermediate_size", 768));
             }
             case "blt-1b" -> { }
+            case "blt-1b-hash64k" -> o.put("encoder_hash_byte_group_vocab", 65536);
             default -> throw new IllegalArgumentException("architecture blt has no preset '" + name + "' (presets: " + String.join(", ", presets()) + ")");
         }
         return config(new HfConfig(o, null));
