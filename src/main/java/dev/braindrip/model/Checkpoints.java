@@ -83,8 +83,66 @@ public final class Checkpoints {
         out.put("layer_pattern", c.layers().stream().map(LayerSpec::describe).toList());
         out.put("features", features(c));
         out.put("kv_bytes_per_token", Map.of("f32", c.kvBytesPerToken(4), "bf16", c.kvBytesPerToken(2)));
+        if (c.isByteLatent()) {
+            List<WeightRule> rules = arch.weights(c, new HashSet<>());
+            Map<String, Object> f = new LinkedHashMap<>();
+            for (double l : new double[] {4.0, 4.4, 6.0}) f.put("mean_patch_" + l, flopsPerByte(c, rules, l, 1024));
+            f.put("token_model_4.4_bytes_per_token", tokenModelFlopsPerByte(c, 4.4, 1024, 128256));
+            f.put("note", "inference FLOPs per byte at 1024 bytes of context: the BLT at a mean patch length of 4, 4.4 and 6 bytes, and a "
+                    + "token model of the global transformer's shape with a 128256-token vocabulary at 4.4 bytes per token (Llama 3's on English)");
+            out.put("flops_per_byte", f);
+        }
         out.put("config", Json.MAPPER.readTree(c.toJson()));
         return out;
+    }
+
+    /**
+     * Inference FLOPs per byte of a Byte Latent Transformer at a mean patch length of {@code patch}
+     * bytes and {@code context} bytes of context: 2 × the parameters each byte multiplies through
+     * (patcher, local encoder and decoder layers, the decoder's cross q/o, the encoder's cross k/v
+     * over its bytes, both heads), plus per patch / patch: the global layers, the projections, the
+     * k slots' cross q/o in the encoder and k/v in every decoder cross layer; plus attention, 4 ×
+     * width × the mean visible keys per layer (causal: context / 2; decoder cross: k slots).
+     */
+    public static double flopsPerByte(ModelConfig c, List<WeightRule> rules, double patch, int context) {
+        LatentSpec l = c.latent();
+        double perByte = 0, perPatch = 0;
+        int k = l.crossAttnK();
+        for (WeightRule r : rules) {
+            String n = r.name();
+            double p = numel(r.shape());
+            if (n.contains("norm.")) continue; // norm weights scale, they are not multiplied through
+            if (n.startsWith("patcher.layers.") || n.equals("patcher.head") || n.startsWith("enc.layers.") || n.startsWith("dec.layers.")
+                    || n.equals("lm_head")) {
+                perByte += p;
+            } else if (n.startsWith("dec.cross.")) {
+                if (n.contains(".q.") || n.contains(".o.")) perByte += p;
+                else if (n.contains(".k.") || n.contains(".v.")) perPatch += k * p;
+            } else if (n.startsWith("enc.cross.")) {
+                int last = l.encoderCrossAll() ? l.encoder().layers() - 1 : 0;
+                if (!n.startsWith("enc.cross." + last + ".")) continue; // only the last encoder cross-attention's result is used
+                if (n.contains(".k.") || n.contains(".v.")) perByte += p;
+                else if (n.contains(".q.") || n.contains(".o.")) perPatch += k * p;
+            } else if (n.startsWith("global.layers.") || n.equals("global.token_proj.weight") || n.equals("enc.patch_proj.weight")
+                    || n.equals("dec.patch_proj.weight")) {
+                perPatch += p;
+            }
+        }
+        double attn = 0;
+        if (l.patching().needsPatcher()) attn += 4.0 * l.patcher().layers() * l.patcher().hidden() * context / 2.0;
+        attn += 4.0 * (l.encoder().layers() * (double) l.encoder().hidden() + l.decoder().layers() * (double) l.decoder().hidden()) * context / 2.0;
+        attn += 4.0 * (l.decoderCrossAll() ? l.decoder().layers() : 1) * (double) l.decoder().hidden() * k;
+        double globalAttn = 4.0 * l.global().layers() * l.global().hidden() * (context / patch) / 2.0 + 4.0 * k * l.encoder().hidden() * patch;
+        return 2 * perByte + attn + (2 * perPatch + globalAttn) / patch;
+    }
+
+    /** The same count for a token model of the global transformer's shape (embedding and a head of {@code vocab} tokens) at {@code bytesPerToken}. */
+    public static double tokenModelFlopsPerByte(ModelConfig c, double bytesPerToken, int context, int vocab) {
+        LatentSpec.Stage g = c.latent().global();
+        double h = g.hidden(), hd = g.headDim();
+        double layer = h * g.heads() * hd * 2 + h * g.kvHeads() * hd * 2 + 3 * h * g.intermediate();
+        double perToken = 2 * (g.layers() * layer + vocab * h) + 4.0 * g.layers() * h * (context / bytesPerToken) / 2.0;
+        return perToken / bytesPerToken;
     }
 
     static List<String> features(ModelConfig c) {
@@ -102,6 +160,15 @@ public final class Checkpoints {
             f.add("relative position bias " + c.relBuckets() + " buckets, max distance " + c.relMaxDistance());
         }
         if (c.attentionScale() == 1.0) f.add("no attention score scaling");
+        if (c.isByteLatent()) {
+            LatentSpec l = c.latent();
+            f.add("byte latent: patcher " + (l.patcher() == null ? "none" : l.patcher().hidden() + "x" + l.patcher().layers()) + ", encoder "
+                    + l.encoder().hidden() + "x" + l.encoder().layers() + ", global " + l.global().hidden() + "x" + l.global().layers() + ", decoder "
+                    + l.decoder().hidden() + "x" + l.decoder().layers() + ", " + l.crossAttnK() + " slots per patch");
+            f.add(l.patching().name().toLowerCase() + " patching" + (l.patching().needsPatcher() ? " threshold " + l.threshold() : "")
+                    + (l.maxPatchLength() > 0 ? ", max patch " + l.maxPatchLength() : ""));
+            f.add("hash n-grams " + l.hashSizes() + " x " + l.hashFunctions() + " functions, " + l.hashVocab() + " rows each");
+        }
         f.add(c.norm().name().toLowerCase().replace('_', '+') + " norm, " + c.normPlacement().name().toLowerCase());
         f.add((c.ffnGated() ? "gated FFN " : "FFN ") + c.activation().name().toLowerCase());
         if (c.moe() != null) f.add("MoE " + c.moe().experts() + " experts top-" + c.moe().topK() + (c.moe().sharedFfn() > 0 ? " + shared expert" : ""));

@@ -468,6 +468,19 @@ public final class Transformer implements AutoCloseable {
         return encoderDecoder("encode").encode(source);
     }
 
+    /**
+     * A Byte Latent Transformer's patches of one sequence of byte ids (byte + 4, BOS first), as its
+     * forward cuts them: Hugging Face's patch lengths (a zero-length last patch when the last byte's
+     * entropy passes the threshold; max_patch_length splits applied).
+     */
+    public int[] patchLengths(int[] ids) {
+        checkOpen();
+        if (latent == null) throw new IllegalArgumentException("patchLengths: " + config.architecture() + " is not a Byte Latent Transformer");
+        latent.checkIds(ids);
+        TokenBatch b = TokenBatch.of(ids);
+        return ByteLatent.patchLengths(latent.spec(), ids, latent.entropies(b)[0]);
+    }
+
     /** The Byte Latent Transformer assembly of a BLT model (patching, incremental generation), or null. */
     ByteLatent byteLatent() {
         return latent;

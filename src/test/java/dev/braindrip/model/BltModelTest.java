@@ -149,6 +149,33 @@ class BltModelTest {
         return e;
     }
 
+    /** FLOPs per byte of the tiny preset, recounted here from its dimensions (an independent tally of the same rule). */
+    @Test
+    void flopsPerByteRecount() {
+        ModelConfig c = new Blt().preset("tiny");
+        LatentSpec l = c.latent();
+        // tiny: patcher 32x2 (f 64), encoder 32x1, decoder 32x2, global 64x2 (f 128), MHA everywhere, k = 2, cross before every decoder layer
+        double layer32 = 4 * 32 * 32 + 3 * 32 * 64, layer64 = 4 * 64 * 64 + 3 * 64 * 128;
+        double perByte = 2 * layer32 + 260 * 32          // patcher layers + head
+                + 1 * layer32 + 2 * layer32 + 260 * 32      // encoder, decoder, lm_head
+                + 2 * (2 * 32 * 32)                         // decoder cross q, o (2 layers)
+                + 2 * 32 * 32;                              // encoder cross k, v over bytes
+        double perPatch = 2 * layer64 + 64 * 64             // global layers + token projection (2x32 = 64 = global: none) -> see below
+                + 32 * 64 + 64 * 64                          // encoder patch projection (64, 32), decoder patch projection (64, 64)
+                + 2 * (2 * 32 * 32)                          // encoder cross q, o on k slots
+                + 2 * 2 * (2 * 32 * 32);                     // decoder cross k, v on k slots, 2 layers
+        if (!l.tokenProjection()) perPatch -= 64 * 64;
+        double ctx = 1024, patch = 4;
+        double attn = 4.0 * 2 * 32 * ctx / 2 + 4.0 * (1 * 32 + 2 * 32) * ctx / 2 + 4.0 * 2 * 32 * 2;
+        double globalAttn = 4.0 * 2 * 64 * (ctx / patch) / 2 + 4.0 * 2 * 32 * patch;
+        double want = 2 * perByte + attn + (2 * perPatch + globalAttn) / patch;
+        double got = Checkpoints.flopsPerByte(c, new Blt().weights(c, new java.util.HashSet<>()), patch, 1024);
+        assertEquals(want, got, 1e-6 * want);
+        // the token model of the global's shape pays its 128256-token head per token
+        double token = Checkpoints.tokenModelFlopsPerByte(c, 4.4, 1024, 128256);
+        assertEquals((2 * (2 * layer64 + 128256 * 64.0) + 4.0 * 2 * 64 * (1024 / 4.4) / 2) / 4.4, token, 1e-6 * token);
+    }
+
     @Test
     void raggedBatchEqualsEachRowAlone() throws Exception {
         try (Transformer m = model("batch", LatentSpec.Patching.ENTROPY, Double.NaN, 0, 0, 8)) {
