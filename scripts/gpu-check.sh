@@ -17,8 +17,9 @@
 #                            BD_HF_FORWARD_DEVICE=cpu for a dry run of the forward part without a GPU)
 #   6. braindrip bench       (basic ops with the naive peer; attention, differential attention and MoE
 #                            through the harness, block-sparse attention in the attention harness's --bench;
-#                            bench generate on the Llama-3.2-1B and T5-base shapes in BF16 with transformers' generate
-#                            as peer; the T5 tests run in steps 5 (CudaModelTest, T5 fixtures vs transformers))
+#                            bench generate on the Llama-3.2-1B, T5-base and BLT-1B shapes in BF16 with transformers'
+#                            generate as peer (BLT also against its own full recomputation); the T5 and BLT tests run
+#                            in step 5 (CudaModelTest, their fixtures vs transformers))
 #   7. PyTorch peers         (the same shapes: matmul, norms, softmax, RoPE, SDPA)
 #   8. compute-sanitizer     (memcheck and racecheck on --quick subsets)
 # and writes report.md + report.json (+ logs) into the folder given as the first argument.
@@ -213,6 +214,11 @@ if [ -f bundle/braindrip-bundle.tar.xz ]; then
   # the encoder-decoder (T5-base shape, BF16): cached seq2seq generation against transformers' generate
   run_step bench-generate-t5 90 "$out/bench.log" scripts/braindrip bench generate --arch t5 --preset t5-base \
     --device cuda --dtype bf16 --batch 1,8,64 --repeats 2 --warmup 1 --peer --json "$out/bench-generate-t5.json"
+  # the Byte Latent Transformer (BLT-1B shape, 64k hash rows, BF16) at 1000 bytes of context: cached byte generation against
+  # our own full recomputation and against transformers' BltForCausalLM generate
+  run_step bench-generate-blt 120 "$out/bench.log" scripts/braindrip bench generate --arch blt --preset blt-1b-hash64k \
+    --device cuda --dtype bf16 --prompt-tokens 1000 --gen-tokens 33 --tests batch --batch 1,8 --repeats 2 --warmup 1 --recompute --peer \
+    --json "$out/bench-generate-blt.json"
 else
   echo "bundle/braindrip-bundle.tar.xz missing: run scripts/device-bundle.sh on the build machine and carry bundle/" | tee -a "$java_log"
 fi

@@ -276,7 +276,7 @@ public final class BenchCommand implements Callable<Integer> {
             Device device = common.device();
             BenchOptions options = new BenchOptions(warmup, repeats, peer);
             Path dir = model == null ? null : ModelArg.dir(model);
-            String name = model == null ? null : model.equals(DemoModel.NAME) ? DemoModel.NAME : String.valueOf(dir.toAbsolutePath().normalize().getFileName());
+            String name = model == null ? null : DemoModel.isName(model) ? model : String.valueOf(dir.toAbsolutePath().normalize().getFileName());
             DType load = common.dtype == null ? null : common.dtype(device); // --model: the checkpoint's dtype unless --dtype
             if (arch != null) {
                 DType dt = common.dtype(device);
@@ -393,7 +393,7 @@ public final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("usage: " + e.getMessage());
             }
             Path dir = model == null ? null : ModelArg.dir(model);
-            String name = model == null ? null : model.equals(DemoModel.NAME) ? DemoModel.NAME : String.valueOf(dir.toAbsolutePath().normalize().getFileName());
+            String name = model == null ? null : DemoModel.isName(model) ? model : String.valueOf(dir.toAbsolutePath().normalize().getFileName());
             DType load = common.dtype == null ? null : common.dtype(device); // --model: the checkpoint's dtype unless --dtype
             if (arch != null) {
                 DType dt = common.dtype(device);

@@ -6,7 +6,7 @@ import dev.braindrip.tensor.Device;
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** The --model argument of the model commands: a Hugging Face directory, or the name {@code demo} (the embedded demo model). */
+/** The --model argument of the model commands: a Hugging Face directory, or the name of an embedded model ({@code demo}, {@code demo-blt}). */
 final class ModelArg {
     private ModelArg() {}
 

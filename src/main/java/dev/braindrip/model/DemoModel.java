@@ -37,57 +37,88 @@ public final class DemoModel {
     /** The name {@code --model} and {@link Transformer#load(String, dev.braindrip.tensor.Device, dev.braindrip.tensor.DType)} take. */
     public static final String NAME = "demo";
 
+    /** The name of the embedded Byte Latent Transformer demo (scripts/train_blt_demo.py), files under {@value #BLT_RESOURCE_DIR}. */
+    public static final String BLT_NAME = "demo-blt";
+
     /** Where the files live on the class path. */
     public static final String RESOURCE_DIR = "/dev/braindrip/demo/";
 
+    /** Where the BLT demo's files live on the class path. */
+    public static final String BLT_RESOURCE_DIR = "/dev/braindrip/demo-blt/";
+
     private static final String MANIFEST = "manifest.json";
-    private static volatile Path unpacked;
+    private static final java.util.Map<String, Path> unpacked = new java.util.HashMap<>();
 
     private DemoModel() {}
 
+    /** Whether {@code model} names an embedded model ({@value #NAME}, {@value #BLT_NAME}). */
+    public static boolean isName(String model) {
+        return NAME.equals(model) || BLT_NAME.equals(model);
+    }
+
+    private static String dirOf(String name) {
+        return switch (name) {
+            case NAME -> RESOURCE_DIR;
+            case BLT_NAME -> BLT_RESOURCE_DIR;
+            default -> throw new IllegalArgumentException("no embedded model '" + name + "' (known: " + NAME + ", " + BLT_NAME + ")");
+        };
+    }
+
     /** Whether this build carries the demo model's files. */
     public static boolean available() {
-        return DemoModel.class.getResource(RESOURCE_DIR + MANIFEST) != null;
+        return available(NAME);
+    }
+
+    /** Whether this build carries the files of the embedded model {@code name}. */
+    public static boolean available(String name) {
+        return DemoModel.class.getResource(dirOf(name) + MANIFEST) != null;
     }
 
     /** The directory holding the unpacked demo model (unpacking it on first use). */
-    public static synchronized Path path() throws IOException {
-        Path p = unpacked;
-        if (p != null && complete(p, manifest())) return p;
-        List<Entry> files = manifest();
-        String name = "demo-" + files.stream().filter(e -> e.name.equals("model.safetensors")).findFirst()
-                .orElseThrow(() -> new IllegalStateException("demo manifest lists no model.safetensors")).sha256.substring(0, 12);
+    public static Path path() throws IOException {
+        return path(NAME);
+    }
+
+    /** The directory holding the unpacked embedded model {@code name} (unpacking it on first use). */
+    public static synchronized Path path(String name) throws IOException {
+        String res = dirOf(name);
+        Path p = unpacked.get(name);
+        if (p != null && complete(p, manifest(res))) return p;
+        List<Entry> files = manifest(res);
+        String dir = name + "-" + files.stream().filter(e -> e.name.equals("model.safetensors")).findFirst()
+                .orElseThrow(() -> new IllegalStateException(name + " manifest lists no model.safetensors")).sha256.substring(0, 12);
         IOException first = null;
         for (Path base : cacheRoots()) {
             try {
-                p = unpack(base.resolve(name), files);
-                unpacked = p;
+                p = unpack(base.resolve(dir), files, res);
+                unpacked.put(name, p);
                 return p;
             } catch (IOException e) {
                 if (first == null) first = e;
                 else first.addSuppressed(e);
             }
         }
-        throw new IOException("could not unpack the demo model into any cache directory (set BRAINDRIP_CACHE to a writable one)", first);
+        throw new IOException("could not unpack the embedded model " + name + " into any cache directory (set BRAINDRIP_CACHE to a writable one)",
+                first);
     }
 
     /** Unpacks the demo model into {@code dir} (kept when it already holds a complete copy) and returns it. */
     static Path unpackInto(Path dir) throws IOException {
-        return unpack(dir, manifest());
+        return unpack(dir, manifest(RESOURCE_DIR), RESOURCE_DIR);
     }
 
     private record Entry(String name, long size, String sha256) {}
 
-    private static List<Entry> manifest() throws IOException {
-        try (InputStream in = DemoModel.class.getResourceAsStream(RESOURCE_DIR + MANIFEST)) {
+    private static List<Entry> manifest(String res) throws IOException {
+        try (InputStream in = DemoModel.class.getResourceAsStream(res + MANIFEST)) {
             if (in == null) {
-                throw new IOException("the embedded demo model is not in this build (no class path resource " + RESOURCE_DIR + MANIFEST
+                throw new IOException("the embedded model is not in this build (no class path resource " + res + MANIFEST
                         + "); give a model directory instead");
             }
             JsonNode root = Json.MAPPER.readTree(in);
             List<Entry> out = new ArrayList<>();
             for (JsonNode f : root.path("files")) out.add(new Entry(f.path("name").asText(), f.path("size").asLong(-1), f.path("sha256").asText()));
-            if (out.isEmpty()) throw new IOException("demo manifest " + RESOURCE_DIR + MANIFEST + " lists no files");
+            if (out.isEmpty()) throw new IOException("manifest " + res + MANIFEST + " lists no files");
             return out;
         }
     }
@@ -117,13 +148,13 @@ public final class DemoModel {
         return true;
     }
 
-    private static Path unpack(Path dir, List<Entry> files) throws IOException {
+    private static Path unpack(Path dir, List<Entry> files, String res) throws IOException {
         if (complete(dir, files)) return dir;
         Path parent = dir.toAbsolutePath().getParent();
         Files.createDirectories(parent);
         Path tmp = Files.createTempDirectory(parent, dir.getFileName() + ".tmp");
         try {
-            for (Entry e : files) copyChecked(e, tmp.resolve(e.name));
+            for (Entry e : files) copyChecked(e, tmp.resolve(e.name), res);
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException raced) {
@@ -139,7 +170,7 @@ public final class DemoModel {
         }
     }
 
-    private static void copyChecked(Entry e, Path to) throws IOException {
+    private static void copyChecked(Entry e, Path to, String res) throws IOException {
         MessageDigest sha;
         try {
             sha = MessageDigest.getInstance("SHA-256");
@@ -147,15 +178,15 @@ public final class DemoModel {
             throw new IllegalStateException(x);
         }
         long n;
-        try (InputStream in = DemoModel.class.getResourceAsStream(RESOURCE_DIR + e.name)) {
-            if (in == null) throw new IOException("the demo model's " + e.name + " is missing from this build (" + RESOURCE_DIR + e.name + ")");
+        try (InputStream in = DemoModel.class.getResourceAsStream(res + e.name)) {
+            if (in == null) throw new IOException("the embedded model's " + e.name + " is missing from this build (" + res + e.name + ")");
             try (OutputStream out = new DigestOutputStream(Files.newOutputStream(to), sha)) {
                 n = in.transferTo(out);
             }
         }
         String got = HexFormat.of().formatHex(sha.digest());
         if (n != e.size || !got.equals(e.sha256.toLowerCase(Locale.ROOT))) {
-            throw new IOException("the demo model's " + e.name + " in this build is damaged: " + n + " bytes, SHA-256 " + got + "; expected "
+            throw new IOException("the embedded model's " + e.name + " in this build is damaged: " + n + " bytes, SHA-256 " + got + "; expected "
                     + e.size + " bytes, " + e.sha256);
         }
     }

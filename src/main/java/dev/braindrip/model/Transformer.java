@@ -114,7 +114,7 @@ public final class Transformer implements AutoCloseable {
     /** The directory {@code model} names: {@link DemoModel#path()} for {@value DemoModel#NAME}, else the path itself. */
     public static Path resolve(String model) throws IOException {
         if (model == null || model.isBlank()) throw new IllegalArgumentException("model: give a model directory or '" + DemoModel.NAME + "'");
-        return model.equals(DemoModel.NAME) ? DemoModel.path() : Path.of(model);
+        return DemoModel.isName(model) ? DemoModel.path(model) : Path.of(model);
     }
 
     /**

@@ -143,7 +143,7 @@ public final class BatchGenerate implements Callable<Integer> {
         if (shipModel && !Files.isDirectory(Path.of(model))) throw new IllegalArgumentException("usage: --ship-model needs a local model directory, got " + model);
         SparkConf conf = new SparkConf().setAppName("braindrip BatchGenerate");
         if (!conf.contains("spark.master")) conf.setMaster(master != null ? master : "local[*]");
-        if (conf.get("spark.master").startsWith("local") && !shipModel && !shipped && !model.equals("demo") && !Files.isDirectory(Path.of(model))) {
+        if (conf.get("spark.master").startsWith("local") && !shipModel && !shipped && !dev.braindrip.model.DemoModel.isName(model) && !Files.isDirectory(Path.of(model))) {
             // local mode: the executors are this JVM, so a missing model is a usage error, before Spark starts
             throw new IllegalArgumentException("usage: --model " + model + ": model directory not found");
         }
