@@ -59,6 +59,9 @@ public record LatentSpec(Stage patcher, Stage encoder, Stage global, Stage decod
 
     public LatentSpec {
         hashSizes = List.copyOf(hashSizes);
+        // one canonical form: a rule's unused parameters are 0
+        if (patching != null && !patching.needsPatcher()) threshold = 0;
+        if (patching != Patching.FIXED) patchSize = 0;
         ModelConfig.require(encoder != null && global != null && decoder != null, "latent: encoder, global and decoder must be given");
         ModelConfig.require(encoder.hidden() == decoder.hidden(), "latent: the decoder reads the encoder's byte states: encoder hidden ("
                 + encoder.hidden() + ") must equal decoder hidden (" + decoder.hidden() + ")");

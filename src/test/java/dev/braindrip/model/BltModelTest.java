@@ -177,6 +177,75 @@ class BltModelTest {
     }
 
     @Test
+    void configRoundTripsAndBadConfigsAreRefused() {
+        Blt arch = new Blt();
+        for (String p : arch.presets()) {
+            ModelConfig c = arch.preset(p);
+            assertEquals(c, arch.config(new HfConfig(arch.hfConfig(c), null)), p);
+        }
+        ModelConfig b1 = arch.preset("blt-1b");
+        assertEquals(2048, b1.latent().global().hidden());
+        assertEquals(25, b1.latent().global().layers());
+        assertEquals(10000.0, b1.latent().patcher().theta());
+        assertEquals(500000.0, b1.latent().encoder().theta());
+        assertEquals(3_000_012L * 1024, b1.latent().hashRows() * b1.latent().encoder().hidden());
+        LatentSpec t = arch.preset("tiny").latent();
+        for (LatentSpec.Patching p : new LatentSpec.Patching[] {LatentSpec.Patching.ENTROPY_RISE, LatentSpec.Patching.FIXED, LatentSpec.Patching.SPACE}) {
+            LatentSpec own = new LatentSpec(t.patcher(), t.encoder(), t.global(), t.decoder(), t.crossAttnK(), t.encoderCrossAll(), t.decoderCrossAll(),
+                    t.decoderGlobalHidden(), t.hashSizes(), t.hashFunctions(), t.hashVocab(), p, 0.25, 3, 0);
+            ModelConfig c = arch.preset("tiny").toBuilder().latent(own).build();
+            com.fasterxml.jackson.databind.node.ObjectNode j = arch.hfConfig(c);
+            assertTrue(j.has("braindrip_patching"), p + ": our own rule goes under our own key");
+            assertEquals(c, arch.config(new HfConfig(j, null)), p.name());
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode bad = arch.hfConfig(arch.preset("tiny"));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) bad.get("decoder_config")).put("hidden_size", 48).put("num_attention_heads", 2);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> arch.config(new HfConfig(bad, null)));
+        assertTrue(e.getMessage().contains("must equal decoder hidden"), e.getMessage());
+        com.fasterxml.jackson.databind.node.ObjectNode mode = arch.hfConfig(arch.preset("tiny")).put("braindrip_patching", "bpe");
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> arch.config(new HfConfig(mode, null)));
+        assertTrue(e.getMessage().contains("braindrip_patching 'bpe'"), e.getMessage());
+        com.fasterxml.jackson.databind.node.ObjectNode nullSize = arch.hfConfig(arch.preset("tiny")).putNull("patch_size");
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> arch.config(new HfConfig(nullSize, null)));
+        assertTrue(e.getMessage().contains("patch_size null"), e.getMessage());
+        // Hugging Face's own byte mode: one byte per patch
+        assertEquals(LatentSpec.Patching.ONES, arch.config(new HfConfig(arch.hfConfig(arch.preset("tiny")).put("patching_mode", "space"), null))
+                .latent().patching());
+    }
+
+    /** The hash is wrapping int64 then floor-mod: differs from exact (BigInteger) arithmetic, and is never negative. */
+    @Test
+    void hashRowsWrapLikeTorch() {
+        int[] ids = {1, 259, 259, 259, 259, 259, 259, 259, 259};
+        long[][] rows = ByteLatent.hashRows(ids, List.of(3, 8), 2, 500002);
+        java.math.BigInteger vocab = java.math.BigInteger.valueOf(500002);
+        boolean differs = false;
+        for (int f = 0; f < 2; f++) {
+            for (int s = 0; s < 2; s++) {
+                int n = s == 0 ? 3 : 8, e = f * 2 + s;
+                long prime = ByteLatent.PRIMES[f];
+                for (int t = 0; t < ids.length; t++) {
+                    long wrap = 0, pw = 1;
+                    java.math.BigInteger exact = java.math.BigInteger.ZERO, bp = java.math.BigInteger.ONE;
+                    for (int i = 0; i < n; i++) {
+                        int at = t - n + 1 + i;
+                        long id = at < 0 ? 0 : ids[at];
+                        wrap += id * pw;
+                        exact = exact.add(bp.multiply(java.math.BigInteger.valueOf(id)));
+                        pw *= prime;
+                        bp = bp.multiply(java.math.BigInteger.valueOf(prime));
+                    }
+                    long row = rows[e][t] - (long) e * 500002;
+                    assertEquals(Math.floorMod(wrap, 500002L), row, "f " + f + " n " + n + " t " + t);
+                    assertTrue(row >= 0 && row < 500002);
+                    differs |= exact.mod(vocab).longValue() != row;
+                }
+            }
+        }
+        assertTrue(differs, "some 8-gram must overflow int64, where wrapping and exact arithmetic differ");
+    }
+
+    @Test
     void raggedBatchEqualsEachRowAlone() throws Exception {
         try (Transformer m = model("batch", LatentSpec.Patching.ENTROPY, Double.NaN, 0, 0, 8)) {
             int v = m.config().vocabSize();
