@@ -10,6 +10,10 @@ Encoder-decoder (T5ForConditionalGeneration, output "seq2seq"): source_<r> (int6
 (T_r,), decoder input ids starting with decoder_start_token_id), logits_<r> (float32, (T_r, V)) and encoder_<r>
 (float32, (S_r, d_model), the encoder's last hidden state after its final_layer_norm); each row alone as above, and
 (asserted, not stored) the rows as one right-padded batch with attention_mask give the same logits and encoder states.
+BLT (BltForCausalLM, 4.57 list): rows from UTF-8 text (byte + 4, BOS 1 first) plus patch_lengths_<r> (int64),
+entropies_<r> (float32) and hash_rows_<r> (int64, (S_r, n_hashes)) captured from HF's forward with hooks; the float64
+run clamps the patch cross-attention masks to finfo(float32).min (blt_float64_mask_fix: HF's float64 BLT is NaN on
+empty patches); asserted, not stored: prefix consistency (blt) and agreement with an unpatched float32 copy.
 
 Run it through scripts/hf_fixtures.sh, which sets up both environments (see /work/shared/tools/hf-env.sh):
     /usr/bin/python3 scripts/hf_fixtures.py --env 4.47 [--out DIR] [--only a,b]   transformers 4.47.1 fixtures
