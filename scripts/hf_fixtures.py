@@ -10,6 +10,10 @@ Encoder-decoder (T5ForConditionalGeneration, output "seq2seq"): source_<r> (int6
 (T_r,), decoder input ids starting with decoder_start_token_id), logits_<r> (float32, (T_r, V)) and encoder_<r>
 (float32, (S_r, d_model), the encoder's last hidden state after its final_layer_norm); each row alone as above, and
 (asserted, not stored) the rows as one right-padded batch with attention_mask give the same logits and encoder states.
+BLT (BltForCausalLM, 4.57 list): rows from UTF-8 text (byte + 4, BOS 1 first) plus patch_lengths_<r> (int64),
+entropies_<r> (float32) and hash_rows_<r> (int64, (S_r, n_hashes)) captured from HF's forward with hooks; the float64
+run clamps the patch cross-attention masks to finfo(float32).min (blt_float64_mask_fix: HF's float64 BLT is NaN on
+empty patches); asserted, not stored: prefix consistency (blt) and agreement with an unpatched float32 copy.
 
 Run it through scripts/hf_fixtures.sh, which sets up both environments (see /work/shared/tools/hf-env.sh):
     /usr/bin/python3 scripts/hf_fixtures.py --env 4.47 [--out DIR] [--only a,b]   transformers 4.47.1 fixtures
@@ -392,6 +396,158 @@ def t5_note(m):
             f"encoder buckets of query 0: {enc[0].tolist()}; decoder buckets of query {t - 1}: {dec[-1].tolist()}")
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# BLT (Byte Latent Transformer, model_type "blt", transformers >= 4.57)
+
+# rows: byte ids (byte + 4) after BOS (1); UTF-8 text with 2-, 3- and 4-byte characters for the long row
+BLT_TEXTS = ("", "Oé ✓!", "Über ✓ café, naïve 😀 → 5€!")
+
+
+def blt_rows():
+    import torch
+    return [torch.tensor([1] + [b + 4 for b in t.encode("utf-8")], dtype=torch.int64) for t in BLT_TEXTS]
+
+
+def blt_float64_mask_fix(T):
+    """HF's BLT in float64 makes NaN logits whenever a patch is empty (always for S = 1; for any row whose last
+    entropy passes the threshold): the patch cross-attention masks are filled with finfo(float64).min, the eager
+    softmax runs in float32, where that is -inf, so an empty patch's query row (every key masked) is all -inf -> NaN,
+    and the global model's attention spreads it (0 * NaN) to every patch. In float32 the same row is all
+    finfo(float32).min, finite, so it averages uniformly over the keys. This clamps the two cross masks to
+    finfo(float32).min, i.e. what a float32 model does; make_blt asserts that an unpatched float32 copy agrees."""
+    import torch
+    MB = __import__("transformers.models.blt.modeling_blt", fromlist=["_prepare_patch_cross_attention_mask"])
+    if getattr(MB, "_hf_fixtures_mask_fix", False):
+        return
+    orig = MB._prepare_patch_cross_attention_mask
+
+    def clamped(*a, **k):
+        return orig(*a, **k).clamp(min=torch.finfo(torch.float32).min)
+    MB._prepare_patch_cross_attention_mask = clamped
+    MB._hf_fixtures_mask_fix = True
+    MB._hf_fixtures_mask_orig = orig
+
+
+def blt_config(T, threshold, max_patch_length):
+    return T.BltConfig(
+        vocab_size=260, patch_in_forward=True, patching_mode="entropy", patching_threshold=threshold,
+        max_patch_length=max_patch_length, cross_attn_k=2, encoder_hash_byte_group_size=[3, 4, 5, 6, 7, 8],
+        encoder_hash_byte_group_vocab=61, encoder_hash_byte_group_nb_functions=2,
+        patcher_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                            intermediate_size=64, rope_theta=10000.0, rms_norm_eps=1e-5),
+        encoder_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
+                            intermediate_size=64, cross_attn_all_layers=False, cross_attn_k=2, hidden_size_global=48,
+                            rope_theta=500000.0, rms_norm_eps=1e-5),
+        decoder_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                            intermediate_size=64, cross_attn_all_layers=True, cross_attn_k=2, hidden_size_global=48,
+                            rope_theta=100000.0, rms_norm_eps=1e-5),
+        global_config=dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                           intermediate_size=96, rope_theta=20000.0, rms_norm_eps=1e-5),
+        tie_word_embeddings=False, attn_implementation="eager")
+
+
+def blt_entropies(m, rows):
+    import torch
+    mm = copy.deepcopy(m).to(torch.float64)
+    with torch.no_grad():
+        return [mm.model.patcher(ids[None, :], patch_size=4, threshold=0.0)[0][0] for ids in rows]
+
+
+def blt_threshold(ents):
+    """A threshold between two of the entropies the rule reads (positions 1 .. S-1 of the rows), far from both:
+    the widest gap among the 50-85 % quantiles of them, so that patches of several lengths occur."""
+    vals = sorted(float(v) for e in ents for v in e[1:])
+    lo, hi = int(0.5 * len(vals)), int(0.85 * len(vals))
+    gap, i = max((vals[j + 1] - vals[j], j) for j in range(lo, hi))
+    return round((vals[i] + vals[i + 1]) / 2, 6), gap
+
+
+def fx_blt_common(T, max_patch_length):
+    blt_float64_mask_fix(T)
+    m = T.BltForCausalLM(blt_config(T, 1.0, max_patch_length))
+    randomize(m)
+    rows = blt_rows()
+    ents = blt_entropies(m, rows)
+    thr, gap = blt_threshold(ents)
+    m.config.patching_threshold = thr
+    assert m.model.config.patching_threshold == thr
+    assert not isinstance(m.model.global_transformer.token_embedding_projection, __import__("torch").nn.Identity)
+    for n, p in m.named_parameters():  # cross-attention norms are norm-like (around 1), not N(0, 0.3)
+        if n.endswith(("q_norm.weight", "k_norm.weight")):
+            assert 0.5 < float(p.mean()) < 1.5, (n, float(p.mean()))
+    return dict(model=m, output="logits", rows=rows, extra=blt_extra, prefix_check=max_patch_length is None,
+                note=f"patching_threshold {thr} (gap to the nearest entropy {gap / 2:.3g}); "
+                     f"max_patch_length {max_patch_length}")
+
+
+def fx_blt(T):
+    return fx_blt_common(T, None)
+
+
+def fx_blt_maxpatch(T):
+    return fx_blt_common(T, 2)
+
+
+def blt_extra(model, rows, outs, spec):
+    """hash_rows_r, entropies_r, patch_lengths_r as HF computes them in the forward (hooks); asserts prefix
+    consistency (blt) and that an unpatched float32 copy gives the same logits as the masks-fixed float64 one."""
+    import torch
+    emb = model.model.encoder_hash_tok_embedding
+    got = {}
+    h1 = emb.register_forward_pre_hook(lambda mod, inp: got.setdefault("hash", []).append(inp[0][0].clone()))
+    h2 = model.model.patcher.register_forward_hook(lambda mod, inp, out: got.update(ent=out[0][0].clone(),
+                                                                                        pl=out[1][0].clone()))
+    tensors, notes = {}, []
+    try:
+        for r, ids in enumerate(rows):
+            got.clear()
+            with torch.no_grad():
+                lg = model(input_ids=ids[None, :], use_cache=False).logits[0]
+            assert torch.equal(lg, outs[r].to(lg.dtype))
+            tensors[f"hash_rows_{r}"] = torch.stack(got["hash"], dim=-1).to(torch.int64).contiguous()
+            tensors[f"entropies_{r}"] = got["ent"].to(torch.float32).contiguous()
+            tensors[f"patch_lengths_{r}"] = got["pl"].to(torch.int64).contiguous()
+            assert int(tensors[f"patch_lengths_{r}"].sum()) == len(ids)
+            pl = tensors[f"patch_lengths_{r}"].tolist()
+            starts = [sum(pl[:j]) for j in range(len(pl)) if pl[j] > 0]
+            split = [s for s in starts if s > 0 and 0x80 <= int(ids[s]) - 4 <= 0xBF]  # starts inside a UTF-8 char
+            notes.append(f"row {r} S={len(ids)} patches {pl}; starts inside a multi-byte character: {split}")
+    finally:
+        h1.remove()
+        h2.remove()
+    thr = model.config.patching_threshold
+    margin = min(float((e[1:].double() - thr).abs().min()) for e in (tensors[f"entropies_{r}"] for r in range(len(rows)))
+                 if len(e) > 1)
+    assert margin > 1e-3, f"an entropy is within {margin} of the threshold"
+    if spec.get("prefix_check"):
+        worst = 0.0
+        with torch.no_grad():
+            for r, ids in enumerate(rows):
+                for t in range(len(ids)):
+                    last = model(input_ids=ids[None, :t + 1], use_cache=False).logits[0, -1]
+                    worst = max(worst, float((last - outs[r][t]).abs().max() / outs[r][t].abs().max()))
+        assert worst < 1e-5, f"prefix consistency: {worst}"
+        notes.append(f"prefix-consistent to {worst:.1e}")
+    MB = __import__("transformers.models.blt.modeling_blt", fromlist=["x"])
+    m32 = copy.deepcopy(model).to(torch.float32)
+    fixed = MB._prepare_patch_cross_attention_mask
+    MB._prepare_patch_cross_attention_mask = MB._hf_fixtures_mask_orig
+    try:
+        w32 = 0.0
+        with torch.no_grad():
+            for r, ids in enumerate(rows):
+                o = m32(input_ids=ids[None, :], use_cache=False).logits[0].double()
+                assert not torch.isnan(o).any()
+                w32 = max(w32, float((o - outs[r].double()).abs().max() / outs[r].abs().max()))
+            nan64 = any(bool(torch.isnan(model(input_ids=ids[None, :], use_cache=False).logits).any()) for ids in rows)
+    finally:
+        MB._prepare_patch_cross_attention_mask = fixed
+    assert w32 < 1e-4, f"float32 HF differs from the mask-fixed float64 by {w32}"
+    notes.append(f"unpatched float32 HF within {w32:.1e} rel. of the float64 rows; unpatched float64 NaN: {nan64}")
+    spec["note"] = spec.get("note", "") + "\n    " + "\n    ".join(notes)
+    return tensors
+
+
 FIXTURES_47 = {
     "llama": fx_llama, "llama3-rope": fx_llama3_rope, "llama-linear-rope": fx_llama_linear_rope,
     "llama-bf16": fx_llama_bf16, "mistral": fx_mistral, "mixtral": fx_mixtral, "qwen2": fx_qwen2,
@@ -399,12 +555,12 @@ FIXTURES_47 = {
     "gpt2-noprefix": fx_gpt2_noprefix, "bert": fx_bert, "t5": fx_t5, "t5-v1_1": fx_t5_v1_1,
 }
 FIXTURES_57 = {"qwen3": fx_qwen3, "qwen3_moe": fx_qwen3_moe, "gpt_oss": fx_gpt_oss,
-               "qwen2-sliding-4.57": fx_qwen2_sliding}
+               "qwen2-sliding-4.57": fx_qwen2_sliding, "blt": fx_blt, "blt-maxpatch": fx_blt_maxpatch}
 # seeds: fixtures that must share weights share a seed
 SEEDS = {"llama": 1, "llama-bf16": 1, "llama3-rope": 2, "llama-linear-rope": 3, "mistral": 4, "mixtral": 5,
          "qwen2": 6, "qwen2-sliding": 7, "qwen2-sliding-4.57": 7, "qwen2_moe": 8, "gemma2": 9, "gpt2": 10,
          "gpt2-noprefix": 10, "bert": 11, "qwen3": 12, "qwen3_moe": 13, "gpt_oss": 14,
-         "t5": 15, "t5-v1_1": 16}
+         "t5": 15, "t5-v1_1": 16, "blt": 17, "blt-maxpatch": 17}
 # the transformers classes each fixture needs (--site system: a version without them skips the fixture)
 REQUIRES = {"llama": ("LlamaConfig", "LlamaForCausalLM"), "mistral": ("MistralConfig", "MistralForCausalLM"),
             "mixtral": ("MixtralConfig", "MixtralForCausalLM"), "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
@@ -412,10 +568,11 @@ REQUIRES = {"llama": ("LlamaConfig", "LlamaForCausalLM"), "mistral": ("MistralCo
             "gpt2": ("GPT2Config", "GPT2LMHeadModel"), "gpt2-noprefix": ("GPT2Config", "GPT2LMHeadModel", "GPT2Model"),
             "bert": ("BertConfig", "BertModel"), "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
             "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM"), "gpt_oss": ("GptOssConfig", "GptOssForCausalLM"),
-            "t5": ("T5Config", "T5ForConditionalGeneration")}
+            "t5": ("T5Config", "T5ForConditionalGeneration"), "blt": ("BltConfig", "BltForCausalLM")}
 for _n in ("llama3-rope", "llama-linear-rope", "llama-bf16"):
     REQUIRES[_n] = REQUIRES["llama"]
 REQUIRES["t5-v1_1"] = REQUIRES["t5"]
+REQUIRES["blt-maxpatch"] = REQUIRES["blt"]
 for _n in ("qwen2-sliding", "qwen2-sliding-4.57"):
     REQUIRES[_n] = REQUIRES["qwen2"]
 
@@ -537,12 +694,14 @@ def make(T, name, builder, out_dir):
             tensors[f"logits_{r}"] = o.to(torch.float32).contiguous()
             tensors[f"encoder_{r}"] = e.to(torch.float32).contiguous()
     else:
-        rows = tokens_for(SEEDS[name], vocab)
+        rows = spec.get("rows") or tokens_for(SEEDS[name], vocab)
         outs = run_rows(model, output, rows)
         key = "logits" if output == "logits" else "hidden"
         for r, (ids, o) in enumerate(zip(rows, outs)):
             tensors[f"tokens_{r}"] = ids.clone()
             tensors[f"{key}_{r}"] = o.to(torch.float32).contiguous()
+        if spec.get("extra"):
+            tensors.update(spec["extra"](model, rows, outs, spec))
     model_class = spec.get("model_class", type(model).__name__)
     save_file(tensors, os.path.join(d, "expected.safetensors"),
               metadata={"rows": str(len(rows)), "transformers": T.__version__, "output": key,

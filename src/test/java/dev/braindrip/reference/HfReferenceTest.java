@@ -35,7 +35,8 @@ import org.junit.jupiter.api.TestFactory;
  * Checks {@link HfReference} against logits / hidden states that Hugging Face transformers wrote
  * for small random models under {@code src/test/resources/hf/<fixture>/}, plus a few hand-made
  * cases whose answers follow from first principles. The encoder-decoder fixtures (model_type t5) are checked
- * with {@link T5Reference} instead ({@link T5ReferenceTest#checkFixture}).
+ * with {@link T5Reference} instead ({@link T5ReferenceTest#checkFixture}), the BLT fixtures (model_type blt) with
+ * {@link BltReference} ({@link BltReferenceTest#checkFixture}).
  */
 class HfReferenceTest {
 
@@ -67,6 +68,10 @@ class HfReferenceTest {
         JsonNode config = JSON.readTree(dir.resolve("config.json").toFile());
         if (config.path("model_type").asText().equals("t5")) { // encoder-decoder: its own oracle, T5Reference
             T5ReferenceTest.checkFixture(dir);
+            return;
+        }
+        if (config.path("model_type").asText().equals("blt")) { // byte latent transformer: its own oracle, BltReference
+            BltReferenceTest.checkFixture(dir);
             return;
         }
         HfRefWeights weights = loadWeights(dir);
