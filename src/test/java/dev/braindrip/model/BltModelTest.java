@@ -245,6 +245,32 @@ class BltModelTest {
         assertTrue(differs, "some 8-gram must overflow int64, where wrapping and exact arithmetic differ");
     }
 
+    /** Our patching and hash rows on the Hugging Face fixtures: exactly the patch lengths and hash rows transformers computed. */
+    @Test
+    void patchesAndHashesMatchTheFixtures() throws Exception {
+        for (String name : List.of("blt", "blt-maxpatch")) {
+            dev.braindrip.testing.SafeTensorsFile f = new dev.braindrip.testing.SafeTensorsFile(Fixtures.dir(name).resolve("expected.safetensors"));
+            try (Transformer m = Fixtures.load(name, Device.cpu(), DType.F32)) {
+                LatentSpec l = m.config().latent();
+                for (int r = 0; r < 3; r++) {
+                    double[] t = f.get("tokens_" + r);
+                    int[] ids = new int[t.length];
+                    for (int i = 0; i < t.length; i++) ids[i] = (int) t[i];
+                    double[] want = f.get("patch_lengths_" + r);
+                    int[] got = m.patchLengths(ids);
+                    assertEquals(want.length, got.length, name + " row " + r + " patches " + Arrays.toString(got));
+                    for (int i = 0; i < got.length; i++) assertEquals((int) want[i], got[i], name + " row " + r + " patch " + i);
+                    long[][] rows = ByteLatent.hashRows(ids, l.hashSizes(), l.hashFunctions(), l.hashVocab());
+                    double[] hr = f.get("hash_rows_" + r); // (S, groups)
+                    int groups = rows.length;
+                    for (int i = 0; i < ids.length; i++) {
+                        for (int e = 0; e < groups; e++) assertEquals((long) hr[i * groups + e], rows[e][i], name + " row " + r + " byte " + i + " hash " + e);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void raggedBatchEqualsEachRowAlone() throws Exception {
         try (Transformer m = model("batch", LatentSpec.Patching.ENTROPY, Double.NaN, 0, 0, 8)) {

@@ -79,6 +79,40 @@ class CudaModelTest {
         }));
     }
 
+    /** A Byte Latent Transformer's cached byte steps on CUDA (patches closing, the global model stepping) against full forwards. */
+    @TestFactory
+    Stream<DynamicTest> bltStepsEqualFullForwardOnCuda() {
+        return Stream.of("blt", "blt-maxpatch").map(n -> DynamicTest.dynamicTest(n, () -> {
+            try (Transformer m = Fixtures.load(n, Device.cuda(0), DType.F32)) {
+                int v = m.config().vocabSize();
+                byte[] text = "In the beginning ✓ naïve café 🙂 was the word".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                int[] seq = new int[text.length + 1];
+                seq[0] = 1;
+                for (int i = 0; i < text.length; i++) seq[i + 1] = (text[i] & 0xFF) + 4;
+                float[] full;
+                try (Tensor y = m.forward(TokenBatch.of(seq))) {
+                    full = y.toFloatArray();
+                }
+                int p = 5;
+                try (Session s = m.session(1, 64)) {
+                    float[] pre;
+                    try (Tensor y = s.prefill(TokenBatch.of(java.util.Arrays.copyOf(seq, p)), 0)) {
+                        pre = y.toFloatArray();
+                    }
+                    assertTrue(Fixtures.nmse(pre, 0, full, (p - 1) * v, v) <= 1e-9, n + " prefill");
+                    for (int t = p; t < seq.length; t++) {
+                        float[] step;
+                        try (Tensor lg = s.step(new int[] {seq[t]})) {
+                            step = lg.toFloatArray();
+                        }
+                        double e = Fixtures.nmse(step, 0, full, t * v, v);
+                        assertTrue(e <= 1e-9, n + " byte " + t + ": NMSE " + e);
+                    }
+                }
+            }
+        }));
+    }
+
     @TestFactory
     Stream<DynamicTest> stepsEqualFullForwardOnCuda() {
         return Stream.of("llama", "mistral", "qwen2_moe", "gemma2", "gpt2").map(n -> DynamicTest.dynamicTest(n, () -> {

@@ -54,13 +54,8 @@ final class Fixtures {
 
     private static final List<String> KNOWN_EXPECTED = List.of("llama", "llama3-rope", "llama-linear-rope", "llama-bf16",
             "mistral", "mixtral", "qwen2", "qwen2-sliding", "qwen2-sliding-4.57", "qwen2_moe", "qwen3", "qwen3_moe", "gemma2",
-            "gpt2", "gpt2-noprefix", "bert", "gpt_oss", "t5", "t5-v1_1");
-    /**
-     * May be unsupported: the BLT fixtures (model_type "blt", BltForCausalLM; transformers 4.57.6): the model layer
-     * has no BLT yet, so loading them reports an unknown model_type and the model tests skip them. Their oracle check
-     * is dev.braindrip.reference.BltReferenceTest. Move them to KNOWN_EXPECTED once Transformer.load supports blt.
-     */
-    private static final List<String> KNOWN_OPTIONAL = List.of("blt", "blt-maxpatch");
+            "gpt2", "gpt2-noprefix", "bert", "gpt_oss", "t5", "t5-v1_1", "blt", "blt-maxpatch");
+    private static final List<String> KNOWN_OPTIONAL = List.of();
 
     /**
      * Fixtures whose architecture the model layer must implement: a failure here is a failure. Under a custom
