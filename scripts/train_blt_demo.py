@@ -753,6 +753,10 @@ def train(args):
                                  "val_quick_bytes": len(val_quick), "mean_patch": mp, "seconds": time.time() - t0})
             print(f"eval  {step:5d}  train {loss.item():.4f}  val[:{len(val_quick)}] bits/byte {bpb:.4f}  "
                   f"bytes/patch {mp:.2f}", flush=True)
+            save_model(model, args.out)  # a checkpoint to fall back on (F32 master weights go on training)
+            log["config"] = hf_config(cfg)
+            with open(os.path.join(args.out, "train_log.json"), "w") as f:
+                json.dump(dict(log, partial_at_step=step), f, indent=2)
     log["blt_seconds"] = time.time() - t0
     log["train_bytes_per_patch"] = bytes_seen / patches_seen
     model.eval()
@@ -821,6 +825,10 @@ def check_hf(args):
                 p.copy_(p.to(torch.bfloat16).float())  # what the BF16 file holds
         model.eval()
         rows = [text_ids(t) for t in CHECK_TEXTS]
+        val = os.path.join(args.corpus, "val.txt")
+        if os.path.exists(val):  # a full 512-id window: held-out verses with multi-byte UTF-8 spliced in
+            t = open(val, "rb").read()[:600].decode("ascii") + " — Grüße, 日本語, 🙂🚀"
+            rows.append(text_ids(t)[-CONTEXT:])
         # a threshold that cuts these rows into patches of a few bytes: the 70% quantile of their entropies
         ents = torch.cat([entropies(model.patcher(torch.tensor([r])).float())[0, 1:] for r in rows])
         cfg["patching_threshold"] = torch.quantile(ents.double(), 0.7).item()
@@ -855,6 +863,25 @@ def check_hf(args):
         bd = (batched - single).abs().max().item()
         results["cases"].append({"config": name, "batched_vs_hf_rows_max_abs_diff": bd})
         print(f"{name}: our padded batch vs HF row by row: max abs diff {bd:.3e}", flush=True)
+    if os.path.exists(os.path.join(args.out, "config.json")):  # the trained checkpoint too, when there is one
+        ours = load_model(args.out)
+        hf = transformers.BltForCausalLM.from_pretrained(args.out, attn_implementation="eager", torch_dtype=torch.float32).eval()
+        for i, t in enumerate(CHECK_TEXTS):
+            x = torch.tensor([text_ids(t)])
+            with torch.no_grad():
+                ent, lengths, _ = ours.patch(x)
+                a = ours(x, lengths)
+                _, hf_lengths, _ = hf.model.patcher(x, patch_size=4, threshold=hf.config.patching_threshold, max_patch_length=None)
+                b = hf(input_ids=x).logits
+            diff = (a - b).abs().max().item()
+            rel = diff / b.abs().max().item()
+            worst = max(worst, rel)
+            case = {"config": args.out, "row": i, "ids": x.shape[1], "patches": lengths.shape[1],
+                    "same_patch_lengths": hf_lengths.tolist() == lengths.tolist(), "logits_max_abs_diff": diff,
+                    "logits_max_abs": b.abs().max().item(), "max_rel_diff": rel}
+            results["cases"].append(case)
+            print(json.dumps(case), flush=True)
+            assert case["same_patch_lengths"], "patch lengths differ"
     results["max_rel_diff"] = worst
     os.makedirs(args.check_dir, exist_ok=True)
     with open(os.path.join(args.check_dir, "check.json"), "w") as f:
@@ -893,16 +920,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="target/demo-corpus")
     ap.add_argument("--out", default="target/demo-blt")
-    ap.add_argument("--patcher-steps", type=int, default=300)
+    ap.add_argument("--patcher-steps", type=int, default=120)
     ap.add_argument("--patcher-batch", type=int, default=16)
     ap.add_argument("--patcher-lr", type=float, default=3e-3)
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=120)  # 10-20 s a step on the shared, loaded 2-core build machine
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--target-patch", type=float, default=4.0, help="bytes per patch the threshold aims at")
-    ap.add_argument("--eval-every", type=int, default=150)
-    ap.add_argument("--quick-val", type=int, default=16384, help="bytes of val.txt the intermediate evals score")
+    ap.add_argument("--eval-every", type=int, default=40)
+    ap.add_argument("--quick-val", type=int, default=8192, help="bytes of val.txt the intermediate evals score")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--smoke", action="store_true", help="a few steps and a short validation, to time a step")
