@@ -916,6 +916,22 @@ def fixture(args):
     print(f"fixture: {args.fixture_out} ({os.path.getsize(args.fixture_out):,} bytes)")
 
 
+def evaluate(args):
+    """Bits per byte of val.txt and the mean patch length with the saved BF16 weights of --out, into its train_log.json."""
+    torch.set_num_threads(args.threads)
+    model = load_model(args.out)
+    val_text = open(os.path.join(args.corpus, "val.txt"), "rb").read()
+    t0 = time.time()
+    bpb, nll, mp = blt_bits_per_byte(model, val_text)
+    path = os.path.join(args.out, "train_log.json")
+    log = json.load(open(path)) if os.path.exists(path) else {}
+    log["final_bf16"] = {"val_bits_per_byte": bpb, "val_nll": nll, "val_mean_patch_length": mp, "val_bytes": len(val_text),
+                         "by": "--eval", "seconds": time.time() - t0}
+    with open(path, "w") as f:
+        json.dump(log, f, indent=2)
+    print(f"eval: {args.out} validation bits/byte {bpb:.4f} (nll {nll:.4f}), bytes/patch {mp:.3f}, {time.time() - t0:.0f} s")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="target/demo-corpus")
@@ -935,6 +951,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="a few steps and a short validation, to time a step")
     ap.add_argument("--check-hf", action="store_true", help="compare our forward with transformers' BltForCausalLM")
     ap.add_argument("--check-dir", default="target/blt-check")
+    ap.add_argument("--eval", action="store_true", help="score val.txt with the saved weights of --out")
     ap.add_argument("--fixture", action="store_true", help="write the logits fixture from --out")
     ap.add_argument("--fixture-out", default="src/test/resources/dev/braindrip/demo-blt/script-logits.safetensors")
     args = ap.parse_args()
@@ -942,6 +959,8 @@ def main():
         return check_hf(args)
     if args.fixture:
         return fixture(args)
+    if args.eval:
+        return evaluate(args)
     if args.smoke:
         args.patcher_steps, args.steps, args.eval_every = 10, 10, 5
         if args.out == "target/demo-blt":
