@@ -126,7 +126,7 @@ if [ -f bundle/braindrip-bundle.tar.xz ]; then
   # test class path as hf/... in test-classes, which no test uses): run_step runs in $root, the repo root
   echo "working directory: $PWD; $(ls -d src/test/resources/hf/*/ 2>/dev/null | wc -l) fixture directories under src/test/resources/hf" \
     | tee -a "$java_log" >> "$log_all"
-  run_step java-tests 200 "$java_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true "-Djava.library.path=${cublas_dir}" \
+  run_step java-tests 200 "$java_log" "$java" -Xmx16g -Dbraindrip.requireGpu=true -Dbraindrip.demoBltOptional=true "-Djava.library.path=${cublas_dir}" \
     -cp "$junit_cp" org.junit.platform.console.ConsoleLauncher execute \
     --class-path "$cp_all" --scan-class-path --exclude-classname '^dev\.braindrip\.arch\..*' \
     --details=summary --disable-banner --reports-dir "$out/junit"
