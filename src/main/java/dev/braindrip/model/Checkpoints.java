@@ -214,7 +214,13 @@ public final class Checkpoints {
             for (String s : r.sources()) {
                 if (!written.add(s)) continue;
                 long[] shape = r.sourceShape();
-                int n = Math.toIntExact(numel(shape));
+                long elements = numel(shape);
+                if (elements * dtype.bytes() > Integer.MAX_VALUE - 16) {
+                    throw new IllegalArgumentException("init: tensor " + s + " has " + elements + " elements (" + elements * dtype.bytes()
+                            + " bytes); init writes tensors of at most 2 GiB" + (c.isByteLatent() ? " (the blt-1b-hash64k preset has the same "
+                            + "shape with a smaller hash table)" : ""));
+                }
+                int n = (int) elements;
                 ByteBuffer b = ByteBuffer.allocate(n * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
                 float fill = c.norm() == ModelConfig.NormKind.RMS_PLUS_ONE ? 0f : 1f;
                 for (int i = 0; i < n; i++) {
