@@ -213,6 +213,29 @@ class BltModelTest {
                 .latent().patching());
     }
 
+    /** Both threshold rules on synthetic entropies, worked by hand (HF's global threshold; the paper's entropy rise), with max_patch_length. */
+    @Test
+    void patchRulesByHand() {
+        LatentSpec t = new Blt().preset("tiny").latent();
+        double[] e = {1.0, 2.0, 1.5, 2.6, 2.7, 1.0, 3.0};
+        int[] ids = new int[e.length];
+        java.util.Arrays.fill(ids, 'a' + 4);
+        java.util.function.BiFunction<LatentSpec.Patching, double[], LatentSpec> spec = (p, thrMax) -> new LatentSpec(t.patcher(), t.encoder(),
+                t.global(), t.decoder(), t.crossAttnK(), t.encoderCrossAll(), t.decoderCrossAll(), t.decoderGlobalHidden(), t.hashSizes(),
+                t.hashFunctions(), t.hashVocab(), p, thrMax[0], 0, (int) thrMax[1]);
+        // global threshold 1.9: byte t >= 2 starts iff e[t-1] > 1.9 -> starts 0, 1, 2, 4, 5 and 7 = S (an empty last patch)
+        assertArrayEquals(new int[] {1, 1, 2, 1, 2, 0}, ByteLatent.patchLengths(spec.apply(LatentSpec.Patching.ENTROPY, new double[] {1.9, 0}), ids, e));
+        // strictly greater: at 2.6 only e[4] = 2.7 and e[6] = 3.0 pass (e[3] = 2.6 does not) -> starts 0, 1, 5 and 7
+        assertArrayEquals(new int[] {1, 4, 2, 0}, ByteLatent.patchLengths(spec.apply(LatentSpec.Patching.ENTROPY, new double[] {2.6, 0}), ids, e));
+        // entropy rise 0.5: byte t >= 2 starts iff e[t-1] - e[t-2] > 0.5 -> starts 0, 1, 2, 4 and 7
+        assertArrayEquals(new int[] {1, 1, 2, 3, 0}, ByteLatent.patchLengths(spec.apply(LatentSpec.Patching.ENTROPY_RISE, new double[] {0.5, 0}), ids, e));
+        // max_patch_length 2 splits 3 into 2 + 1 and drops the empty last patch
+        assertArrayEquals(new int[] {1, 1, 2, 2, 1}, ByteLatent.patchLengths(spec.apply(LatentSpec.Patching.ENTROPY_RISE, new double[] {0.5, 2}), ids, e));
+        // one byte: [1, 0] (byte 1 always starts a patch), or [1] with a maximum
+        assertArrayEquals(new int[] {1, 0}, ByteLatent.patchLengths(spec.apply(LatentSpec.Patching.ENTROPY, new double[] {1.9, 0}), new int[] {1}, new double[] {0.3}));
+        assertArrayEquals(new int[] {1}, ByteLatent.patchLengths(spec.apply(LatentSpec.Patching.ENTROPY, new double[] {1.9, 4}), new int[] {1}, new double[] {0.3}));
+    }
+
     /** The hash is wrapping int64 then floor-mod: differs from exact (BigInteger) arithmetic, and is never negative. */
     @Test
     void hashRowsWrapLikeTorch() {
