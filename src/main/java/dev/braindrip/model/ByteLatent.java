@@ -444,10 +444,9 @@ final class ByteLatent {
         }
         byteStarts[totalPatches] = t;
         int runs = runStarts.size(), k = l.crossAttnK();
-        int[] cuRuns = new int[runs + 1], cuSlots = new int[runs + 1], slotIdx = new int[runs * k];
+        int[] cuRuns = new int[runs + 1], slotIdx = new int[runs * k];
         for (int j = 0; j < runs; j++) {
             cuRuns[j] = runStarts.get(j);
-            cuSlots[j + 1] = (j + 1) * k;
             for (int i = 0; i < k; i++) slotIdx[j * k + i] = runSlots.get(j) * k + i;
         }
         cuRuns[runs] = t;
@@ -467,25 +466,38 @@ final class ByteLatent {
                 try (g; Tensor sl = slots(g); Tensor idx = arena.fromInts(slotIdx, slotIdx.length)) {
                     keys = ops.embedding(sl, idx);
                 }
-                try (keys; Tensor cq = arena.fromInts(cuRuns, runs + 1); Tensor ck = arena.fromInts(cuSlots, runs + 1)) {
-                    Tensor h = arena.empty(states.dtype(), states.shape()).copyFrom(states);
-                    for (int i = 0; i < decoder.size(); i++) {
-                        PatchCrossAttention x = decoderCross(i);
-                        if (x != null) {
-                            try (Tensor in = h; Tensor o = x.forward(ops, in, cq, keys, ck)) {
-                                h = ops.add(in, o);
-                            }
-                        }
-                        SelfAttention a = decoder.attns().get(i);
-                        try (Tensor in = h) {
-                            h = decoder.blocks().get(i).apply(ops, in, y -> a.forward(ops, y, pos, cu, offsets, null, 0));
-                        }
-                    }
-                    try (Tensor in = h) {
-                        return logits(in);
-                    }
+                try (keys; Tensor h = decodeBytes(states, keys, cuRuns, pos, cu, offsets, null, 0)) {
+                    return logits(h);
                 }
             }
+        }
+    }
+
+    /**
+     * The local decoder over byte states (T, H) of a packed batch: run j, bytes [cuRuns[j], cuRuns[j + 1]),
+     * cross-attends the k slot rows keys[j·k, j·k + k) before each cross layer; the layers fill {@code caches}
+     * (row r: sequence firstSlot + r) when given. Returns h (T, H) before the final norm.
+     */
+    Tensor decodeBytes(Tensor states, Tensor keys, int[] cuRuns, Tensor pos, Tensor cu, int[] offsets, KvCache[] caches, int firstSlot) {
+        int runs = cuRuns.length - 1, k = l.crossAttnK();
+        int[] cuSlots = new int[runs + 1];
+        for (int j = 0; j <= runs; j++) cuSlots[j] = j * k;
+        try (Tensor cq = arena.fromInts(cuRuns, runs + 1); Tensor ck = arena.fromInts(cuSlots, runs + 1)) {
+            Tensor h = arena.empty(states.dtype(), states.shape()).copyFrom(states);
+            for (int i = 0; i < decoder.size(); i++) {
+                PatchCrossAttention x = decoderCross(i);
+                if (x != null) {
+                    try (Tensor in = h; Tensor o = x.forward(ops, in, cq, keys, ck)) {
+                        h = ops.add(in, o);
+                    }
+                }
+                SelfAttention a = decoder.attns().get(i);
+                KvCache cache = caches == null ? null : caches[i];
+                try (Tensor in = h) {
+                    h = decoder.blocks().get(i).apply(ops, in, y -> a.forward(ops, y, pos, cu, offsets, cache, firstSlot));
+                }
+            }
+            return h;
         }
     }
 

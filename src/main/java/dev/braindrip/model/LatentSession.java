@@ -202,37 +202,19 @@ final class LatentSession implements AutoCloseable {
                         }
                     }
                     int runs = runStarts.size();
-                    int[] cuRuns = new int[runs + 1], cuSlots = new int[runs + 1];
-                    for (int j = 0; j < runs; j++) {
-                        cuRuns[j] = runStarts.get(j);
-                        cuSlots[j + 1] = (j + 1) * k;
-                    }
+                    int[] cuRuns = new int[runs + 1];
+                    for (int j = 0; j < runs; j++) cuRuns[j] = runStarts.get(j);
                     cuRuns[runs] = t;
                     Tensor keys;
                     try (Tensor allKeys = concat(rowKeys); Tensor idx = arena.fromInts(slotRows.stream().mapToInt(Integer::intValue).toArray(),
                             slotRows.size())) {
                         keys = ops.embedding(allKeys, idx);
                     }
-                    try (keys; Tensor cq = arena.fromInts(cuRuns, runs + 1); Tensor ck = arena.fromInts(cuSlots, runs + 1)) {
-                        Tensor h = copy(states);
-                        for (int i = 0; i < m.decoder().size(); i++) {
-                            PatchCrossAttention x = m.decoderCross(i);
-                            if (x != null) {
-                                try (Tensor in = h; Tensor o = x.forward(ops, in, cq, keys, ck)) {
-                                    h = ops.add(in, o);
-                                }
-                            }
-                            SelfAttention a = m.decoder().attns().get(i);
-                            KvCache cache = decKv[i];
-                            try (Tensor in = h) {
-                                h = m.decoder().blocks().get(i).apply(ops, in, y -> a.forward(ops, y, pos, cu, offsets, cache, firstSlot));
-                            }
-                        }
-                        int[] last = new int[rows];
-                        for (int r = 0; r < rows; r++) last[r] = offsets[r + 1] - 1;
-                        try (Tensor in = h; Tensor idx = arena.fromInts(last, rows); Tensor lastRows = ops.embedding(in, idx)) {
-                            return m.logits(lastRows);
-                        }
+                    int[] last = new int[rows];
+                    for (int r = 0; r < rows; r++) last[r] = offsets[r + 1] - 1;
+                    try (keys; Tensor h = m.decodeBytes(states, keys, cuRuns, pos, cu, offsets, decKv, firstSlot);
+                         Tensor idx = arena.fromInts(last, rows); Tensor lastRows = ops.embedding(h, idx)) {
+                        return m.logits(lastRows);
                     }
                 } finally {
                     for (Tensor x : rowKeys) x.close();
